@@ -1,0 +1,1 @@
+"""Marketplace AI backend: business rules with no framework imports."""

@@ -1,0 +1,1 @@
+"""Entrypoints: HTTP app, CLI and the composition root."""
