@@ -1,0 +1,70 @@
+"""Text generation values shared by the inference use cases and the language model port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Per-request decoding settings. ``temperature == 0`` means greedy decoding."""
+
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 disables top-k
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    messages: tuple[ChatMessage, ...]
+    sampling: SamplingParams
+    request_id: str = ""
+    # Text pieces that end generation; the model adapter may stop early on them, the use case
+    # trims them from the output so they never leak.
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptAccepted:
+    """First event of every generation: the prompt fits and was admitted."""
+
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGenerated:
+    """One decoded token. ``text`` is the newly printable text (may be empty mid UTF-8 sequence)."""
+
+    token_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationFinished:
+    reason: FinishReason
+    completion_tokens: int
+
+
+GenerationEvent = PromptAccepted | TokenGenerated | GenerationFinished
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    model_id: str
+    context_length: int
+    ready: bool
+    error: str | None = None

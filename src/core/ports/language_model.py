@@ -1,0 +1,33 @@
+"""The language model port: anything that turns chat messages into a stream of tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
+
+
+class LanguageModel(Protocol):
+    """A chat model with a batching engine behind it.
+
+    ``generate`` yields ``PromptAccepted`` first, then ``TokenGenerated`` events, then exactly one
+    ``GenerationFinished``. Closing the iterator early (``aclose()`` or leaving an ``async for``)
+    cancels the request and frees its batch slot within one decode step.
+
+    Raises (before the first event): ``InvalidInput(field="messages")`` with both numbers when
+    prompt plus ``max_tokens`` exceed the context, ``Overloaded`` when the queue is full,
+    ``Unavailable`` when the model cannot load.
+    """
+
+    def info(self) -> ModelInfo: ...
+
+    async def start(self) -> None:
+        """Load the model (off the event loop). Idempotent; failures are reported by ``info``."""
+
+    async def close(self) -> None: ...
+
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
+        """Tokens of the prompt after the chat template, generation prompt included."""
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]: ...
