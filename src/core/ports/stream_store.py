@@ -1,0 +1,46 @@
+"""The stream store port: where generation sessions append events and readers follow them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from core.domain.streams import StreamEvent, StreamStatus
+
+
+class StreamStore(Protocol):
+    """Append-only, per-session event logs that outlive the HTTP connection that started them.
+
+    Indexes start at 0 and grow by one per event. A store keeps at most a configured number of
+    events per session (older ones are evicted) and forgets finished sessions after a TTL.
+    """
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+        """Begin a new stream. Raises ``Conflict`` while a running stream has this id; a finished one
+        is replaced."""
+
+    async def append(self, session_id: str, data: str) -> int:
+        """Append one event and return its index. Raises ``NotFound`` for an unknown session."""
+
+    async def finish(self, session_id: str) -> None:
+        """Mark the stream finished: followers drain what is left and stop. Idempotent."""
+
+    async def status(self, session_id: str) -> StreamStatus | None:
+        """The stream's state, or ``None`` when unknown or expired."""
+
+    def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
+        """Every retained event with index > ``after``, then live events until the stream is finished.
+
+        Raises ``NotFound`` for an unknown or expired session and ``Gone`` when ``after + 1`` has
+        already been evicted. Many followers may read one session at once.
+        """
+
+    async def request_cancel(self, session_id: str) -> bool:
+        """Ask the generation behind a running stream to stop (it may run in another process).
+        Returns False when there is no running stream with that id."""
+
+    async def cancel_requested(self, session_id: str) -> bool: ...
