@@ -1,0 +1,63 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from dishka import AsyncContainer
+from dishka.integrations.litestar import DishkaRouter, setup_dishka
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
+
+from entrypoints.bootstrap.container import build_container
+from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
+from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.health import HealthController
+from entrypoints.http.marketplace import MARKETPLACE_ROUTES
+from entrypoints.http.openai import OPENAI_ROUTES
+
+logger = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, container: AsyncContainer | None = None) -> Litestar:
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await startup_services(container, settings)
+        try:
+            yield
+        finally:
+            await shutdown_services(container)
+            await container.close()
+
+    router = DishkaRouter("", route_handlers=[HealthController, *MARKETPLACE_ROUTES, *OPENAI_ROUTES])
+    app = Litestar(
+        route_handlers=[router],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["X-Total-Count", "Retry-After"]),
+        openapi_config=OpenAPIConfig(
+            title="Marketplace AI backend",
+            version="0.1.0",
+            description=(
+                "OpenAI-compatible inference, marketplace REST API and AI product search "
+                "for an Indonesian marketplace."
+            ),
+            path="/",
+            render_plugins=[
+                SwaggerRenderPlugin(path="/docs"),
+                JsonRenderPlugin(path="/openapi.json"),
+                YamlRenderPlugin(path="/openapi.yaml"),
+            ],
+        ),
+        debug=False,
+    )
+    setup_dishka(container, app)
+    return app
