@@ -1,0 +1,29 @@
+"""Start-up and shutdown of the long-lived services held in the APP scope."""
+
+from __future__ import annotations
+
+import structlog
+from dishka import AsyncContainer
+
+from core.ports.language_model import LanguageModel
+from entrypoints.bootstrap.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+
+async def startup_services(container: AsyncContainer, settings: Settings) -> None:
+    if settings.admin_api_key is None:
+        logger.warning(
+            "security.admin_key_missing",
+            detail="ADMIN_API_KEY is not set: ai_access_enabled is taken as given at user registration",
+        )
+    model = await container.get(LanguageModel)
+    if settings.eager_load_model:
+        await model.start()
+        info = model.info()
+        logger.info("llm.model.loaded", model_id=info.model_id, ready=info.ready, error=info.error)
+
+
+async def shutdown_services(container: AsyncContainer) -> None:
+    model = await container.get(LanguageModel)
+    await model.close()

@@ -1,0 +1,54 @@
+"""Shared test policy: a test that needs Postgres or Redis fails in CI when the server is unreachable,
+and is skipped with a visible reason elsewhere."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = bool(os.environ.get("CI"))
+
+# Make `tests.fakes` importable however pytest is invoked.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail (CI) or skip (elsewhere) when ``host:port`` does not answer."""
+    if _reachable(host, port):
+        return
+    message = f"{name} at {host}:{port} is unreachable"
+    if IN_CI:
+        pytest.fail(f"{message} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(f"{message}; start it to run this test")
+
+
+def require_postgres() -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+
+
+def require_redis() -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+
+
+@pytest.fixture(autouse=True)
+def _services_for_markers(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres"):
+        require_postgres()
+    if request.node.get_closest_marker("redis"):
+        require_redis()

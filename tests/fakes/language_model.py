@@ -1,0 +1,91 @@
+"""A hand-written fake of the LanguageModel port: scripted replies, no torch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from core.domain.errors import InvalidInput
+from core.domain.generation import (
+    ChatMessage,
+    GenerationEvent,
+    GenerationFinished,
+    GenerationRequest,
+    ModelInfo,
+    PromptAccepted,
+    TokenGenerated,
+)
+
+
+def _words(text: str) -> list[str]:
+    """Split into word tokens that keep their leading space, so joining them restores the text."""
+    pieces: list[str] = []
+    for index, word in enumerate(text.split(" ")):
+        pieces.append(word if index == 0 else " " + word)
+    return [p for p in pieces if p]
+
+
+class FakeLanguageModel:
+    """Answers every request with ``reply(request)`` split into word tokens.
+
+    ``step_delay`` simulates decode time so tests can cut streams mid-way; ``fail_with`` makes every
+    generation raise; ``requests`` records what was asked; ``cancelled`` counts closed generations.
+    """
+
+    def __init__(
+        self,
+        reply: Callable[[GenerationRequest], str] | str = "Hello from the fake model.",
+        *,
+        model_id: str = "fake/model",
+        context_length: int = 2048,
+        step_delay: float = 0.0,
+        fail_with: Exception | None = None,
+    ) -> None:
+        self._reply = reply if callable(reply) else (lambda _request, text=reply: text)
+        self.model_id = model_id
+        self.context_length = context_length
+        self.step_delay = step_delay
+        self.fail_with = fail_with
+        self.requests: list[GenerationRequest] = []
+        self.cancelled = 0
+        self.started = False
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(model_id=self.model_id, context_length=self.context_length, ready=True)
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def close(self) -> None:
+        return None
+
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
+        return sum(len(_words(m.content)) + 3 for m in messages) + 1
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        prompt_tokens = await self.count_prompt_tokens(request.messages)
+        if prompt_tokens + request.sampling.max_tokens > self.context_length:
+            raise InvalidInput(
+                f"prompt has {prompt_tokens} tokens and max_tokens is {request.sampling.max_tokens}, "
+                f"more than the context length {self.context_length}",
+                field="messages",
+            )
+        self.requests.append(request)
+        tokens = _words(self._reply(request))
+        yield PromptAccepted(prompt_tokens=prompt_tokens)
+        produced = 0
+        try:
+            for token_id, text in enumerate(tokens):
+                if produced >= request.sampling.max_tokens:
+                    yield GenerationFinished(reason="length", completion_tokens=produced)
+                    return
+                if self.step_delay:
+                    await asyncio.sleep(self.step_delay)
+                produced += 1
+                yield TokenGenerated(token_id=token_id, text=text)
+            yield GenerationFinished(reason="stop", completion_tokens=produced)
+        except GeneratorExit:
+            self.cancelled += 1
+            raise
