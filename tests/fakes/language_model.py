@@ -86,6 +86,6 @@ class FakeLanguageModel:
                 produced += 1
                 yield TokenGenerated(token_id=token_id, text=text)
             yield GenerationFinished(reason="stop", completion_tokens=produced)
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
             self.cancelled += 1
             raise

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-OPENAI_ROUTES: list[Any] = []
+from entrypoints.http.openai.controller import OpenAIController
+
+OPENAI_ROUTES: list[Any] = [OpenAIController]

@@ -1,0 +1,1 @@
+"""Pure inference helpers: stop text handling, cancellation racing."""

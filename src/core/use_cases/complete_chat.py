@@ -1,0 +1,274 @@
+"""Chat completion: validate, budget the context, run ``n`` generations, apply stop strings.
+
+The wire format (OpenAI's) is not known here: the HTTP layer maps its request onto ``ChatCommand``
+and renders ``CompletionResult`` / the ``CompletionEvent`` stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from core.domain.errors import InvalidInput, NotFound
+from core.domain.generation import (
+    ChatMessage,
+    FinishReason,
+    GenerationEvent,
+    GenerationFinished,
+    GenerationRequest,
+    PromptAccepted,
+    SamplingParams,
+    TokenGenerated,
+)
+from core.inference.stop_text import StopTextFilter
+from core.ports.language_model import LanguageModel
+
+MAX_CHOICES = 4
+MAX_STOP_SEQUENCES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionDefaults:
+    max_tokens: int
+    temperature: float
+    model_aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCommand:
+    messages: tuple[ChatMessage, ...]
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float = 1.0
+    top_k: int = 0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    n: int = 1
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCompletion:
+    """A validated command with its prompt counted and its token budget fixed."""
+
+    command: ChatCommand
+    model_id: str
+    prompt_tokens: int
+    sampling: SamplingParams
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    text: str
+    finish_reason: FinishReason
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    model_id: str
+    choices: tuple[Choice, ...]
+    prompt_tokens: int
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.choices)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceFinished:
+    index: int
+    finish_reason: FinishReason
+    completion_tokens: int
+
+
+CompletionEvent = TextDelta | ChoiceFinished
+
+
+class CompleteChat:
+    def __init__(self, model: LanguageModel, defaults: CompletionDefaults) -> None:
+        self._model = model
+        self._defaults = defaults
+
+    def served_model_ids(self) -> tuple[str, ...]:
+        return (self._model.info().model_id, *self._defaults.model_aliases)
+
+    async def prepare(self, command: ChatCommand) -> PreparedCompletion:
+        """Validate and fix the token budget. Raises ``InvalidInput``/``NotFound`` before any work."""
+        served = self.served_model_ids()
+        if command.model is not None and command.model not in served:
+            raise NotFound(
+                f"The model {command.model!r} does not exist; this server serves: {', '.join(served)}",
+                field="model",
+                code="model_not_found",
+            )
+        _validate(command)
+        await self._model.start()
+        context_length = self._model.info().context_length
+        prompt_tokens = await self._model.count_prompt_tokens(command.messages)
+        room = context_length - prompt_tokens
+        if command.max_tokens is None:
+            if room < 1:
+                raise InvalidInput(
+                    f"The prompt has {prompt_tokens} tokens, which leaves no room in the model's context "
+                    f"length of {context_length} tokens",
+                    field="messages",
+                    code="context_length_exceeded",
+                )
+            max_tokens = min(self._defaults.max_tokens, room)
+        else:
+            max_tokens = command.max_tokens
+            if prompt_tokens + max_tokens > context_length:
+                raise InvalidInput(
+                    f"The prompt has {prompt_tokens} tokens and max_tokens is {max_tokens}: together "
+                    f"{prompt_tokens + max_tokens}, more than the model's context length of {context_length} "
+                    "tokens. Shorten the messages or lower max_tokens.",
+                    field="max_tokens",
+                    code="context_length_exceeded",
+                )
+        sampling = SamplingParams(
+            max_tokens=max_tokens,
+            temperature=self._defaults.temperature if command.temperature is None else command.temperature,
+            top_p=command.top_p,
+            top_k=command.top_k,
+            seed=command.seed,
+            presence_penalty=command.presence_penalty,
+            frequency_penalty=command.frequency_penalty,
+        )
+        return PreparedCompletion(command, served[0], prompt_tokens, sampling)
+
+    async def complete(self, prepared: PreparedCompletion) -> CompletionResult:
+        """Run every choice to the end and return the texts."""
+        texts: dict[int, list[str]] = {i: [] for i in range(prepared.command.n)}
+        finished: dict[int, ChoiceFinished] = {}
+        async with contextlib.aclosing(await self.stream(prepared)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    texts[event.index].append(event.text)
+                else:
+                    finished[event.index] = event
+        choices = tuple(
+            Choice(i, "".join(texts[i]), finished[i].finish_reason, finished[i].completion_tokens)
+            for i in sorted(texts)
+        )
+        return CompletionResult(prepared.model_id, choices, prepared.prompt_tokens)
+
+    async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[CompletionEvent]:
+        """Start every choice now (so admission errors such as ``Overloaded`` raise here) and return
+        the merged stream of their events. Closing the stream cancels the generations."""
+        generators = [self._model.generate(self._request(prepared, i)) for i in range(prepared.command.n)]
+        try:
+            for generator in generators:
+                first = await anext(generator)  # type: ignore[call-overload]
+                if not isinstance(first, PromptAccepted):
+                    raise RuntimeError("a language model must yield PromptAccepted first")
+        except BaseException:
+            for generator in generators:
+                await generator.aclose()  # type: ignore[attr-defined]
+            raise
+        return _merge(
+            [_choice_events(i, g, prepared.command.stop) for i, g in enumerate(generators)]
+        )
+
+    def _request(self, prepared: PreparedCompletion, index: int) -> GenerationRequest:
+        sampling = prepared.sampling
+        if sampling.seed is not None and index:
+            # Each choice samples from its own generator: derive distinct, reproducible seeds.
+            sampling = replace(sampling, seed=sampling.seed + index)
+        request_id = f"{prepared.command.request_id}/{index}" if prepared.command.request_id else ""
+        return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop)
+
+
+async def _choice_events(
+    index: int, generator: AsyncIterator[GenerationEvent], stop: tuple[str, ...]
+) -> AsyncIterator[CompletionEvent]:
+    stop_filter = StopTextFilter(stop)
+    produced = 0
+    try:
+        async for event in generator:
+            if isinstance(event, TokenGenerated):
+                produced += 1
+                text = stop_filter.feed(event.text)
+                if text:
+                    yield TextDelta(index, text)
+                if stop_filter.stopped:
+                    yield ChoiceFinished(index, "stop", produced)
+                    return
+            elif isinstance(event, GenerationFinished):
+                rest = stop_filter.flush()
+                if rest:
+                    yield TextDelta(index, rest)
+                yield ChoiceFinished(index, event.reason, event.completion_tokens)
+                return
+    finally:
+        await generator.aclose()  # type: ignore[attr-defined]
+
+
+async def _merge(sources: list[AsyncIterator[CompletionEvent]]) -> AsyncIterator[CompletionEvent]:
+    """Interleave several event streams in arrival order; closing the result closes them all."""
+    if len(sources) == 1:
+        async with contextlib.aclosing(sources[0]) as only:  # type: ignore[type-var]
+            async for event in only:
+                yield event
+        return
+    queue: asyncio.Queue[CompletionEvent | BaseException | None] = asyncio.Queue()
+
+    async def pump(source: AsyncIterator[CompletionEvent]) -> None:
+        try:
+            async for event in source:
+                await queue.put(event)
+        except Exception as error:  # delivered to the reader, which re-raises it
+            await queue.put(error)
+        finally:
+            await source.aclose()  # type: ignore[attr-defined]
+            await queue.put(None)
+
+    tasks = [asyncio.create_task(pump(s)) for s in sources]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            item = await queue.get()
+            if item is None:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _validate(command: ChatCommand) -> None:
+    if not command.messages:
+        raise InvalidInput("messages must contain at least one message", field="messages")
+    if not 1 <= command.n <= MAX_CHOICES:
+        raise InvalidInput(f"n must be between 1 and {MAX_CHOICES}", field="n")
+    if command.max_tokens is not None and command.max_tokens < 1:
+        raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+    if command.temperature is not None and not 0.0 <= command.temperature <= 2.0:
+        raise InvalidInput("temperature must be between 0 and 2", field="temperature")
+    if not 0.0 < command.top_p <= 1.0:
+        raise InvalidInput("top_p must be greater than 0 and at most 1", field="top_p")
+    if command.top_k < 0:
+        raise InvalidInput("top_k must be >= 0 (0 disables it)", field="top_k")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if not -2.0 <= getattr(command, name) <= 2.0:
+            raise InvalidInput(f"{name} must be between -2 and 2", field=name)
+    if len(command.stop) > MAX_STOP_SEQUENCES:
+        raise InvalidInput(f"stop accepts at most {MAX_STOP_SEQUENCES} sequences", field="stop")
+    if any(not s for s in command.stop):
+        raise InvalidInput("stop sequences must not be empty", field="stop")

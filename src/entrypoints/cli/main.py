@@ -1,0 +1,112 @@
+"""The ``marketplace`` command: serve, db upgrade, seed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from core.domain.errors import DomainError
+from entrypoints.bootstrap.logging import configure_logging
+from entrypoints.bootstrap.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketplace", description="Marketplace AI backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply pending migrations and serve HTTP (HOST, PORT)")
+    serve.add_argument("--host", help="bind address (default: HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 3000)")
+    serve.add_argument("--seed-if-empty", action="store_true",
+                       help="load the demo data when the database has no suppliers")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations")
+
+    seed = commands.add_parser("seed", help="load the demo data (idempotent) or synthetic products")
+    seed.add_argument("--reset", action="store_true", help="wipe every table first")
+    seed.add_argument("--synthetic", type=int, metavar="N", help="bulk-generate N products for benchmarks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except DomainError as error:
+        print(f"marketplace: configuration error: {error.message}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "db":
+            return asyncio.run(_db_upgrade(settings))
+        if args.command == "seed":
+            return asyncio.run(_seed(settings, reset=args.reset, synthetic=args.synthetic))
+    except DomainError as error:
+        print(f"marketplace: {error.message}", file=sys.stderr)
+        return 1
+    return 2
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from entrypoints.bootstrap.database import upgrade_database
+
+    await upgrade_database(settings)
+    print("database is up to date")
+    return 0
+
+
+async def _seed(settings: Settings, *, reset: bool, synthetic: int | None) -> int:
+    from entrypoints.bootstrap.database import seed_demo_data, seed_synthetic, upgrade_database
+
+    await upgrade_database(settings)
+    if synthetic is not None:
+        if synthetic < 1:
+            print("marketplace: --synthetic needs a positive number", file=sys.stderr)
+            return 2
+        await seed_synthetic(settings, synthetic, reset=reset)
+        print(f"generated {synthetic} synthetic products")
+        return 0
+    keys = await seed_demo_data(settings, reset=reset)
+    print("demo data loaded; demo API keys (public, for trying the API only):")
+    for key in keys:
+        print(f"  {key.kind:<9} {key.id:>3}  {key.name:<32} {key.api_key}")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from entrypoints.bootstrap.database import database_is_empty, seed_demo_data, upgrade_database
+    from entrypoints.http.app import create_app
+
+    async def prepare() -> None:
+        await upgrade_database(settings)
+        if args.seed_if_empty and await database_is_empty(settings):
+            keys = await seed_demo_data(settings, reset=False)
+            logger.info("seed.demo_loaded", keys=len(keys))
+
+    asyncio.run(prepare())
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""``/v1``: chat completions (plain and SSE, resumable, cancellable), models, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import structlog
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
+from core.domain.api_keys import same_secret
+from core.inference.racing import Cancelled, until_cancelled
+from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion
+from core.use_cases.stream_sessions import StreamSessions
+from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.openai.translate import (
+    ChunkWriter,
+    check_session_id,
+    completion_body,
+    error_payload,
+    to_command,
+)
+from entrypoints.http.openai.wire import (
+    CancelResult,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+)
+from entrypoints.http.sse import parse_last_event_id, prime, sse_response
+
+logger = structlog.get_logger(__name__)
+
+SERVER_START = int(time.time())
+
+
+async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """When ``API_KEY`` is configured, ``/v1`` needs ``Authorization: Bearer <one of the keys>``."""
+    container = connection.app.state.dishka_container
+    settings = await container.get(Settings)
+    if not settings.api_keys:
+        return
+    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    matched = False
+    for key in settings.api_keys:  # compare against every key: no early exit, constant time each
+        matched |= same_secret(token, key)
+    if scheme.lower() != "bearer" or not matched:
+        raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
+
+
+class OpenAIController(Controller):
+    path = "/v1"
+    tags = ["openai"]
+    guards = [require_api_key]
+
+    @get("/models", summary="List the served models")
+    async def list_models(self, chat: FromDishka[CompleteChat]) -> ModelList:
+        return ModelList(data=[ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai")
+                               for m in chat.served_model_ids()])
+
+    @get("/models/{model_id:path}", summary="Describe one served model")
+    async def get_model(self, model_id: str, chat: FromDishka[CompleteChat]) -> ModelCard:
+        model_id = model_id.lstrip("/")
+        if model_id not in chat.served_model_ids():
+            raise NotFound(f"The model {model_id!r} does not exist", field="model", code="model_not_found")
+        return ModelCard(id=model_id, created=SERVER_START, owned_by="marketplace-ai")
+
+    @post("/cancel/{session_id:str}", status_code=200, summary="Cancel a running generation session")
+    async def cancel(self, session_id: str, sessions: FromDishka[StreamSessions]) -> CancelResult:
+        await sessions.cancel(session_id)
+        return CancelResult(session_id=session_id, cancelled=True)
+
+    @post(
+        "/chat/completions",
+        status_code=200,
+        summary="Create a chat completion (OpenAI-compatible; SSE when stream is true)",
+        description=(
+            "Extensions: `session_id` names a streaming session; resume it with the header "
+            "`Last-Event-ID: <session_id>:<index>` (or `?last_event_id=`), cancel it with "
+            "`POST /v1/cancel/{session_id}`. `top_k` is accepted."
+        ),
+        response_description="A chat.completion object, or an SSE stream of chat.completion.chunk objects",
+    )
+    async def chat_completions(
+        self,
+        request: Request[Any, Any, Any],
+        data: ChatCompletionRequest,
+        chat: FromDishka[CompleteChat],
+        sessions: FromDishka[StreamSessions],
+        last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
+        last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
+    ) -> ChatCompletion | Stream:
+        session_id = check_session_id(data.session_id)
+        resume_from = last_event_id_header or last_event_id
+        if resume_from:
+            return await _resume(sessions, session_id, resume_from)
+        command = to_command(data, request_id=session_id or uuid.uuid4().hex)
+        prepared = await chat.prepare(command)
+        if not data.stream:
+            if data.stream_options is not None:
+                raise InvalidInput("stream_options is only allowed when stream is true", field="stream_options")
+            return await _complete_unless_disconnected(request, chat, prepared)
+        include_usage = bool(data.stream_options and data.stream_options.include_usage)
+        session_id = session_id or f"chatcmpl-{uuid.uuid4().hex}"
+        writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
+        events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
+        await sessions.start(session_id, _producer(events, writer, prepared, include_usage),
+                             metadata={"kind": "chat.completion", "model": prepared.model_id})
+        return sse_response(session_id, await prime(sessions.follow(session_id)))
+
+
+async def _resume(sessions: StreamSessions, body_session_id: str | None, last_event_id: str) -> Stream:
+    session_id, index = parse_last_event_id(last_event_id)
+    if body_session_id is not None and body_session_id != session_id:
+        raise InvalidInput(
+            f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
+            field="session_id",
+        )
+    return sse_response(session_id, await prime(sessions.follow(session_id, after=index)))
+
+
+def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion,
+              include_usage: bool):  # type: ignore[no-untyped-def]
+    choices = prepared.command.n
+
+    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+        open_choices = set(range(choices))
+        completion_tokens = 0
+        for index in range(choices):
+            yield writer.role(index)
+        try:
+            async for event in until_cancelled(events, cancel):
+                if isinstance(event, ChoiceFinished):
+                    open_choices.discard(event.index)
+                    completion_tokens += event.completion_tokens
+                yield writer.event(event)
+        except Cancelled:
+            for index in sorted(open_choices):
+                yield writer.finish(index, "cancelled")
+        except DomainError as error:
+            yield error_payload(error)
+            return
+        except Exception as error:
+            logger.exception("llm.stream.failed")
+            yield error_payload(error)
+            return
+        if include_usage:
+            yield writer.usage(prepared.prompt_tokens, completion_tokens)
+
+    return produce
+
+
+async def _complete_unless_disconnected(
+    request: Request[Any, Any, Any], chat: CompleteChat, prepared: PreparedCompletion
+) -> ChatCompletion:
+    """Run to the end, but cancel the generation at once if the client goes away."""
+    work = asyncio.ensure_future(chat.complete(prepared))
+    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if work not in done:
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            logger.info("llm.request.cancelled_on_disconnect")
+            raise asyncio.CancelledError
+        return completion_body(f"chatcmpl-{uuid.uuid4().hex}", work.result())
+    finally:
+        watcher.cancel()
+        if not work.done():
+            work.cancel()
+
+
+async def _wait_for_disconnect(request: Request[Any, Any, Any]) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

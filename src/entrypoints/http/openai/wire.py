@@ -1,0 +1,137 @@
+"""OpenAI Chat Completions wire types. Nothing outside ``entrypoints.http.openai`` sees them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+UNSET: Any = msgspec.UNSET
+
+
+class StreamOptions(msgspec.Struct, omit_defaults=True):
+    include_usage: bool = False
+
+
+class WireMessage(msgspec.Struct, omit_defaults=True):
+    role: str
+    # A string or OpenAI content parts ({"type": "text", "text": ...}); None only for assistant turns.
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
+    """The request body of ``POST /v1/chat/completions``.
+
+    ``session_id`` is this server's extension: name the stream so it can be resumed with
+    ``Last-Event-ID: <session_id>:<index>`` and cancelled with ``POST /v1/cancel/{session_id}``.
+    """
+
+    messages: list[WireMessage]
+    model: str | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    n: int | None = None
+    user: str | None = None
+    session_id: str | None = None
+    # Accepted only at their no-op values: anything else changes behaviour we do not implement.
+    tools: Any = UNSET
+    tool_choice: Any = UNSET
+    functions: Any = UNSET
+    function_call: Any = UNSET
+    parallel_tool_calls: Any = UNSET
+    response_format: Any = UNSET
+    logit_bias: Any = UNSET
+    logprobs: Any = UNSET
+    top_logprobs: Any = UNSET
+    audio: Any = UNSET
+    modalities: Any = UNSET
+    prediction: Any = UNSET
+    web_search_options: Any = UNSET
+
+
+class ResponseMessage(msgspec.Struct):
+    role: Literal["assistant"]
+    content: str
+
+
+class Usage(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class CompletionChoice(msgspec.Struct):
+    index: int
+    message: ResponseMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class ChatCompletion(msgspec.Struct):
+    id: str
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+    object: Literal["chat.completion"] = "chat.completion"
+    system_fingerprint: str | None = None
+
+
+class ChunkDelta(msgspec.Struct, omit_defaults=True):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChunkChoice(msgspec.Struct):
+    index: int
+    delta: ChunkDelta
+    finish_reason: str | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(msgspec.Struct):
+    id: str
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    system_fingerprint: str | None = None
+    usage: Usage | None = None
+
+
+class ModelCard(msgspec.Struct):
+    id: str
+    created: int
+    owned_by: str
+    object: Literal["model"] = "model"
+
+
+class ModelList(msgspec.Struct):
+    data: list[ModelCard]
+    object: Literal["list"] = "list"
+
+
+class CancelResult(msgspec.Struct):
+    session_id: str
+    cancelled: bool
+
+
+class ErrorDetail(msgspec.Struct):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail

@@ -1,0 +1,80 @@
+"""A hand-written in-memory fake of the StreamStore port (no eviction, no TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+from core.domain.errors import Conflict, Gone, NotFound
+from core.domain.streams import StreamEvent, StreamStatus
+
+
+class FakeStreamStore:
+    def __init__(self, *, first_index: int = 0) -> None:
+        self.events: dict[str, list[str]] = {}
+        self.finished: set[str] = set()
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.cancel_flags: set[str] = set()
+        self.first_index = first_index  # pretend older events were evicted
+        self._changed = asyncio.Condition()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+        if session_id in self.events and session_id not in self.finished:
+            raise Conflict(f"session {session_id} is still generating", field="session_id")
+        self.events[session_id] = []
+        self.finished.discard(session_id)
+        self.cancel_flags.discard(session_id)
+        self.metadata[session_id] = dict(metadata or {})
+
+    async def append(self, session_id: str, data: str) -> int:
+        if session_id not in self.events:
+            raise NotFound(f"unknown session {session_id}")
+        async with self._changed:
+            self.events[session_id].append(data)
+            self._changed.notify_all()
+        return len(self.events[session_id]) - 1
+
+    async def finish(self, session_id: str) -> None:
+        async with self._changed:
+            self.finished.add(session_id)
+            self._changed.notify_all()
+
+    async def status(self, session_id: str) -> StreamStatus | None:
+        if session_id not in self.events:
+            return None
+        state = "finished" if session_id in self.finished else "running"
+        return StreamStatus(session_id, state, self.first_index, len(self.events[session_id]),
+                            self.metadata[session_id])
+
+    async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
+        if session_id not in self.events:
+            raise NotFound(f"unknown or expired session {session_id}")
+        if after + 1 < self.first_index:
+            raise Gone(f"events before {self.first_index} were evicted")
+        position = after + 1
+        while True:
+            async with self._changed:
+                while position >= len(self.events[session_id]) and session_id not in self.finished:
+                    await self._changed.wait()
+                batch = self.events[session_id][position:]
+                done = session_id in self.finished
+            for data in batch:
+                yield StreamEvent(position, data)
+                position += 1
+            if done and position >= len(self.events[session_id]):
+                return
+
+    async def request_cancel(self, session_id: str) -> bool:
+        if session_id in self.events and session_id not in self.finished:
+            self.cancel_flags.add(session_id)
+            return True
+        return False
+
+    async def cancel_requested(self, session_id: str) -> bool:
+        return session_id in self.cancel_flags

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.domain.errors import InvalidInput, NotFound
+from core.domain.generation import ChatMessage
+from core.use_cases.complete_chat import ChatCommand, ChoiceFinished, CompleteChat, CompletionDefaults, TextDelta
+from tests.fakes.language_model import FakeLanguageModel
+
+HELLO = (ChatMessage("user", "hello"),)
+
+
+def make(model: FakeLanguageModel, **defaults: object) -> CompleteChat:
+    values = {"max_tokens": 64, "temperature": 0.7, "model_aliases": ("alias",)} | defaults
+    return CompleteChat(model, CompletionDefaults(**values))  # type: ignore[arg-type]
+
+
+async def test_complete_returns_text_usage_and_stop_reason() -> None:
+    chat = make(FakeLanguageModel("one two three"))
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO)))
+    assert [c.text for c in result.choices] == ["one two three"]
+    assert result.choices[0].finish_reason == "stop"
+    assert result.completion_tokens == 3
+    assert result.prompt_tokens == await FakeLanguageModel().count_prompt_tokens(HELLO)
+
+
+async def test_max_tokens_gives_length_finish() -> None:
+    chat = make(FakeLanguageModel("a b c d e"))
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, max_tokens=2)))
+    assert result.choices[0].text == "a b"
+    assert result.choices[0].finish_reason == "length"
+
+
+async def test_stop_string_cuts_output_and_closes_generation() -> None:
+    model = FakeLanguageModel("alpha beta STOP gamma delta")
+    chat = make(model)
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, stop=("STOP",))))
+    assert result.choices[0].text == "alpha beta "
+    assert result.choices[0].finish_reason == "stop"
+    assert model.cancelled == 1, "the generation must be closed once a stop string is seen"
+
+
+async def test_n_choices_get_distinct_derived_seeds() -> None:
+    model = FakeLanguageModel(lambda r: f"seed {r.sampling.seed}")
+    chat = make(model)
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, n=3, seed=10)))
+    assert sorted(c.text for c in result.choices) == ["seed 10", "seed 11", "seed 12"]
+    assert [c.index for c in result.choices] == [0, 1, 2]
+
+
+async def test_request_settings_are_passed_to_the_model() -> None:
+    model = FakeLanguageModel("x")
+    chat = make(model)
+    await chat.complete(await chat.prepare(ChatCommand(
+        HELLO, temperature=0.0, top_p=0.5, top_k=7, presence_penalty=1.5, frequency_penalty=-1.0, max_tokens=9)))
+    sampling = model.requests[0].sampling
+    assert (sampling.temperature, sampling.top_p, sampling.top_k) == (0.0, 0.5, 7)
+    assert (sampling.presence_penalty, sampling.frequency_penalty, sampling.max_tokens) == (1.5, -1.0, 9)
+
+
+async def test_defaults_fill_missing_temperature_and_max_tokens() -> None:
+    model = FakeLanguageModel("x")
+    chat = make(model, max_tokens=33, temperature=0.25)
+    await chat.complete(await chat.prepare(ChatCommand(HELLO)))
+    assert model.requests[0].sampling.max_tokens == 33
+    assert model.requests[0].sampling.temperature == 0.25
+
+
+async def test_default_max_tokens_shrinks_to_the_room_left_in_context() -> None:
+    model = FakeLanguageModel("x", context_length=20)
+    chat = make(model, max_tokens=500)
+    prepared = await chat.prepare(ChatCommand(HELLO))
+    assert prepared.sampling.max_tokens == 20 - prepared.prompt_tokens
+
+
+async def test_prompt_plus_max_tokens_over_context_is_refused_with_both_numbers() -> None:
+    chat = make(FakeLanguageModel("x", context_length=30))
+    with pytest.raises(InvalidInput) as error:
+        await chat.prepare(ChatCommand(HELLO, max_tokens=100))
+    prompt = await FakeLanguageModel().count_prompt_tokens(HELLO)
+    assert str(prompt) in error.value.message and "100" in error.value.message and "30" in error.value.message
+
+
+async def test_unknown_model_names_the_served_ids() -> None:
+    chat = make(FakeLanguageModel("x", model_id="org/served"))
+    with pytest.raises(NotFound) as error:
+        await chat.prepare(ChatCommand(HELLO, model="gpt-4"))
+    assert "org/served" in error.value.message and "alias" in error.value.message
+    await chat.prepare(ChatCommand(HELLO, model="alias"))  # aliases are served too
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"messages": ()}, "messages"),
+        ({"n": 5}, "n"),
+        ({"n": 0}, "n"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"temperature": 2.5}, "temperature"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_k": -2}, "top_k"),
+        ({"presence_penalty": 3.0}, "presence_penalty"),
+        ({"frequency_penalty": -2.1}, "frequency_penalty"),
+        ({"stop": ("a", "b", "c", "d", "e")}, "stop"),
+        ({"stop": ("",)}, "stop"),
+    ],
+)
+async def test_out_of_range_values_name_the_field(changes: dict[str, object], field: str) -> None:
+    chat = make(FakeLanguageModel("x"))
+    command = ChatCommand(**({"messages": HELLO} | changes))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as error:
+        await chat.prepare(command)
+    assert error.value.field == field
+
+
+async def test_closing_the_stream_cancels_every_choice() -> None:
+    model = FakeLanguageModel("w " * 50, step_delay=0.01)
+    chat = make(model)
+    events = await chat.stream(await chat.prepare(ChatCommand(HELLO, n=2)))
+    seen = []
+    async for event in events:
+        seen.append(event)
+        if len(seen) == 3:
+            break
+    await events.aclose()  # type: ignore[attr-defined]
+    await asyncio.sleep(0.05)
+    assert model.cancelled == 2
+    assert all(isinstance(e, TextDelta) for e in seen)
+
+
+async def test_stream_ends_each_choice_with_one_finish_event() -> None:
+    chat = make(FakeLanguageModel("a b"))
+    events = [e async for e in await chat.stream(await chat.prepare(ChatCommand(HELLO, n=2)))]
+    finishes = [e for e in events if isinstance(e, ChoiceFinished)]
+    assert sorted(f.index for f in finishes) == [0, 1]
+    assert all(f.completion_tokens == 2 for f in finishes)
+
+
+async def test_model_failure_before_first_event_raises_from_stream() -> None:
+    chat = make(FakeLanguageModel("x", fail_with=InvalidInput("too long", field="messages")))
+    prepared = await chat.prepare(ChatCommand(HELLO))
+    with pytest.raises(InvalidInput):
+        await chat.stream(prepared)
