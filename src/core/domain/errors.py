@@ -20,6 +20,10 @@ class InvalidInput(DomainError):
     """The request is well formed but a value breaks a rule (HTTP 400/422)."""
 
 
+class BadRequest(InvalidInput):
+    """The request itself is unusable, such as an empty query (HTTP 400)."""
+
+
 class Unauthorized(DomainError):
     """No credentials, or credentials that match nobody (HTTP 401)."""
 

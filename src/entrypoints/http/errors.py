@@ -18,6 +18,7 @@ from core.domain import errors as domain
 logger = structlog.get_logger(__name__)
 
 DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.BadRequest: 400,
     domain.InvalidInput: 422,
     domain.Unauthorized: 401,
     domain.Forbidden: 403,

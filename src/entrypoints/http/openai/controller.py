@@ -23,6 +23,7 @@ from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion
 from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.bearer import bearer_token
 from entrypoints.http.openai.translate import (
     ChunkWriter,
     check_session_id,
@@ -42,6 +43,7 @@ from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 logger = structlog.get_logger(__name__)
 
 SERVER_START = int(time.time())
+COMPLETION_KIND = "chat.completion"
 
 
 async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -50,12 +52,11 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     settings = await container.get(Settings)
     if not settings.api_keys:
         return
-    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
-    token = token.strip()
+    token = bearer_token(connection) or ""
     matched = False
     for key in settings.api_keys:  # compare against every key: no early exit, constant time each
         matched |= same_secret(token, key)
-    if scheme.lower() != "bearer" or not matched:
+    if not matched:
         raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
 
 
@@ -78,6 +79,7 @@ class OpenAIController(Controller):
 
     @post("/cancel/{session_id:str}", status_code=200, summary="Cancel a running generation session")
     async def cancel(self, session_id: str, sessions: FromDishka[StreamSessions]) -> CancelResult:
+        await _require_completion_session(sessions, session_id)
         await sessions.cancel(session_id)
         return CancelResult(session_id=session_id, cancelled=True)
 
@@ -116,7 +118,7 @@ class OpenAIController(Controller):
         writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
         events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
         await sessions.start(session_id, _producer(events, writer, prepared, include_usage),
-                             metadata={"kind": "chat.completion", "model": prepared.model_id})
+                             metadata={"kind": COMPLETION_KIND, "model": prepared.model_id})
         return sse_response(session_id, await prime(sessions.follow(session_id)))
 
 
@@ -127,7 +129,15 @@ async def _resume(sessions: StreamSessions, body_session_id: str | None, last_ev
             f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
             field="session_id",
         )
+    await _require_completion_session(sessions, session_id)
     return sse_response(session_id, await prime(sessions.follow(session_id, after=index)))
+
+
+async def _require_completion_session(sessions: StreamSessions, session_id: str) -> None:
+    """/v1 reaches only its own sessions, never another endpoint's (such as a user's AI search)."""
+    status = await sessions.store.status(session_id)
+    if status is None or status.metadata.get("kind") != COMPLETION_KIND:
+        raise NotFound(f"No session {session_id!r} (unknown or expired)", field="session_id")
 
 
 def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion,

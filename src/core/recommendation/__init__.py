@@ -1,0 +1,1 @@
+"""Grounded product recommendation: retrieval, prompt, fallback summary."""

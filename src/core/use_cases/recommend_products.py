@@ -1,0 +1,272 @@
+"""AI product search: understand the request, retrieve real products, let the model recommend
+only those, and remember the conversation."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+
+from core.domain.api_keys import hash_api_key
+from core.domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from core.domain.generation import (
+    ChatMessage,
+    GenerationFinished,
+    GenerationRequest,
+    SamplingParams,
+    TokenGenerated,
+)
+from core.domain.marketplace import Conversation, GeoPoint, Product, User
+from core.ports.language_model import LanguageModel
+from core.ports.marketplace import UnitOfWork
+from core.ports.transactions import UnitOfWorkFactory
+from core.query import ParsedQuery, merge_with_previous, parse_query
+from core.recommendation.prompt import build_messages, fallback_summary, system_prompt
+from core.recommendation.retrieval import Criteria, MatchTier, find_candidates
+
+HISTORY_MESSAGES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationSettings:
+    max_answer_tokens: int = 256
+    temperature: float = 0.3
+    max_query_chars: int = 1000
+    default_limit: int = 5
+    max_limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCommand:
+    api_key: str | None
+    query: str
+    session_id: str | None = None
+    user_id: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationFilter:
+    name: str
+    latitude: float
+    longitude: float
+    source: Literal["query", "profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class UnderstoodFilters:
+    category: str | None
+    min_price: int | None
+    max_price: int | None
+    location: LocationFilter | None
+    keywords: tuple[str, ...]
+    language: Literal["id", "en"]
+    prefer_cheaper: bool = False
+    follow_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSearch:
+    user: User
+    conversation: Conversation
+    query: str
+    parsed: ParsedQuery
+    filters: UnderstoodFilters
+    products: list[Product]
+    tier: MatchTier
+    history: tuple[ChatMessage, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    prepared: PreparedSearch
+    response: str
+    ai_generated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDone:
+    response: str
+    ai_generated: bool
+
+
+AnswerEvent = AnswerDelta | AnswerDone
+
+
+class _Memory(msgspec.Struct):
+    """What a conversation remembers between turns (``conversations.last_filters``)."""
+
+    parsed: ParsedQuery
+    cheapest_shown: int | None = None
+
+
+class RecommendProducts:
+    def __init__(self, model: LanguageModel, settings: RecommendationSettings | None = None) -> None:
+        self._model = model
+        self._settings = settings or RecommendationSettings()
+
+    async def prepare(self, uow: UnitOfWork, command: SearchCommand) -> PreparedSearch:
+        """Authorise, understand, retrieve and record the user's turn (committed)."""
+        query = command.query.strip()
+        if not query:
+            raise BadRequest("query must not be empty", field="query")
+        if len(query) > self._settings.max_query_chars:
+            raise BadRequest(f"query is longer than {self._settings.max_query_chars} characters", field="query")
+        limit = command.limit or self._settings.default_limit
+        if not 1 <= limit <= self._settings.max_limit:
+            raise BadRequest(f"limit must be between 1 and {self._settings.max_limit}", field="limit")
+        user = await self._authorise(uow, command)
+        conversation, memory = await self._conversation(uow, user, command.session_id)
+
+        parsed = parse_query(query)
+        if memory is not None:
+            parsed = merge_with_previous(parsed, memory.parsed, cheapest_shown=memory.cheapest_shown)
+        filters = _filters(parsed, user)
+        origin = GeoPoint(filters.location.latitude, filters.location.longitude) if filters.location else None
+        criteria = Criteria(filters.category, filters.min_price, filters.max_price, filters.keywords, origin,
+                            filters.prefer_cheaper)
+        candidates = await find_candidates(uow.products, criteria, limit)
+
+        history = tuple(
+            ChatMessage(m.role, m.content)
+            for m in await uow.conversations.recent_messages(conversation.id, HISTORY_MESSAGES)
+        )
+        cheapest = min((p.price for p in candidates.products), default=None)
+        await uow.conversations.add_message(conversation.id, "user", query, None)
+        await uow.conversations.set_last_filters(
+            conversation.id, msgspec.json.encode(_Memory(parsed, cheapest)).decode()
+        )
+        await uow.commit()
+        return PreparedSearch(user, conversation, query, parsed, filters, candidates.products, candidates.tier,
+                              history)
+
+    async def answer(self, uow: UnitOfWork, prepared: PreparedSearch) -> SearchAnswer:
+        """Generate the whole answer (or the fallback summary) and save it."""
+        parts: list[str] = []
+        done = AnswerDone("", False)
+        async with contextlib.aclosing(self.stream_answer(prepared)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, AnswerDelta):
+                    parts.append(event.text)
+                else:
+                    done = event
+        await save_answer(uow, prepared, done.response, done.ai_generated)
+        await uow.commit()
+        return SearchAnswer(prepared, done.response, done.ai_generated)
+
+    async def stream_answer(self, prepared: PreparedSearch) -> AsyncIterator[AnswerEvent]:
+        """Text deltas from the model, then ``AnswerDone``. If the model is unavailable or fails, the
+        answer is the deterministic summary with ``ai_generated=False``."""
+        language = prepared.filters.language
+        try:
+            await self._model.start()
+            system = system_prompt(prepared.products, language, relaxed=prepared.tier != "all_keywords")
+            messages = await self._fit_history(system, prepared)
+            request = GenerationRequest(
+                messages,
+                SamplingParams(max_tokens=self._settings.max_answer_tokens,
+                               temperature=self._settings.temperature, seed=0),
+            )
+            parts: list[str] = []
+            async with contextlib.aclosing(self._model.generate(request)) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, TokenGenerated) and event.text:
+                        parts.append(event.text)
+                        yield AnswerDelta(event.text)
+                    elif isinstance(event, GenerationFinished):
+                        break
+            text = "".join(parts).strip()
+            if text:
+                yield AnswerDone(text, True)
+                return
+        except Exception:  # the products are still worth returning
+            pass
+        summary = fallback_summary(prepared.products, language)
+        yield AnswerDone(summary, False)
+
+    async def _fit_history(self, system: str, prepared: PreparedSearch) -> tuple[ChatMessage, ...]:
+        """Keep the newest prior turns that fit the context next to the answer's token budget."""
+        budget = self._model.info().context_length - self._settings.max_answer_tokens
+        history = list(prepared.history)
+        while True:
+            messages = build_messages(system, history, prepared.query)
+            if not history or await self._model.count_prompt_tokens(messages) <= budget:
+                return messages
+            history = history[2:] if len(history) > 1 else []
+
+    async def _authorise(self, uow: UnitOfWork, command: SearchCommand) -> User:
+        if not command.api_key:
+            raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")
+        user = await uow.users.get_by_api_key_hash(hash_api_key(command.api_key))
+        if user is None:
+            raise Unauthorized("The API key is not valid")
+        if command.user_id is not None and command.user_id != user.id:
+            if await uow.users.get(command.user_id) is None:
+                raise NotFound(f"User {command.user_id} does not exist", field="user_id")
+            raise Forbidden("user_id names another user; use that user's own API key", field="user_id")
+        if not user.ai_access_enabled:
+            raise Forbidden("AI access is not enabled for this user (a paid feature)", field="ai_access_enabled")
+        return user
+
+    async def _conversation(
+        self, uow: UnitOfWork, user: User, session_id: str | None
+    ) -> tuple[Conversation, _Memory | None]:
+        if session_id is not None:
+            existing = await uow.conversations.get_by_session(session_id)
+            if existing is not None:
+                if existing.user_id != user.id:
+                    raise Forbidden("This session belongs to another user", field="session_id")
+                memory = None
+                if existing.last_filters:
+                    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                        memory = msgspec.json.decode(existing.last_filters, type=_Memory)
+                return existing, memory
+        new_id = session_id or f"user_{user.id}_{uuid.uuid4().hex[:12]}"
+        return await uow.conversations.create(user.id, new_id), None
+
+
+async def save_answer(uow: UnitOfWork, prepared: PreparedSearch, response: str, ai_generated: bool) -> None:
+    details = msgspec.json.encode({
+        "ai_generated": ai_generated,
+        "product_ids": [p.id for p in prepared.products],
+        "filters": prepared.filters,
+    }).decode()
+    await uow.conversations.add_message(prepared.conversation.id, "assistant", response, details)
+
+
+async def save_answer_in_new_unit(
+    uow_factory: UnitOfWorkFactory, prepared: PreparedSearch, response: str, ai_generated: bool
+) -> None:
+    """For streamed answers, which finish after the request's own unit of work has ended."""
+    async with uow_factory() as uow:
+        await save_answer(uow, prepared, response, ai_generated)
+        await uow.commit()
+
+
+def _filters(parsed: ParsedQuery, user: User) -> UnderstoodFilters:
+    location: LocationFilter | None = None
+    if parsed.location is not None:
+        place = parsed.location
+        location = LocationFilter(place.name, place.latitude, place.longitude, "query")
+    elif user.location is not None:
+        location = LocationFilter(user.city or "profile", user.location.latitude, user.location.longitude,
+                                  "profile")
+    return UnderstoodFilters(
+        category=parsed.category,
+        min_price=parsed.min_price,
+        max_price=parsed.max_price,
+        location=location,
+        keywords=tuple(parsed.keywords),
+        language=parsed.language,
+        prefer_cheaper=parsed.prefer_cheaper,
+        follow_up=parsed.is_follow_up,
+    )

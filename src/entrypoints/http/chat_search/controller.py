@@ -1,0 +1,209 @@
+"""``POST /api/chat/search`` (plain or SSE) and the saved conversation history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from core.domain.api_keys import hash_api_key
+from core.domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from core.domain.marketplace import Page
+from core.inference.racing import Cancelled, until_cancelled
+from core.ports.marketplace import UnitOfWork
+from core.ports.transactions import UnitOfWorkFactory
+from core.use_cases.conversation_history import ConversationHistory
+from core.use_cases.recommend_products import (
+    AnswerDelta,
+    AnswerDone,
+    PreparedSearch,
+    RecommendProducts,
+    SearchCommand,
+    save_answer_in_new_unit,
+)
+from core.use_cases.stream_sessions import StreamSessions
+from entrypoints.http.bearer import bearer_token
+from entrypoints.http.chat_search.wire import (
+    ChatSearchRequest,
+    ChatSearchResponse,
+    ConversationOut,
+    MessageOut,
+    conversation_out,
+    filters_out,
+    message_out,
+    product_out,
+)
+from entrypoints.http.sse import parse_last_event_id, prime, sse_response
+
+logger = structlog.get_logger(__name__)
+
+STREAM_KEY_PREFIX = "search:"
+
+
+def _payload(value: dict[str, Any]) -> str:
+    return json.dumps(msgspec.to_builtins(value), ensure_ascii=False, separators=(",", ":"))
+
+
+class ChatSearchController(Controller):
+    path = "/api"
+    tags = ["ai-search"]
+
+    @post(
+        "/chat/search",
+        status_code=200,
+        summary="AI product search: understand the request and recommend real nearby products",
+        description=(
+            "Needs `Authorization: Bearer <user api_key>` and `ai_access_enabled`. With `stream: true` the answer "
+            "is SSE: a `products` event (products and filters), `delta` events, a `done` event, then `[DONE]`; "
+            "resume with `Last-Event-ID: <session_id>:<index>`, cancel with `POST /api/chat/search/{session_id}/cancel`."
+        ),
+    )
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        data: ChatSearchRequest,
+        uow: FromDishka[UnitOfWork],
+        recommend: FromDishka[RecommendProducts],
+        sessions: FromDishka[StreamSessions],
+        uow_factory: FromDishka[UnitOfWorkFactory],
+        last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
+        last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
+    ) -> ChatSearchResponse | Stream:
+        api_key = bearer_token(request)
+        resume_from = last_event_id_header or last_event_id
+        if resume_from:
+            return await _resume(uow, sessions, api_key, data.session_id, resume_from)
+        command = SearchCommand(api_key, data.query, data.session_id, data.user_id, data.limit)
+        prepared = await recommend.prepare(uow, command)
+        if not data.stream:
+            answer = await recommend.answer(uow, prepared)
+            return _response(prepared, answer.response, answer.ai_generated)
+        session_id = prepared.conversation.session_id
+        await sessions.start(
+            STREAM_KEY_PREFIX + session_id,
+            _producer(recommend, uow_factory, prepared),
+            metadata={"kind": "chat.search", "user_id": str(prepared.user.id)},
+        )
+        return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id)))
+
+    @post("/chat/search/{session_id:str}/cancel", status_code=200,
+          summary="Cancel a streaming AI search answer (owner's key)")
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        session_id: str,
+        uow: FromDishka[UnitOfWork],
+        sessions: FromDishka[StreamSessions],
+    ) -> dict[str, Any]:
+        await _owned_stream(uow, sessions, bearer_token(request), session_id)
+        await sessions.cancel(STREAM_KEY_PREFIX + session_id)
+        return {"session_id": session_id, "cancelled": True}
+
+    @get("/users/{user_id:int}/conversations", summary="A user's AI search conversations (owner's key)")
+    async def list_conversations(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: int,
+        uow: FromDishka[UnitOfWork],
+        history: FromDishka[ConversationHistory],
+        skip: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1)] = 20,
+    ) -> Response[list[ConversationOut]]:
+        page = await history.conversations(uow, bearer_token(request), user_id, Page(skip, min(limit, 100)))
+        return Response([conversation_out(c) for c in page.items], headers={"X-Total-Count": str(page.total)})
+
+    @get("/conversations/{conversation_id:int}/messages", summary="Messages of a conversation (owner's key)")
+    async def list_messages(
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: int,
+        uow: FromDishka[UnitOfWork],
+        history: FromDishka[ConversationHistory],
+        skip: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1)] = 100,
+    ) -> Response[list[MessageOut]]:
+        page = await history.messages(uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100)))
+        return Response([message_out(m) for m in page.items], headers={"X-Total-Count": str(page.total)})
+
+
+def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSearchResponse:
+    return ChatSearchResponse(
+        session_id=prepared.conversation.session_id,
+        response=text,
+        products_found=len(prepared.products),
+        conversation_id=prepared.conversation.id,
+        products=[product_out(p) for p in prepared.products],
+        filters=filters_out(prepared.filters),
+        ai_generated=ai_generated,
+    )
+
+
+def _producer(recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prepared: PreparedSearch):  # type: ignore[no-untyped-def]
+    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+        head = _response(prepared, "", False)
+        yield _payload({
+            "type": "products",
+            "session_id": head.session_id,
+            "conversation_id": head.conversation_id,
+            "products_found": head.products_found,
+            "products": head.products,
+            "filters": head.filters,
+        })
+        parts: list[str] = []
+        done: AnswerDone | None = None
+        try:
+            async for event in until_cancelled(recommend.stream_answer(prepared), cancel):
+                if isinstance(event, AnswerDelta):
+                    parts.append(event.text)
+                    yield _payload({"type": "delta", "content": event.text})
+                elif isinstance(event, AnswerDone):
+                    done = event
+        except Cancelled:
+            done = AnswerDone("".join(parts).strip(), bool(parts))
+        assert done is not None
+        try:
+            await save_answer_in_new_unit(uow_factory, prepared, done.response, done.ai_generated)
+        except Exception:
+            logger.exception("ai_search.save_answer_failed", conversation_id=prepared.conversation.id)
+        yield _payload({
+            "type": "done",
+            "response": done.response,
+            "ai_generated": done.ai_generated,
+            "products_found": len(prepared.products),
+            "cancelled": cancel.is_set(),
+        })
+
+    return produce
+
+
+async def _resume(
+    uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, body_session_id: str | None, last_event_id: str
+) -> Stream:
+    session_id, index = parse_last_event_id(last_event_id)
+    if body_session_id is not None and body_session_id != session_id:
+        raise InvalidInput(f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
+                           field="session_id")
+    await _owned_stream(uow, sessions, api_key, session_id)
+    return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id, after=index)))
+
+
+async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:
+    """The stream of ``session_id`` exists and belongs to the key's user."""
+    if not api_key:
+        raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")
+    user = await uow.users.get_by_api_key_hash(hash_api_key(api_key))
+    if user is None:
+        raise Unauthorized("The API key is not valid")
+    status = await sessions.store.status(STREAM_KEY_PREFIX + session_id)
+    if status is None:
+        raise NotFound(f"No stream for session {session_id!r} (unknown or expired)", field="session_id")
+    if status.metadata.get("user_id") != str(user.id):
+        raise Forbidden("This session belongs to another user", field="session_id")
