@@ -76,16 +76,17 @@ class FakeLanguageModel:
         tokens = _words(self._reply(request))
         yield PromptAccepted(prompt_tokens=prompt_tokens)
         produced = 0
+        reason = "stop"
         try:
             for token_id, text in enumerate(tokens):
                 if produced >= request.sampling.max_tokens:
-                    yield GenerationFinished(reason="length", completion_tokens=produced)
-                    return
+                    reason = "length"
+                    break
                 if self.step_delay:
                     await asyncio.sleep(self.step_delay)
                 produced += 1
                 yield TokenGenerated(token_id=token_id, text=text)
-            yield GenerationFinished(reason="stop", completion_tokens=produced)
         except (GeneratorExit, asyncio.CancelledError):
-            self.cancelled += 1
+            self.cancelled += 1  # closed before it finished: the engine would free the slot
             raise
+        yield GenerationFinished(reason=reason, completion_tokens=produced)  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ def ensure_converted(gguf: Path, cache_dir: Path) -> Path:
             (scratch / _CONVERTED_MARKER).write_text(gguf.name)
             if target.exists():  # a half-written folder from a crashed run
                 shutil.rmtree(target)
+            scratch.chmod(0o755)
             scratch.rename(target)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -66,13 +67,25 @@ def ensure_converted(gguf: Path, cache_dir: Path) -> Path:
 
 
 def _convert(gguf: Path, out: Path) -> None:
+    """Dequantize every GGUF tensor into a bf16 model of the same architecture and save it."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
     if not tokenizer.chat_template:
         raise ValueError(f"{gguf.name} carries no chat template")
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    # Recent transformers keep GGUF weights packed when loading; read and unpack the tensors ourselves.
+    parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
+    state = {name: tensor.to(torch.bfloat16) for name, tensor in parsed["tensors"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    if set(missing) - tied or unexpected:
+        raise ValueError(f"GGUF conversion mismatch: missing {missing}, unexpected {unexpected}")
+    if tied:
+        model.tie_weights()
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     if model.generation_config is not None:

@@ -6,6 +6,7 @@ Every event carries ``id: <session_id>:<index>`` so a client can resume with ``L
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from litestar.response import Stream
 
@@ -55,10 +56,19 @@ async def prime(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent
     return chained()
 
 
+class EventStream(Stream):
+    """A ``Stream`` that keeps ``text/event-stream`` even from a handler whose default is JSON
+    (Litestar's ``Stream`` lets the handler's media type win)."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
+
+
 def sse_response(session_id: str, events: AsyncIterator[StreamEvent]) -> Stream:
     async def body() -> AsyncIterator[bytes]:
         async for event in events:
             yield frame(session_id, event)
 
     headers = {**SSE_HEADERS, "X-Session-ID": session_id}
-    return Stream(body(), media_type="text/event-stream", headers=headers)
+    return EventStream(body(), media_type="text/event-stream", headers=headers)
