@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container
 from dishka.integrations.litestar import LitestarProvider
 
+from entrypoints.bootstrap.database import DatabaseProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
 from entrypoints.bootstrap.settings import Settings
 
@@ -15,7 +16,7 @@ class SettingsProvider(Provider):
 
 def production_providers() -> list[Provider]:
     """Every provider of the running service, in one list that tests extend with overrides."""
-    return [SettingsProvider(), LanguageModelProvider(), StreamingProvider()]
+    return [SettingsProvider(), DatabaseProvider(), LanguageModelProvider(), StreamingProvider()]
 
 
 def build_container(settings: Settings, *overrides: Provider) -> AsyncContainer:

@@ -1,0 +1,1 @@
+"""SQL persistence on SQLite (default) and PostgreSQL."""
