@@ -67,9 +67,13 @@ def ensure_converted(gguf: Path, cache_dir: Path) -> Path:
 
 
 def _convert(gguf: Path, out: Path) -> None:
-    """Dequantize every GGUF tensor into a bf16 model of the same architecture and save it."""
+    """Dequantize ``gguf`` into a bf16 safetensors folder with tokenizer, chat template and generation config.
+
+    ``from_pretrained(gguf_file=...)`` would need ``accelerate``; building the model from the GGUF config
+    and loading the dequantized tensors directly does the same job without it.
+    """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -77,16 +81,13 @@ def _convert(gguf: Path, out: Path) -> None:
         raise ValueError(f"{gguf.name} carries no chat template")
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    # Recent transformers keep GGUF weights packed when loading; read and unpack the tensors ourselves.
-    parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
-    state = {name: tensor.to(torch.bfloat16) for name, tensor in parsed["tensors"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    loaded = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16)
+    missing, unexpected = model.load_state_dict(loaded["tensors"], strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
-        raise ValueError(f"GGUF conversion mismatch: missing {missing}, unexpected {unexpected}")
-    if tied:
-        model.tie_weights()
+        raise ValueError(f"GGUF tensors do not fit the model: missing={missing} unexpected={unexpected}")
+    model.tie_weights()
+    model.generation_config = GenerationConfig.from_model_config(config)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    if model.generation_config is not None:
-        model.generation_config.save_pretrained(out)
+    model.generation_config.save_pretrained(out)
