@@ -1,164 +1,140 @@
-"""In-memory ring buffer of stream events: the default store, for one process."""
+"""In-memory ring buffers of stream events: the default store, for one process.
+
+Lifetimes (``clock`` seconds, ``time.monotonic`` by default):
+
+* a finished session is forgotten ``ttl_seconds`` after it finished;
+* a running session that got no append for ``abandon_after_seconds`` (default ten times the TTL)
+  is taken for abandoned (its producer died without calling ``finish``): it is marked finished, so
+  its followers drain and end instead of hanging, and it is then forgotten a TTL later like any
+  finished session.
+
+Both rules run lazily on every access and in a background sweep started by ``start()``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
 
-from core.domain.errors import Conflict, Gone, NotFound
+import structlog
+
+from adapters.streams._log import RingLog, require_running, still_generating, unknown_session
 from core.domain.streams import StreamEvent, StreamStatus
 
+logger = structlog.get_logger(__name__)
 
-@dataclass(slots=True)
-class _Session:
-    buffer: deque[str]
-    metadata: dict[str, str]
-    first_index: int = 0
-    next_index: int = 0
-    finished: bool = False
-    finished_at: float | None = None
-    touched_at: float = 0.0
-    cancel_requested: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def wake(self) -> None:
-        self.changed.set()
-        self.changed = asyncio.Event()
+def check_limits(buffer_events: int, ttl_seconds: float) -> None:
+    if buffer_events < 1:
+        raise ValueError(f"buffer_events must be at least 1, got {buffer_events}")
+    if ttl_seconds <= 0:
+        raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
 
 
 class InMemoryStreamStore:
-    """Keeps the newest ``buffer_events`` events of each session. Finished sessions are forgotten
-    ``ttl_seconds`` after they finish; a running session that saw no append for ``ttl_seconds`` is
-    considered abandoned and is forgotten too (its followers end)."""
+    """Keeps the newest ``buffer_events`` events of each session in a ``deque``."""
 
-    def __init__(self, buffer_events: int = 2048, ttl_seconds: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        buffer_events: int = 2048,
+        ttl_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        abandon_after_seconds: float | None = None,
+        sweep_interval_seconds: float | None = None,
+    ) -> None:
+        check_limits(buffer_events, ttl_seconds)
         self._buffer_events = buffer_events
         self._ttl = ttl_seconds
+        self._abandon_after = abandon_after_seconds if abandon_after_seconds is not None else 10 * ttl_seconds
+        self._sweep_interval = sweep_interval_seconds or min(60.0, max(0.05, ttl_seconds / 4))
         self._clock = clock
-        self._sessions: dict[str, _Session] = {}
-        self._gc_task: asyncio.Task[None] | None = None
+        self._sessions: dict[str, RingLog] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self._gc_task is None:
-            self._gc_task = asyncio.create_task(self._gc_loop(), name="stream-store-gc")
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="stream-store-sweep")
 
     async def close(self) -> None:
-        if self._gc_task is not None:
-            self._gc_task.cancel()
+        """Stop the sweep and finish every running stream so that no follower waits forever."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._gc_task
-            self._gc_task = None
-        for session in self._sessions.values():
-            session.finished = True
-            session.wake()
+                await self._sweeper
+            self._sweeper = None
+        now = self._clock()
+        for log in self._sessions.values():
+            log.finish(now)
 
     async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
-        self.collect_garbage()
-        existing = self._sessions.get(session_id)
-        if existing is not None and not existing.finished:
-            raise Conflict(
-                f"Session {session_id!r} is still generating; resume it with Last-Event-ID or cancel it first",
-                field="session_id",
-            )
-        if existing is not None:
-            existing.finished = True
-            existing.wake()
-        self._sessions[session_id] = _Session(
-            deque(maxlen=self._buffer_events), dict(metadata or {}), touched_at=self._clock()
+        existing = self._get(session_id)
+        if existing is not None and existing.running:
+            raise still_generating(session_id)
+        self._sessions[session_id] = RingLog(
+            session_id, self._buffer_events, dict(metadata or {}), self._clock()
         )
 
     async def append(self, session_id: str, data: str) -> int:
-        session = self._require(session_id)
-        index = session.next_index
-        session.buffer.append(data)
-        session.next_index += 1
-        session.first_index = session.next_index - len(session.buffer)
-        session.touched_at = self._clock()
-        session.wake()
-        return index
+        # Hot path: no expiry check here, a session that is appended to is alive by definition.
+        log = require_running(self._sessions.get(session_id), session_id)
+        return log.append(data, self._clock())
 
     async def finish(self, session_id: str) -> None:
-        session = self._sessions.get(session_id)
-        if session is None or session.finished:
-            return
-        session.finished = True
-        session.finished_at = self._clock()
-        session.wake()
+        log = self._sessions.get(session_id)
+        if log is not None:
+            log.finish(self._clock())
 
     async def status(self, session_id: str) -> StreamStatus | None:
-        session = self._live(session_id)
-        if session is None:
-            return None
-        return StreamStatus(session_id, "finished" if session.finished else "running", session.first_index,
-                            session.next_index, dict(session.metadata))
+        log = self._get(session_id)
+        return None if log is None else log.status()
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
-        session = self._live(session_id)
-        if session is None:
-            raise NotFound(f"No session {session_id!r} (unknown or expired)", field="session_id")
-        position = after + 1
-        if position < session.first_index:
-            raise Gone(
-                f"Events before index {session.first_index} of session {session_id!r} were evicted from the "
-                f"buffer; indexes {session.first_index} to {session.next_index - 1} are still available",
-                field="last_event_id",
-            )
-        while True:
-            if position < session.first_index:
-                raise Gone(f"The reader fell behind: events before {session.first_index} were evicted",
-                           field="last_event_id")
-            while position < session.next_index:
-                offset = position - session.first_index
-                yield StreamEvent(position, session.buffer[offset])
-                position += 1
-                if position < session.first_index:
-                    break
-            if position >= session.next_index:
-                if session.finished:
-                    return
-                await session.changed.wait()
+        log = self._get(session_id)
+        if log is None:
+            raise unknown_session(session_id)
+        async with contextlib.aclosing(log.follow(after)) as events:
+            async for event in events:
+                yield event
 
     async def request_cancel(self, session_id: str) -> bool:
-        session = self._live(session_id)
-        if session is None or session.finished:
+        log = self._get(session_id)
+        if log is None or not log.running:
             return False
-        session.cancel_requested = True
+        log.cancel_requested = True
         return True
 
     async def cancel_requested(self, session_id: str) -> bool:
-        session = self._live(session_id)
-        return bool(session and session.cancel_requested)
+        log = self._sessions.get(session_id)
+        return log is not None and log.running and log.cancel_requested
 
-    def collect_garbage(self) -> int:
+    def purge_expired(self) -> int:
+        """Apply both lifetime rules to every session now; returns how many were forgotten."""
         now = self._clock()
-        expired = [
-            sid for sid, s in self._sessions.items()
-            if (s.finished and s.finished_at is not None and now - s.finished_at >= self._ttl)
-            or (not s.finished and now - s.touched_at >= self._ttl)
-        ]
-        for sid in expired:
-            session = self._sessions.pop(sid)
-            session.finished = True
-            session.wake()
+        expired = [sid for sid, log in self._sessions.items() if self._expire(log, now)]
+        for session_id in expired:
+            del self._sessions[session_id]
+        if expired:
+            logger.debug("streams.memory.purged", sessions=len(expired))
         return len(expired)
 
-    def _live(self, session_id: str) -> _Session | None:
-        self.collect_garbage()
-        return self._sessions.get(session_id)
+    def _get(self, session_id: str) -> RingLog | None:
+        log = self._sessions.get(session_id)
+        if log is not None and self._expire(log, self._clock()):
+            del self._sessions[session_id]
+            return None
+        return log
 
-    def _require(self, session_id: str) -> _Session:
-        session = self._sessions.get(session_id)
-        if session is None or session.finished:
-            raise NotFound(f"No running session {session_id!r}", field="session_id")
-        return session
+    def _expire(self, log: RingLog, now: float) -> bool:
+        """Finish an abandoned log; True when the log is past its TTL and must be forgotten."""
+        if log.running and now - log.touched_at >= self._abandon_after:
+            logger.warning("streams.memory.abandoned", session_id=log.session_id, next_index=log.next_index)
+            log.finish(now)
+        return log.finished_at is not None and now - log.finished_at >= self._ttl
 
-    async def _gc_loop(self) -> None:
-        interval = max(1.0, min(60.0, self._ttl / 4))
+    async def _sweep_forever(self) -> None:
         while True:
-            await asyncio.sleep(interval)
-            self.collect_garbage()
+            await asyncio.sleep(self._sweep_interval)
+            self.purge_expired()

@@ -1,0 +1,223 @@
+"""The behaviour every ``StreamStore`` adapter must have, written once.
+
+An adapter's test module subclasses ``StreamStoreContract`` and provides the ``stores`` fixture: a
+``StoreMaker`` that builds started stores (closed at teardown) and can make time pass past a TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from core.domain.errors import Conflict, Gone, NotFound
+from core.domain.streams import StreamEvent
+from core.ports.stream_store import StreamStore
+
+
+@dataclass
+class StoreMaker:
+    """``make(buffer_events, ttl_seconds)`` returns a started store; ``elapse(seconds)`` lets that
+    much store time pass (a fake clock or a real sleep); ``short_ttl`` is the TTL TTL-tests use."""
+
+    make: Callable[..., Awaitable[StreamStore]]
+    elapse: Callable[[float], Awaitable[None]]
+    short_ttl: float = 1.0
+
+
+async def collect(
+    store: StreamStore, session_id: str, after: int = -1, within: float = 5.0
+) -> list[tuple[int, str]]:
+    async def run() -> list[tuple[int, str]]:
+        return [(e.index, e.data) async for e in store.follow(session_id, after)]
+
+    return await asyncio.wait_for(run(), within)
+
+
+async def first_step(iterator: AsyncIterator[StreamEvent]) -> StreamEvent:
+    return await asyncio.wait_for(anext(iterator), 5.0)
+
+
+async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for a condition that a task outside our control makes true (test helper only)."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+class StreamStoreContract:
+    @pytest.fixture
+    async def store(self, stores: StoreMaker) -> StreamStore:
+        return await stores.make()
+
+    async def test_indexes_start_at_zero_and_status_round_trips_metadata(self, store: StreamStore) -> None:
+        await store.open("s", {"model": "smol", "user": "42"})
+        assert [await store.append("s", f"e{i}") for i in range(3)] == [0, 1, 2]
+        status = await store.status("s")
+        assert status is not None
+        assert (status.state, status.first_index, status.next_index) == ("running", 0, 3)
+        assert status.session_id == "s"
+        assert status.metadata == {"model": "smol", "user": "42"}
+        await store.finish("s")
+        await store.finish("s")  # idempotent
+        status = await store.status("s")
+        assert status is not None and status.state == "finished" and status.next_index == 3
+
+    async def test_unknown_session_has_no_status_and_rejects_append(self, store: StreamStore) -> None:
+        assert await store.status("nobody") is None
+        with pytest.raises(NotFound):
+            await store.append("nobody", "x")
+
+    async def test_append_after_finish_is_refused(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.finish("s")
+        with pytest.raises(Conflict):
+            await store.append("s", "late")
+
+    async def test_open_while_running_conflicts(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.append("s", "a")
+        with pytest.raises(Conflict, match="still generating"):
+            await store.open("s")
+        assert [await store.append("s", "b")] == [1]  # the running stream is untouched
+
+    async def test_open_on_finished_starts_a_fresh_stream(self, store: StreamStore) -> None:
+        await store.open("s", {"v": "1"})
+        for i in range(3):
+            await store.append("s", f"old{i}")
+        await store.finish("s")
+        await store.open("s", {"v": "2"})
+        assert await store.append("s", "new0") == 0
+        status = await store.status("s")
+        assert status is not None
+        assert (status.state, status.first_index, status.next_index) == ("running", 0, 1)
+        assert status.metadata == {"v": "2"}
+        await store.finish("s")
+        assert await collect(store, "s") == [(0, "new0")]
+
+    async def test_follow_replays_then_follows_live_until_finish(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.append("s", "a")
+        await store.append("s", "b")
+        follower = asyncio.create_task(collect(store, "s"))
+        await asyncio.sleep(0.05)
+        assert not follower.done()
+        await store.append("s", "c")
+        await store.finish("s")
+        assert await follower == [(0, "a"), (1, "b"), (2, "c")]
+
+    async def test_follow_after_an_index_resumes_after_it(self, store: StreamStore) -> None:
+        await store.open("s")
+        for i in range(5):
+            await store.append("s", f"e{i}")
+        follower = asyncio.create_task(collect(store, "s", after=2))
+        await asyncio.sleep(0.05)
+        await store.append("s", "e5")
+        await store.finish("s")
+        assert await follower == [(3, "e3"), (4, "e4"), (5, "e5")]
+
+    async def test_follow_on_a_finished_stream_replays_and_ends(self, store: StreamStore) -> None:
+        await store.open("s")
+        for i in range(3):
+            await store.append("s", f"e{i}")
+        await store.finish("s")
+        assert await collect(store, "s") == [(0, "e0"), (1, "e1"), (2, "e2")]
+        assert await collect(store, "s", after=0) == [(1, "e1"), (2, "e2")]
+
+    async def test_follow_past_the_end_of_a_finished_stream_yields_nothing(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.append("s", "a")
+        await store.finish("s")
+        assert await collect(store, "s", after=0) == []
+        assert await collect(store, "s", after=7) == []
+
+    async def test_follow_unknown_raises_not_found_on_first_step(self, store: StreamStore) -> None:
+        events = store.follow("ghost")  # creating the iterator is not an error yet
+        with pytest.raises(NotFound, match="unknown or expired"):
+            await first_step(events)
+
+    async def test_follow_evicted_index_raises_gone_naming_what_is_left(self, stores: StoreMaker) -> None:
+        store = await stores.make(buffer_events=4)
+        await store.open("s")
+        for i in range(10):
+            await store.append("s", f"e{i}")
+        status = await store.status("s")
+        assert status is not None and (status.first_index, status.next_index) == (6, 10)
+        events = store.follow("s", after=2)
+        with pytest.raises(Gone, match="6 to 9"):
+            await first_step(events)
+        await store.finish("s")
+        assert await collect(store, "s", after=5) == [(6, "e6"), (7, "e7"), (8, "e8"), (9, "e9")]
+        with pytest.raises(Gone):
+            await collect(store, "s", after=-1)
+
+    async def test_concurrent_followers_see_the_same_events_in_order(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.append("s", "e0")
+        followers = [asyncio.create_task(collect(store, "s")) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        late = asyncio.create_task(collect(store, "s", after=0))
+        for i in range(1, 50):
+            await store.append("s", f"e{i}")
+            if i % 10 == 0:
+                await asyncio.sleep(0)  # let followers interleave with the writer
+        await store.finish("s")
+        expected = [(i, f"e{i}") for i in range(50)]
+        for result in await asyncio.gather(*followers):
+            assert result == expected
+        assert await late == expected[1:]
+
+    async def test_follower_cancelled_while_waiting_leaks_no_task(self, store: StreamStore) -> None:
+        await store.open("s")
+        await store.append("s", "a")
+        before = asyncio.all_tasks()
+        received: list[int] = []
+
+        async def follow() -> None:
+            async for event in store.follow("s"):
+                received.append(event.index)
+
+        follower = asyncio.create_task(follow())
+        await until(lambda: received == [0])
+        await asyncio.sleep(0.05)  # now it waits for live events
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        await asyncio.sleep(0.05)
+        assert asyncio.all_tasks() - before == set()
+        # the store still works for the next follower
+        await store.append("s", "b")
+        await store.finish("s")
+        assert await collect(store, "s") == [(0, "a"), (1, "b")]
+
+    async def test_request_cancel_only_for_running_streams(self, store: StreamStore) -> None:
+        assert await store.request_cancel("nobody") is False
+        assert await store.cancel_requested("nobody") is False
+        await store.open("s")
+        assert await store.cancel_requested("s") is False
+        assert await store.request_cancel("s") is True
+        assert await store.cancel_requested("s") is True
+        await store.finish("s")
+        assert await store.request_cancel("s") is False
+        await store.open("s")  # a new stream starts without the old flag
+        assert await store.cancel_requested("s") is False
+
+    async def test_finished_session_expires_after_ttl(self, stores: StoreMaker) -> None:
+        ttl = stores.short_ttl
+        store = await stores.make(ttl_seconds=ttl)
+        await store.open("s")
+        await store.append("s", "a")
+        await store.finish("s")
+        await stores.elapse(ttl * 0.3)
+        assert await store.status("s") is not None
+        await stores.elapse(ttl * 1.2)
+        assert await store.status("s") is None
+        with pytest.raises(NotFound, match="unknown or expired"):
+            await first_step(store.follow("s"))
+        with pytest.raises(NotFound):
+            await store.append("s", "b")
+        await store.open("s")  # the id is free again
+        assert await store.append("s", "fresh") == 0
