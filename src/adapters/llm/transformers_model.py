@@ -52,6 +52,7 @@ class TransformersLanguageModel:
         self._loaded = threading.Event()
         self._error: str | None = None
         self._tokenizer: Any = None
+        self._model: Any = None
         self._scheduler: BatchScheduler | None = None
         self._context_length = settings.max_context_tokens or DEFAULT_MAX_CONTEXT
 
@@ -127,6 +128,12 @@ class TransformersLanguageModel:
             if not finished:
                 scheduler.cancel(sequence)
 
+    def loaded_model(self) -> tuple[Any, Any]:
+        """The loaded Hugging Face model and tokenizer, for benchmarks and diagnostics (after ``start``)."""
+        if self._model is None:
+            raise Unavailable("The model is not loaded")
+        return self._model, self._tokenizer
+
     # -- loading ---------------------------------------------------------------------------------
 
     async def _start_engine_thread(self) -> None:
@@ -176,6 +183,7 @@ class TransformersLanguageModel:
         else:
             log.warning("llm.engine.serial_fallback", model_type=getattr(model.config, "model_type", None))
             backend = SerialDecodeBackend(model, max_rows=self._settings.max_batch_size)
+        self._model = model
         self._tokenizer = tokenizer
         self._scheduler = BatchScheduler(backend, self._eos_ids(model, tokenizer),
                                          max_queued=self._settings.max_queued_requests)

@@ -6,6 +6,7 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from dishka.integrations.litestar import LitestarProvider
 
 from entrypoints.bootstrap.database import DatabaseProvider
+from entrypoints.bootstrap.marketplace import MarketplaceProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
 from entrypoints.bootstrap.settings import Settings
 
@@ -16,7 +17,8 @@ class SettingsProvider(Provider):
 
 def production_providers() -> list[Provider]:
     """Every provider of the running service, in one list that tests extend with overrides."""
-    return [SettingsProvider(), DatabaseProvider(), LanguageModelProvider(), StreamingProvider()]
+    return [SettingsProvider(), DatabaseProvider(), MarketplaceProvider(), LanguageModelProvider(),
+            StreamingProvider()]
 
 
 def build_container(settings: Settings, *overrides: Provider) -> AsyncContainer:

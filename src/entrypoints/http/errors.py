@@ -6,6 +6,7 @@ Marketplace routes answer ``{"detail": ..., "field": ...}``; ``/v1`` routes answ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -99,6 +100,9 @@ def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationExce
         message = str(exc.detail)
         malformed = "malformed" in message.lower() or "decode" in message.lower()
         return error_response(request, 400, _plain(message) if malformed else message, field=None)
+    for problem in problems:
+        if isinstance(problem, dict):
+            problem["key"] = _field_of(problem)
     first = problems[0] if isinstance(problems[0], dict) else {}
     field = first.get("key")
     parts = [f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message")) for p in problems
@@ -106,6 +110,18 @@ def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationExce
     message = "; ".join(parts) or str(exc.detail)
     malformed = any("malformed" in str(p.get("message", "")).lower() for p in problems if isinstance(p, dict))
     return error_response(request, 400 if malformed else 422, message, field=None if malformed else field)
+
+
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+
+
+def _field_of(problem: dict[str, Any]) -> str | None:
+    """The offending field: Litestar's key, or the field msgspec names when the whole body is at fault."""
+    key = problem.get("key")
+    named = _NAMED_FIELD.search(str(problem.get("message", "")))
+    if named and key in (None, "", "data"):
+        return named.group(1) if key in (None, "", "data") else f"{key}.{named.group(1)}"
+    return key
 
 
 def _plain(message: str) -> str:

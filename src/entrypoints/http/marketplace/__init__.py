@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-MARKETPLACE_ROUTES: list[Any] = []
+from entrypoints.http.marketplace.controllers import ProductController, SupplierController, UserController
+
+MARKETPLACE_ROUTES: list[Any] = [SupplierController, ProductController, UserController]

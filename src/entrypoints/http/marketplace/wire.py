@@ -1,0 +1,170 @@
+"""Marketplace wire types: the seed's snake_case JSON, validated at the edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from core.domain.marketplace import Product, Supplier, User
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, msgspec.Meta(max_length=40)]
+Address = Annotated[str, msgspec.Meta(max_length=500)]
+City = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Province = Annotated[str, msgspec.Meta(max_length=100)]
+Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+Price = Annotated[int, msgspec.Meta(gt=0, le=1_000_000_000_000, description="Integer rupiah")]
+Stock = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+Description = Annotated[str, msgspec.Meta(max_length=5000)]
+Tags = Annotated[str, msgspec.Meta(max_length=500, description="Comma-separated")]
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class SupplierRegistration(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    business_name: Name
+    email: Email
+    latitude: Latitude
+    longitude: Longitude
+    city: City
+    phone: Phone | None = None
+    address: Address | None = None
+    province: Province | None = None
+
+
+class SupplierOut(msgspec.Struct):
+    id: int
+    name: str
+    business_name: str
+    email: str
+    phone: str | None
+    address: str | None
+    latitude: float
+    longitude: float
+    city: str
+    province: str | None
+    is_active: bool
+    registration_date: datetime
+
+
+class RegisteredSupplierOut(SupplierOut):
+    api_key: str = ""
+
+
+class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    price: Price
+    stock_quantity: Stock
+    category: Category
+    sku: Sku
+    description: Description | None = None
+    tags: Tags | None = None
+    is_available: bool = True
+
+
+class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+    stock_quantity: Stock | None = None
+    category: Category | None = None
+    tags: Tags | None = None
+    is_available: bool | None = None
+
+
+class ProductOut(msgspec.Struct):
+    id: int
+    supplier_id: int
+    supplier_name: str
+    name: str
+    description: str | None
+    price: int
+    stock_quantity: int
+    category: str
+    tags: str | None
+    sku: str
+    is_available: bool
+    created_at: datetime
+    city: str
+    distance_km: float | None
+
+
+class UserRegistration(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    email: Email
+    phone: Phone | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    city: City | None = None
+    province: Province | None = None
+    ai_access_enabled: bool = False
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    name: str
+    email: str
+    phone: str | None
+    latitude: float | None
+    longitude: float | None
+    city: str | None
+    province: str | None
+    ai_access_enabled: bool
+    created_at: datetime
+
+
+class RegisteredUserOut(UserOut):
+    api_key: str = ""
+
+
+class AiAccessChange(msgspec.Struct, forbid_unknown_fields=True):
+    ai_access_enabled: bool
+
+
+def supplier_out(supplier: Supplier) -> SupplierOut:
+    return SupplierOut(**_supplier_fields(supplier))
+
+
+def registered_supplier_out(supplier: Supplier, api_key: str) -> RegisteredSupplierOut:
+    return RegisteredSupplierOut(**_supplier_fields(supplier), api_key=api_key)
+
+
+def _supplier_fields(s: Supplier) -> dict[str, object]:
+    return {
+        "id": s.id, "name": s.name, "business_name": s.business_name, "email": s.email, "phone": s.phone,
+        "address": s.address, "latitude": s.location.latitude, "longitude": s.location.longitude,
+        "city": s.city, "province": s.province, "is_active": s.is_active,
+        "registration_date": s.registration_date,
+    }
+
+
+def product_out(p: Product) -> ProductOut:
+    return ProductOut(
+        id=p.id, supplier_id=p.supplier_id, supplier_name=p.supplier_name, name=p.name,
+        description=p.description, price=p.price, stock_quantity=p.stock_quantity, category=p.category,
+        tags=p.tags, sku=p.sku, is_available=p.is_available, created_at=p.created_at, city=p.city,
+        distance_km=round(p.distance_km, 3) if p.distance_km is not None else None,
+    )
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(**_user_fields(user))
+
+
+def registered_user_out(user: User, api_key: str) -> RegisteredUserOut:
+    return RegisteredUserOut(**_user_fields(user), api_key=api_key)
+
+
+def _user_fields(u: User) -> dict[str, object]:
+    return {
+        "id": u.id, "name": u.name, "email": u.email, "phone": u.phone,
+        "latitude": u.location.latitude if u.location else None,
+        "longitude": u.location.longitude if u.location else None,
+        "city": u.city, "province": u.province, "ai_access_enabled": u.ai_access_enabled,
+        "created_at": u.created_at,
+    }
