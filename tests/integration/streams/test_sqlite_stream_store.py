@@ -1,0 +1,163 @@
+"""The SQLite store: the shared contract on a real file, plus restarts and crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.streams.sqlite import SqliteStreamStore
+from core.domain.errors import Conflict, NotFound
+from core.ports.stream_store import StreamStore
+from tests.unit.streams.contract import StoreMaker, StreamStoreContract, collect
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[StoreMaker]:
+    clock = FakeClock()
+    made: list[SqliteStreamStore] = []
+
+    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0) -> StreamStore:
+        store = SqliteStreamStore(
+            str(tmp_path / f"streams{len(made)}.db"), buffer_events, ttl_seconds, clock=clock
+        )
+        await store.start()
+        made.append(store)
+        return store
+
+    async def elapse(seconds: float) -> None:
+        clock.now += seconds
+
+    yield StoreMaker(make, elapse, short_ttl=600.0)
+    for store in made:
+        await store.close()
+
+
+class TestSqliteStreamStoreContract(StreamStoreContract):
+    pass
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "sessions.db")
+
+
+async def test_a_finished_session_replays_after_a_restart(db_path: str) -> None:
+    first = SqliteStreamStore(db_path, buffer_events=16)
+    await first.start()
+    await first.open("s", {"model": "smol"})
+    for i in range(20):
+        await first.append("s", f"e{i}")
+    await first.finish("s")
+    # no close(): what finish() returned with must already be in the file
+    second = SqliteStreamStore(db_path, buffer_events=16)
+    await second.start()
+    try:
+        status = await second.status("s")
+        assert status is not None
+        assert (status.state, status.first_index, status.next_index, status.metadata) == (
+            "finished",
+            4,
+            20,
+            {"model": "smol"},
+        )
+        assert await collect(second, "s", after=3) == [(i, f"e{i}") for i in range(4, 20)]
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: str) -> None:
+    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600, flush_batch_events=10_000)
+    await crashed.start()
+    await crashed.open("s")
+    await crashed.append("s", "a")
+    await crashed.append("s", "b")
+    await crashed.flush()
+    await crashed.append("s", "never flushed")  # lost with the "crash":
+    assert crashed._flusher is not None
+    crashed._flusher.cancel()  # from here on the crashed store never writes again
+    restarted = SqliteStreamStore(db_path)
+    await restarted.start()
+    try:
+        status = await restarted.status("s")
+        assert status is not None and status.state == "finished"
+        assert await collect(restarted, "s") == [(0, "a"), (1, "b")]
+        await restarted.open("s")  # the id can be reused at once
+        await restarted.append("s", "new")
+    finally:
+        await restarted.close()
+        await crashed.close()  # a late write of the old stream must not clobber the new one
+    again = SqliteStreamStore(db_path)
+    await again.start()
+    try:
+        assert await collect(again, "s") == [(0, "new")]
+    finally:
+        await again.close()
+
+
+async def test_events_reach_the_file_within_the_flush_interval(db_path: str) -> None:
+    store = SqliteStreamStore(db_path, flush_interval_seconds=0.02)
+    await store.start()
+    try:
+        await store.open("s")
+        await store.append("s", "a")
+        await asyncio.sleep(0.2)
+        with sqlite3.connect(db_path) as other:
+            rows = other.execute("SELECT idx, data FROM stream_events WHERE session_id = 's'").fetchall()
+        assert rows == [(0, "a")]
+    finally:
+        await store.close()
+
+
+async def test_a_second_store_on_the_file_follows_and_cancels_a_running_stream(db_path: str) -> None:
+    producer = SqliteStreamStore(db_path, flush_interval_seconds=0.02, cancel_check_seconds=0.02)
+    await producer.start()
+    reader = SqliteStreamStore(db_path, poll_interval_seconds=0.02)
+    await reader.start()  # (it would finish sessions left running, so start it before opening)
+    try:
+        await producer.open("s")
+        await producer.append("s", "a")
+        follower = asyncio.create_task(collect(reader, "s"))
+        await asyncio.sleep(0.1)
+        with pytest.raises(Conflict, match="still generating"):
+            await reader.open("s")
+        with pytest.raises(Conflict, match="another process"):
+            await reader.append("s", "x")
+        assert await reader.request_cancel("s") is True
+        await asyncio.sleep(0.15)
+        assert await producer.cancel_requested("s") is True
+        await producer.append("s", "b")
+        await producer.finish("s")
+        assert await follower == [(0, "a"), (1, "b")]
+    finally:
+        await reader.close()
+        await producer.close()
+
+
+async def test_the_background_sweep_deletes_expired_sessions(db_path: str) -> None:
+    store = SqliteStreamStore(db_path, ttl_seconds=0.2, sweep_interval_seconds=0.05)
+    await store.start()
+    try:
+        await store.open("s")
+        await store.append("s", "a")
+        await store.finish("s")
+        await asyncio.sleep(0.5)
+        with sqlite3.connect(db_path) as other:
+            assert other.execute("SELECT count(*) FROM stream_sessions").fetchone() == (0,)
+            assert other.execute("SELECT count(*) FROM stream_events").fetchone() == (0,)
+        with pytest.raises(NotFound):
+            await anext(store.follow("s"))
+    finally:
+        await store.close()
