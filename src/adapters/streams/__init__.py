@@ -1,14 +1,22 @@
-"""Stream stores: where generation sessions keep their events for followers and resumes."""
+"""Stream stores: where generation sessions keep their events for followers and resumes.
+
+* ``memory``: ring buffers in this process (the default; lost on restart).
+* ``sqlite``: ring buffers in memory, written to a SQLite file in the background; finished
+  sessions replay after a restart. One process per file.
+* ``redis``: Redis Streams; any process sharing the Redis can follow, resume and cancel a session.
+"""
 
 from __future__ import annotations
 
 from core.ports.stream_store import StreamStore
 
+KINDS = ("memory", "sqlite", "redis")
+
 
 def build_stream_store(
     kind: str, *, buffer_events: int, ttl_seconds: float, sqlite_path: str, redis_url: str
 ) -> StreamStore:
-    """``memory`` (default), ``sqlite`` (survives restarts) or ``redis`` (shared by processes)."""
+    """The store named by ``kind``; libraries of the other kinds are not even imported."""
     if kind == "memory":
         from adapters.streams.memory import InMemoryStreamStore
 
@@ -21,4 +29,4 @@ def build_stream_store(
         from adapters.streams.redis import RedisStreamStore
 
         return RedisStreamStore(redis_url, buffer_events, ttl_seconds)
-    raise ValueError(f"unknown stream store {kind!r}; use memory, sqlite or redis")
+    raise ValueError(f"unknown stream store {kind!r}; use one of {', '.join(KINDS)}")

@@ -1,0 +1,266 @@
+"""Redis stream store: sessions shared by every process that talks to the same Redis.
+
+Keys of one session (they share the ``{session_id}`` hash tag, so they live in one cluster slot):
+
+* ``<prefix>{<id>}:meta``: a hash with ``state`` (running/finished), ``epoch`` (a fresh token per
+  ``open``), ``next_index`` and ``metadata`` (JSON).
+* ``<prefix>{<id>}:events:<epoch>``: a Redis Stream. Event ``i`` has the entry id ``<i+1>-0`` so an
+  index maps to an id and back; ``XADD ... MAXLEN <buffer_events>`` (exact) trims old events.
+  ``finish`` adds one last entry with id ``<next_index>-1`` (sequence 1, never an event) that tells
+  blocked followers to stop at once.
+* ``<prefix>{<id>}:cancel``: present while a cancel was asked for.
+
+Every read-modify-write (open, append, finish, cancel, status) is one Lua script, so it is atomic
+across processes: two processes opening the same running id get exactly one winner.
+
+Lifetimes: after ``finish`` every key gets a TTL of ``ttl_seconds``. While running, the keys get
+``abandon_after_seconds`` (ten TTLs by default), refreshed on every append, so the keys of a
+producer that died without finishing disappear by themselves; its followers notice at their next
+status check (every ``block_seconds``) and end.
+
+Followers block in ``XREAD BLOCK`` (no polling); the block timeout only bounds how long a follower
+takes to notice an expired or replaced stream.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from adapters.streams._log import already_finished, evicted, still_generating, unknown_session
+from adapters.streams.memory import check_limits
+from core.domain.streams import StreamEvent, StreamState, StreamStatus
+
+logger = structlog.get_logger(__name__)
+
+READ_BATCH = 512
+
+# KEYS: meta, cancel. ARGV: epoch, metadata, running ttl ms, events key base.
+_OPEN = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch')
+if cur[1] == 'running' then return 0 end
+if cur[2] then redis.call('DEL', ARGV[4] .. cur[2]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'state', 'running', 'epoch', ARGV[1], 'next_index', 0, 'metadata', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: meta. ARGV: data, max events, running ttl ms, events key base. Returns the index, -1 unknown,
+# -2 finished.
+_APPEND = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch')
+if not cur[1] then return -1 end
+if cur[1] ~= 'running' then return -2 end
+local index = redis.call('HINCRBY', KEYS[1], 'next_index', 1) - 1
+local events = ARGV[4] .. cur[2]
+redis.call('XADD', events, 'MAXLEN', ARGV[2], string.format('%d-0', index + 1), 'd', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', events, ARGV[3])
+return index
+"""
+
+# KEYS: meta, cancel. ARGV: ttl ms, events key base.
+_FINISH = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'next_index')
+if cur[1] ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'finished')
+local events = ARGV[2] .. cur[2]
+redis.call('XADD', events, cur[3] .. '-1', 'end', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', events, ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: meta. ARGV: events key base. Returns state, epoch, next_index, metadata, first entry id.
+_STATUS = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'next_index', 'metadata')
+if not cur[1] then return false end
+local first = redis.call('XRANGE', ARGV[1] .. cur[2], '-', '+', 'COUNT', 1)
+local first_id = ''
+if #first > 0 then first_id = first[1][1] end
+return {cur[1], cur[2], cur[3], cur[4], first_id}
+"""
+
+# KEYS: meta, cancel. ARGV: ttl ms.
+_REQUEST_CANCEL = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    state: StreamState
+    epoch: str
+    first_index: int
+    next_index: int
+    metadata: dict[str, str]
+
+
+def _entry_index(entry_id: str) -> int | None:
+    """The event index of a stream entry id, or None for the finish marker."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms) - 1 if seq == "0" else None
+
+
+class RedisStreamStore:
+    def __init__(
+        self,
+        url: str,
+        buffer_events: int = 2048,
+        ttl_seconds: float = 600.0,
+        key_prefix: str = "mkt:stream:",
+        *,
+        abandon_after_seconds: float | None = None,
+        block_seconds: float = 1.0,
+    ) -> None:
+        check_limits(buffer_events, ttl_seconds)
+        self._url = url
+        self._buffer_events = buffer_events
+        self._ttl_ms = max(1, round(ttl_seconds * 1000))
+        abandon = abandon_after_seconds if abandon_after_seconds is not None else 10 * ttl_seconds
+        self._running_ttl_ms = max(1, round(abandon * 1000))
+        self._prefix = key_prefix
+        self._block_ms = max(1, round(block_seconds * 1000))
+        self._redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        self._open = self._redis.register_script(_OPEN)
+        self._append = self._redis.register_script(_APPEND)
+        self._finish = self._redis.register_script(_FINISH)
+        self._status = self._redis.register_script(_STATUS)
+        self._request_cancel = self._redis.register_script(_REQUEST_CANCEL)
+
+    async def start(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _meta(self, session_id: str) -> str:
+        return f"{self._prefix}{{{session_id}}}:meta"
+
+    def _cancel(self, session_id: str) -> str:
+        return f"{self._prefix}{{{session_id}}}:cancel"
+
+    def _events_base(self, session_id: str) -> str:
+        return f"{self._prefix}{{{session_id}}}:events:"
+
+    # -- the port ------------------------------------------------------------------------------
+
+    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+        opened = await self._open(
+            keys=[self._meta(session_id), self._cancel(session_id)],
+            args=[
+                uuid.uuid4().hex,
+                json.dumps(dict(metadata or {})),
+                self._running_ttl_ms,
+                self._events_base(session_id),
+            ],
+        )
+        if not opened:
+            raise still_generating(session_id)
+
+    async def append(self, session_id: str, data: str) -> int:
+        index = int(
+            await self._append(
+                keys=[self._meta(session_id)],
+                args=[data, self._buffer_events, self._running_ttl_ms, self._events_base(session_id)],
+            )
+        )
+        if index == -1:
+            raise unknown_session(session_id)
+        if index == -2:
+            raise already_finished(session_id)
+        return index
+
+    async def finish(self, session_id: str) -> None:
+        await self._finish(
+            keys=[self._meta(session_id), self._cancel(session_id)],
+            args=[self._ttl_ms, self._events_base(session_id)],
+        )
+
+    async def status(self, session_id: str) -> StreamStatus | None:
+        snapshot = await self._snapshot(session_id)
+        if snapshot is None:
+            return None
+        return StreamStatus(
+            session_id, snapshot.state, snapshot.first_index, snapshot.next_index, snapshot.metadata
+        )
+
+    async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
+        snapshot = await self._snapshot(session_id)
+        if snapshot is None:
+            raise unknown_session(session_id)
+        position = max(after, -1) + 1
+        if position < snapshot.first_index:
+            raise evicted(session_id, after, snapshot.first_index, snapshot.next_index)
+        if snapshot.state == "finished" and position >= snapshot.next_index:
+            return
+        events_key = self._events_base(session_id) + snapshot.epoch
+        last_id = f"{position}-0"  # the id of index position - 1: XREAD returns what follows it
+        while True:
+            entries = self._entries(
+                await self._redis.xread({events_key: last_id}, count=READ_BATCH, block=self._block_ms),
+                events_key,
+            )
+            if not entries:
+                current = await self._snapshot(session_id)
+                if current is None or current.epoch != snapshot.epoch:
+                    return  # expired (or replaced) while we waited: the stream is over
+                continue
+            for entry_id, fields in entries:
+                index = _entry_index(entry_id)
+                if index is None:
+                    return  # the finish marker
+                if index != position:  # trimmed while this reader lagged
+                    current = await self._snapshot(session_id)
+                    next_index = current.next_index if current else index + 1
+                    raise evicted(session_id, position - 1, index, next_index)
+                yield StreamEvent(index, fields["d"])
+                position = index + 1
+                last_id = entry_id
+
+    async def request_cancel(self, session_id: str) -> bool:
+        return bool(
+            await self._request_cancel(
+                keys=[self._meta(session_id), self._cancel(session_id)], args=[self._running_ttl_ms]
+            )
+        )
+
+    async def cancel_requested(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(self._cancel(session_id)))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _snapshot(self, session_id: str) -> _Snapshot | None:
+        found = await self._status(keys=[self._meta(session_id)], args=[self._events_base(session_id)])
+        if not found:
+            return None
+        state, epoch, next_index, metadata, first_id = found
+        next_index = int(next_index)
+        first_index = next_index
+        if first_id:
+            first_event = _entry_index(first_id)
+            if first_event is not None:
+                first_index = first_event
+        return _Snapshot(state, epoch, first_index, next_index, json.loads(metadata))
+
+    @staticmethod
+    def _entries(reply: Any, key: str) -> list[tuple[str, dict[str, str]]]:
+        """XREAD's reply in RESP2 (a list of [key, entries]) or RESP3 (a dict by key)."""
+        if not reply:
+            return []
+        if isinstance(reply, dict):
+            found = reply.get(key) or []
+            return list(found[0] if found and isinstance(found[0], list) else found)
+        return list(reply[0][1])
