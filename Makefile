@@ -45,6 +45,7 @@ bench-engine: install-dev
 	$(BIN)/python bench/engine.py
 
 bench-serving: install-dev
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/serving.py
 
 clean:
