@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container
 from dishka.integrations.litestar import LitestarProvider
 
+from entrypoints.bootstrap.ai_search import AiSearchProvider
 from entrypoints.bootstrap.database import DatabaseProvider
 from entrypoints.bootstrap.marketplace import MarketplaceProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
@@ -18,7 +19,7 @@ class SettingsProvider(Provider):
 def production_providers() -> list[Provider]:
     """Every provider of the running service, in one list that tests extend with overrides."""
     return [SettingsProvider(), DatabaseProvider(), MarketplaceProvider(), LanguageModelProvider(),
-            StreamingProvider()]
+            StreamingProvider(), AiSearchProvider()]
 
 
 def build_container(settings: Settings, *overrides: Provider) -> AsyncContainer:

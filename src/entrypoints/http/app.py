@@ -16,6 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, Yaml
 from entrypoints.bootstrap.container import build_container
 from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
 from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.chat_search.controller import ChatSearchController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
@@ -36,7 +37,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             await shutdown_services(container)
             await container.close()
 
-    router = DishkaRouter("", route_handlers=[HealthController, *MARKETPLACE_ROUTES, *OPENAI_ROUTES])
+    router = DishkaRouter("", route_handlers=[HealthController, *MARKETPLACE_ROUTES, ChatSearchController, *OPENAI_ROUTES])
     app = Litestar(
         route_handlers=[router],
         lifespan=[lifespan],

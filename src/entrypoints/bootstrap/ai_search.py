@@ -1,0 +1,22 @@
+"""AI product search wiring: the recommendation use case and the conversation history."""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, provide
+
+from core.ports.language_model import LanguageModel
+from core.use_cases.conversation_history import ConversationHistory
+from core.use_cases.recommend_products import RecommendationSettings, RecommendProducts
+from entrypoints.bootstrap.settings import Settings
+
+
+class AiSearchProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def recommend_products(self, model: LanguageModel) -> RecommendProducts:
+        return RecommendProducts(model, RecommendationSettings())
+
+    @provide
+    def conversation_history(self, settings: Settings) -> ConversationHistory:
+        return ConversationHistory(settings.admin_api_key)
