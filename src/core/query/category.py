@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from core.query.vocabulary import (
     ACCESSORY_WORDS,
@@ -32,7 +33,7 @@ class CategoryResult:
 
 def _hp_is_brand(words: Sequence[str], index: int) -> bool:
     nearby = words[max(0, index - 2) : index] + words[index + 1 : index + 3]
-    pairs = {f"{a} {b}" for a, b in zip(nearby, nearby[1:], strict=False)}
+    pairs = {f"{a} {b}" for a, b in pairwise(nearby)}
     return any(w in HP_BRAND_CONTEXT for w in nearby) or bool(pairs & HP_BRAND_CONTEXT)
 
 

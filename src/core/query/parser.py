@@ -34,7 +34,7 @@ MAX_KEYWORDS = 12
 
 
 def _strip_nya(word: str) -> str:
-    """"laptopnya" -> "laptop", "harganya" stays a stop word either way."""
+    """ "laptopnya" -> "laptop", "harganya" stays a stop word either way."""
     if len(word) > 5 and word.endswith("nya"):
         stem = word[:-3]
         if stem in STRONG_CATEGORY_WORDS or stem in STOPWORDS or stem in WEAK_CATEGORY_WORDS:
@@ -117,7 +117,10 @@ def parse_query(text: str, *, gazetteer: Gazetteer | None = None) -> ParsedQuery
 
 
 def _keywords(words: Sequence[str], used: frozenset[int], *, hp_is_brand: bool) -> tuple[str, ...]:
+    """Left-over words, in order, deduplicated. A number is kept when it is a spec ("16 GB" -> "16gb"),
+    at least three digits long ("4060"), or follows a kept word (a model number: "iphone 15")."""
     out: list[str] = []
+    last_kept = -2
     i = 0
     while i < len(words) and len(out) < MAX_KEYWORDS:
         word = words[i]
@@ -128,15 +131,18 @@ def _keywords(words: Sequence[str], used: frozenset[int], *, hp_is_brand: bool) 
             continue
         if word in STOPWORDS or len(word) < 2 or word in CHEAP_WORDS:
             continue
-        if (word in STRONG_CATEGORY_WORDS or word in WEAK_CATEGORY_WORDS) and word not in SPECIFIC_CATEGORY_WORDS:
+        if (
+            word in STRONG_CATEGORY_WORDS or word in WEAK_CATEGORY_WORDS
+        ) and word not in SPECIFIC_CATEGORY_WORDS:
             if word != "hp":
                 continue
         if word.isdigit():
             if i < len(words) and i not in used and words[i] in SPEC_UNITS:
                 word += words[i]
                 i += 1
-            elif len(word) < 3:
+            elif len(word) < 3 and last_kept != i - 2:
                 continue
         if word not in out:
             out.append(word)
+        last_kept = i - 1
     return tuple(out)

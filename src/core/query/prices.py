@@ -41,18 +41,18 @@ MAX_BARE_AMOUNT = 100_000_000_000
 _NUM = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?(?!\d)|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(rf"(?:\b(?P<cur>rp|idr)\.?[ \t]*|(?<![\w.,]))(?P<num>{_NUM})")
 _UNIT = re.compile(
-    r"[ \t]*(?P<unit>juta(?:an)?|jt(?:an)?|jta|jeti|ribu(?:an)?|rb(?:an)?|rebu|k|miliar|milyar|million|millions|"
-    r"mio|mln|billion|bn|thousand|m)(?![a-z])"
+    r"[ \t]*(?P<unit>juta(?:an)?|jt(?:an)?|jta|jeti|ribu(?:an)?|rb(?:an)?|rebu|k|miliar|milyar|"
+    r"million|millions|mio|mln|billion|bn|thousand|m)(?![a-z])"
 )
 _DASH_TAIL = re.compile(r",-|,00(?!\d)|\.-")
-_CONNECTOR = (
-    r"(?:-+|~|s/d|s\.d\.?|sd|sampai(?:[ \t]+dengan)?|sampe|hingga|to|until|till|(?P<and>dan|and))"
-)
+_CONNECTOR = r"(?:-+|~|s/d|s\.d\.?|sd|sampai(?:[ \t]+dengan)?|sampe|hingga|to|until|till|(?P<and>dan|and))"
 _BETWEEN = re.compile(rf"^[ \t]*{_CONNECTOR}[ \t]*$")
 _LEFT_OF_RANGE = re.compile(rf"(?<![\w.,])(?P<num>{_NUM})[ \t]*{_CONNECTOR}[ \t]*(?:(?:rp|idr)\.?[ \t]*)?$")
 
 _UNITS: dict[str, int] = {
-    **dict.fromkeys(("juta", "jutaan", "jt", "jtan", "jta", "jeti", "million", "millions", "mio", "mln"), 10**6),
+    **dict.fromkeys(
+        ("juta", "jutaan", "jt", "jtan", "jta", "jeti", "million", "millions", "mio", "mln"), 10**6
+    ),
     **dict.fromkeys(("ribu", "ribuan", "rb", "rban", "rebu", "k", "thousand"), 10**3),
     **dict.fromkeys(("miliar", "milyar", "billion", "bn"), 10**9),
 }
@@ -102,7 +102,7 @@ def parse_price(text: str) -> int | None:
 
 
 def _decimal(number: str) -> Decimal | None:
-    """"12.000.000" -> 12000000, "1,5" -> 1.5, "5,000,000" -> 5000000, "1.500" -> 1500."""
+    """ "12.000.000" -> 12000000, "1,5" -> 1.5, "5,000,000" -> 5000000, "1.500" -> 1500."""
     dot, comma = number.rfind("."), number.rfind(",")
     if dot >= 0 and comma >= 0:
         decimal_sep = "." if dot > comma else ","

@@ -1,8 +1,12 @@
-"""Word lists (Indonesian and English) the query parser relies on. All lowercase."""
+"""Word lists (Indonesian and English) the query parser relies on. All lowercase.
+
+Kept out of the formatter (``fmt: off``): the lists read better packed than one word per line."""
+
+# fmt: off
 
 from __future__ import annotations
 
-# --- categories --------------------------------------------------------------------------------------------
+# --- categories -----------------------------------------------------------------------------------
 
 # synonym (one or more words) -> category. Strong synonyms decide the category on their own; weak ones
 # ("layar" = screen, "tab", "android") only when no strong synonym appears anywhere.
@@ -61,6 +65,14 @@ ACCESSORY_WORDS = frozenset(
      "strap", "tali", "lensa", "lens", "tripod", "pad", "mousepad", "cartridge", "dock", "docking", "hub"}
 )
 
+# "tas laptop", "charger hp", "mouse pad": accessories, so the next word is not the category.
+ACCESSORY_WORDS = frozenset(
+    {"tas", "bag", "sleeve", "charger", "casing", "case", "cover", "kabel", "cable", "adaptor", "adapter",
+     "pelindung", "protector", "tempered", "skin", "cooler", "cooling", "stand", "dudukan", "holder",
+     "baterai", "battery", "sparepart", "spare", "lcd", "garskin", "silikon", "tinta", "ink", "toner",
+     "strap", "tali", "lensa", "lens", "tripod", "pad", "mousepad", "cartridge", "dock", "docking", "hub"}
+)
+
 # "HP" is the brand when next to one of these (otherwise "hp" is Indonesian for a mobile phone).
 HP_BRAND_CONTEXT = frozenset(
     {"laptop", "laptops", "notebook", "notebooks", "printer", "printers", "monitor", "monitors",
@@ -80,13 +92,13 @@ BRANDS = frozenset(
      "nitro", "aspire", "galaxy", "pixel", "surface", "steelseries", "corsair", "hyperx", "mediatek"}
 )
 
-# --- prices --------------------------------------------------------------------------------------------------
+# --- prices ---------------------------------------------------------------------------------------
 
 UPPER_BOUND_PHRASES: tuple[tuple[str, ...], ...] = (
     ("tidak", "lebih", "dari"), ("tak", "lebih", "dari"), ("gak", "lebih", "dari"), ("ga", "lebih", "dari"),
     ("nggak", "lebih", "dari"), ("no", "more", "than"), ("not", "more", "than"), ("di", "bawah"),
     ("dibawah",), ("bawah",), ("kurang", "dari"), ("kurang", "dr"), ("maksimal",), ("maksimum",), ("maks",),
-    ("max",), ("maximum",), ("maksimal",), ("under",), ("below",), ("less", "than"), ("up", "to"),
+    ("max",), ("maximum",), ("under",), ("below",), ("less", "than"), ("up", "to"),
     ("sampai",), ("sampe",), ("hingga",), ("budget",), ("budgetnya",), ("bujet",), ("budjet",), ("dana",),
     ("dananya",), ("anggaran",), ("anggarannya",), ("within",), ("at", "most"), ("paling", "mahal"),
     ("tidak", "sampai"), ("gak", "sampai"), ("ga", "sampai"), ("cuma", "punya"), ("punya",), ("modal",),
@@ -99,13 +111,13 @@ LOWER_BOUND_PHRASES: tuple[tuple[str, ...], ...] = (
 AROUND_PHRASES: tuple[tuple[str, ...], ...] = (
     ("kurang", "lebih"), ("sekitar",), ("sekitaran",), ("kisaran",), ("kira-kira",), ("kira", "kira"),
     ("kurleb",), ("around",), ("about",), ("approximately",), ("approx",), ("roughly",), ("range",),
-    ("harga", "sekitar"), ("di", "kisaran"), ("in", "the", "range", "of"),
+    ("di", "kisaran"),
 )
 # Tokens skipped when looking back from a price to its bound word ("budget saya 12 juta").
 PRICE_FILLER = frozenset(
     {"rp", "idr", "harga", "harganya", "price", "priced", "prices", "saya", "aku", "gue", "gw", "my", "our",
      "is", "of", "cuma", "hanya", "only", "just", "yang", "yg", "itu", "ini", "nya", "dengan", "dgn", "an",
-     "a", "is", "kira", "rupiah", "rupiahs", "ada"}
+     "a", "rupiah", "rupiahs", "ada"}
 )
 # Words after a price: "5 juta ke bawah", "2 million or more".
 UPPER_SUFFIX_PHRASES: tuple[tuple[str, ...], ...] = (
@@ -133,7 +145,7 @@ PRICIER_PHRASES: tuple[tuple[str, ...], ...] = (
     ("lebih", "premium"), ("more", "premium"),
 )
 
-# --- follow-ups ----------------------------------------------------------------------------------------------
+# --- follow-ups -----------------------------------------------------------------------------------
 
 FOLLOW_UP_OPENERS: tuple[tuple[str, ...], ...] = (
     ("yang",), ("yg",), ("kalau",), ("kalo",), ("klo",), ("gimana", "kalau"), ("gimana", "kalo"),
@@ -147,7 +159,7 @@ FOLLOW_UP_WORDS = frozenset({"lainnya", "lain", "others", "another", "other", "i
 # Spec units glued to the number before them: "16 GB" -> "16gb", "27 inch" -> "27inch".
 SPEC_UNITS = frozenset({"gb", "tb", "mb", "inch", "inci", "hz", "mah", "mp", "w", "watt", "mm", "ghz", "dpi"})
 
-# --- places --------------------------------------------------------------------------------------------------
+# --- places ---------------------------------------------------------------------------------------
 
 # Prepositions that introduce a place. Strong ones make any gazetteer name count as a place.
 PLACE_PREPOSITIONS_STRONG = frozenset(
@@ -156,14 +168,15 @@ PLACE_PREPOSITIONS_STRONG = frozenset(
 )
 PLACE_PREPOSITIONS_WEAK = frozenset({"dari", "from", "ke", "to", "seputar", "sekitaran"})
 
-# --- stop words ----------------------------------------------------------------------------------------------
+# --- stop words -----------------------------------------------------------------------------------
 
 STOPWORDS_ID = frozenset(
     {"saya", "aku", "gue", "gua", "gw", "kami", "kita", "anda", "kamu", "lu", "lo", "butuh", "butuhkan",
      "perlu", "memerlukan", "mau", "ingin", "pengen", "pingin", "kepingin", "cari", "carikan", "cariin",
-     "mencari", "nyari", "lagi", "sedang", "tolong", "minta", "dong", "deh", "ya", "yah", "kak", "kakak", "gan",
-     "sis", "bro", "min", "mimin", "yang", "yg", "di", "ke", "dari", "dr", "untuk", "utk", "buat", "bwt", "dengan",
-     "dgn", "dg", "dan", "atau", "juga", "ini", "itu", "ada", "apa", "apakah", "aja", "saja", "sih", "nih", "tuh",
+     "mencari", "nyari", "lagi", "sedang", "tolong", "minta", "dong", "deh", "ya", "yah", "kak", "kakak",
+     "gan", "sis", "bro", "min", "mimin", "yang", "yg", "di", "ke", "dari", "dr", "untuk", "utk", "buat",
+     "bwt", "dengan", "dgn", "dg", "dan", "atau", "juga", "ini", "itu", "ada", "apa", "apakah", "aja", "saja",
+     "sih", "nih", "tuh",
      "kah", "pun", "nya", "adalah", "punya", "bisa", "boleh", "dapat", "rekomendasi", "rekomendasiin",
      "rekomen", "rekom", "saran", "sarankan", "beli", "membeli", "pembelian", "jual", "dijual", "harga",
      "harganya", "dana", "anggaran", "budget", "budgetnya", "sekitar", "kisaran", "area", "daerah", "dekat",
@@ -174,7 +187,7 @@ STOPWORDS_ID = frozenset(
      "tak", "gak", "ga", "nggak", "enggak", "bawah", "atas", "dibawah", "diatas", "maksimal", "maksimum",
      "maks", "minimal", "minimum", "sampai", "sampe", "hingga", "antara", "mulai", "juta", "jt", "ribu", "rb",
      "rp", "idr", "rupiah", "murah", "termurah", "murmer", "terjangkau", "hemat", "ekonomis", "mahal",
-     "hanya", "cuma", "kira", "kira-kira", "kurleb", "tolongin", "dicari", "jika", "kan", "lah", "ok",
+     "hanya", "cuma", "kira", "kira-kira", "kurleb", "tolongin", "dicari", "jika", "kan", "lah",
      "mohon", "info", "seharga", "terdekat", "sebuah", "satu", "unit", "pcs", "buah", "halo", "hai", "hi",
      "selamat", "pagi", "siang", "sore", "malam", "terima", "kasih", "makasih", "thanks", "please", "pls",
      "sekitaran", "rentang", "modal", "bujet", "baru", "irit", "murahan", "bajet", "pakai", "pake", "dipakai"}
@@ -186,19 +199,20 @@ STOPWORDS_EN = frozenset(
      "please", "is", "are", "am", "be", "there", "that", "this", "these", "those", "it", "its", "under",
      "below", "above", "over", "around", "about", "approximately", "approx", "roughly", "budget", "price",
      "prices", "priced", "cheap", "cheaper", "cheapest", "affordable", "inexpensive", "expensive", "best",
-     "good", "great", "nice", "new", "less", "more", "than", "at", "least", "most", "up", "max", "maximum",
+     "good", "great", "nice", "new", "less", "more", "than", "least", "most", "up", "max", "maximum",
      "min", "minimum", "between", "within", "what", "which", "how", "can", "could", "do", "does", "have",
      "has", "recommend", "recommendation", "recommendations", "suggest", "ones", "one", "other", "others",
      "another", "instead", "only", "just", "but", "same", "now", "then", "also", "too", "very", "so",
-     "million", "millions", "thousand", "billion", "rupiah", "idr", "rp", "around", "area", "city", "store",
+     "million", "millions", "thousand", "billion", "rupiah", "idr", "rp", "area", "city", "store",
      "shop", "seller", "sellers", "supplier", "suppliers", "available", "products", "product", "item",
-     "items", "something", "anything", "if", "plus", "tops", "range", "starting", "not", "no", "will", "should",
-     "pricier", "lower", "higher", "end", "premium", "hello", "hey", "thank", "thanks", "you", "sell",
-     "selling", "stock", "ready", "help", "pick", "option", "options", "local", "here", "there", "where"}
+     "items", "something", "anything", "if", "plus", "tops", "range", "starting", "not", "no", "will",
+     "should",
+     "pricier", "lower", "higher", "end", "premium", "hello", "hey", "thank", "thanks", "sell",
+     "selling", "stock", "ready", "help", "pick", "option", "options", "local", "here", "where"}
 )
 STOPWORDS = STOPWORDS_ID | STOPWORDS_EN
 
-# --- language detection ---------------------------------------------------------------------------------------
+# --- language detection ---------------------------------------------------------------------------
 
 # Words that point at a language. Brands, product words and place names count for neither.
 LANGUAGE_WORDS_ID = frozenset(
@@ -216,4 +230,6 @@ LANGUAGE_WORDS_EN = frozenset(
        "tablets", "cameras", "speakers", "headphones", "consoles", "mice"}
 )
 # Marketplace words that by themselves make a query Indonesian.
-INDONESIAN_MONEY_WORDS = frozenset({"juta", "jt", "jta", "ribu", "rb", "rebu", "jutaan", "ribuan", "miliar", "milyar"})
+INDONESIAN_MONEY_WORDS = frozenset(
+    {"juta", "jt", "jta", "ribu", "rb", "rebu", "jutaan", "ribuan", "miliar", "milyar"}
+)
