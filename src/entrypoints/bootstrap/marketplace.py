@@ -1,25 +1,37 @@
-"""Marketplace and AI search use cases, built once (they hold no request state)."""
+"""Marketplace use cases, one set per request around the request's unit of work."""
 
 from __future__ import annotations
 
 from dishka import Provider, Scope, provide
 
-from core.use_cases.access import Access
-from core.use_cases.products import FindProducts, ManageProducts
-from core.use_cases.suppliers import BrowseSuppliers, RegisterSupplier
-from core.use_cases.users import ManageUsers
+from core.ports.marketplace import UnitOfWork
+from core.use_cases.add_product import AddProduct
+from core.use_cases.authenticate import Authenticate
+from core.use_cases.get_user import GetUser
+from core.use_cases.list_products import ListProducts
+from core.use_cases.list_suppliers import GetSupplier, ListSuppliers
+from core.use_cases.register_supplier import RegisterSupplier
+from core.use_cases.register_user import RegisterUser
+from core.use_cases.search_products import SearchProducts
+from core.use_cases.set_ai_access import SetAiAccess
+from core.use_cases.update_product import UpdateProduct
 from entrypoints.bootstrap.settings import Settings
 
 
 class MarketplaceProvider(Provider):
-    scope = Scope.APP
+    scope = Scope.REQUEST
 
     @provide
-    def access(self, settings: Settings) -> Access:
-        return Access(settings.admin_api_key)
+    def authenticate(self, uow: UnitOfWork, settings: Settings) -> Authenticate:
+        return Authenticate(uow, settings.admin_api_key)
 
     register_supplier = provide(RegisterSupplier)
-    browse_suppliers = provide(BrowseSuppliers)
-    find_products = provide(FindProducts)
-    manage_products = provide(ManageProducts)
-    manage_users = provide(ManageUsers)
+    list_suppliers = provide(ListSuppliers)
+    get_supplier = provide(GetSupplier)
+    add_product = provide(AddProduct)
+    update_product = provide(UpdateProduct)
+    list_products = provide(ListProducts)
+    search_products = provide(SearchProducts)
+    register_user = provide(RegisterUser)
+    get_user = provide(GetUser)
+    set_ai_access = provide(SetAiAccess)

@@ -88,6 +88,8 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: domain.DomainError
     headers = None
     if isinstance(exc, domain.Overloaded):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, domain.Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
     if status >= 500:
         logger.warning("http.dependency_unavailable", path=request.url.path, error=exc.message)
     return error_response(request, status, exc.message, field=exc.field, code=exc.code, headers=headers)
@@ -121,7 +123,8 @@ def _field_of(problem: dict[str, Any]) -> str | None:
     named = _NAMED_FIELD.search(str(problem.get("message", "")))
     if named and key in (None, "", "data"):
         return named.group(1) if key in (None, "", "data") else f"{key}.{named.group(1)}"
-    return key
+    # "data" is Litestar's name for the whole body (say, an array where an object belongs): no one field.
+    return None if key == "data" else key
 
 
 def _plain(message: str) -> str:

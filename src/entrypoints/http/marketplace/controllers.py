@@ -1,14 +1,22 @@
-"""Suppliers, products and users."""
+"""Suppliers, products and users: parse the wire, call one use case, shape the answer.
+
+Authentication is the use cases' business (``core.use_cases.authenticate``); this layer only reads
+the bearer token. Routes that need a key refuse a request without any before its body is parsed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.datastructures import ResponseHeader
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from core.domain.errors import InvalidInput
+from core.domain.errors import Unauthorized
 from core.domain.marketplace import (
     MAX_PAGE_SIZE,
     GeoPoint,
@@ -18,15 +26,22 @@ from core.domain.marketplace import (
     Page,
     PageResult,
     ProductChanges,
-    ProductFilter,
 )
-from core.ports.marketplace import UnitOfWork
-from core.use_cases.products import FindProducts, ManageProducts
-from core.use_cases.suppliers import BrowseSuppliers, RegisterSupplier
-from core.use_cases.users import ManageUsers
+from core.use_cases import marketplace_rules as rules
+from core.use_cases.add_product import AddProduct
+from core.use_cases.authenticate import MISSING_KEY
+from core.use_cases.get_user import GetUser
+from core.use_cases.list_products import ListProducts
+from core.use_cases.list_suppliers import GetSupplier, ListSuppliers
+from core.use_cases.register_supplier import RegisterSupplier
+from core.use_cases.register_user import RegisterUser
+from core.use_cases.search_products import ProductSearch, SearchProducts
+from core.use_cases.set_ai_access import SetAiAccess
+from core.use_cases.update_product import UpdateProduct
 from entrypoints.http.bearer import bearer_token
 from entrypoints.http.marketplace.wire import (
     AiAccessChange,
+    ErrorOut,
     ProductCreate,
     ProductOut,
     ProductUpdate,
@@ -43,9 +58,35 @@ from entrypoints.http.marketplace.wire import (
     user_out,
 )
 
-Skip = Annotated[int, Parameter(ge=0, description="Rows to skip")]
+TOTAL_HEADER = "X-Total-Count"
+DEFAULT_SEARCH_LIMIT = 20
+
+Skip = Annotated[int, Parameter(ge=0, le=rules.MAX_SKIP, description="Rows to skip")]
 Limit = Annotated[int, Parameter(ge=1, description=f"Page size; values above {MAX_PAGE_SIZE} are capped")]
 Money = Annotated[int | None, Parameter(ge=0, required=False, description="Integer rupiah")]
+CategoryQuery = Annotated[str | None, Parameter(max_length=rules.MAX_CATEGORY, required=False,
+                                                description="Exact category, case-insensitive")]
+CityQuery = Annotated[str | None, Parameter(
+    max_length=rules.MAX_CITY, required=False,
+    description='Supplier city, case-insensitive; "Jakarta" also matches "Jakarta Selatan"')]
+
+
+def _errors(*pairs: tuple[int, str]) -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(ErrorOut, description=text, generate_examples=False)
+            for status, text in pairs}
+
+
+BAD_INPUT = (422, "A field breaks a rule; `field` names it")
+AUTH = ((401, "No API key, or one that matches nobody (WWW-Authenticate: Bearer)"),
+        (403, "A valid key that does not grant this action"))
+LIST_HEADERS = f"JSON array; the `{TOTAL_HEADER}` header holds the number of matches before paging"
+TOTAL = [ResponseHeader(name=TOTAL_HEADER, description="Matches before paging", documentation_only=True)]
+
+
+async def requires_bearer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse a request without any bearer token before parsing its body (401, not 422)."""
+    if bearer_token(connection) is None:
+        raise Unauthorized(MISSING_KEY)
 
 
 def page(skip: int, limit: int) -> Page:
@@ -53,48 +94,50 @@ def page(skip: int, limit: int) -> Page:
 
 
 def listing(result: PageResult[Any], items: list[Any]) -> Response[list[Any]]:
-    return Response(items, headers={"X-Total-Count": str(result.total)})
+    return Response(items, headers={TOTAL_HEADER: str(result.total)})
 
 
 class SupplierController(Controller):
     path = "/api/suppliers"
-    tags = ["suppliers"]
+    tags: ClassVar[list[str]] = ["suppliers"]
 
-    @post("/register", status_code=201, summary="Register a supplier; the api_key is shown only once")
+    @post("/register", status_code=201, summary="Register a supplier",
+          description="Answers with the supplier's `api_key`, shown only this once (needed to add products).",
+          responses=_errors((409, "The email is already registered"), BAD_INPUT))
     async def register(
-        self, data: SupplierRegistration, uow: FromDishka[UnitOfWork], register: FromDishka[RegisterSupplier]
+        self, data: SupplierRegistration, register: FromDishka[RegisterSupplier]
     ) -> RegisteredSupplierOut:
-        created = await register(uow, NewSupplier(
-            name=data.name.strip(), business_name=data.business_name.strip(), email=data.email.strip(),
-            phone=data.phone, address=data.address, location=GeoPoint(data.latitude, data.longitude),
-            city=data.city.strip(), province=data.province,
+        created = await register(NewSupplier(
+            name=data.name, business_name=data.business_name, email=data.email, phone=data.phone,
+            address=data.address, location=GeoPoint(data.latitude, data.longitude), city=data.city,
+            province=data.province,
         ))
         return registered_supplier_out(created.supplier, created.api_key)
 
-    @get("", summary="List suppliers (X-Total-Count has the total)")
+    @get("", summary="List suppliers", description=LIST_HEADERS + "; oldest registration first.",
+         response_headers=TOTAL, responses=_errors(BAD_INPUT))
     async def list_suppliers(
-        self, uow: FromDishka[UnitOfWork], browse: FromDishka[BrowseSuppliers],
-        city: Annotated[str | None, Parameter(max_length=100, required=False)] = None,
-        skip: Skip = 0, limit: Limit = MAX_PAGE_SIZE,
+        self, suppliers: FromDishka[ListSuppliers], city: CityQuery = None, skip: Skip = 0,
+        limit: Limit = MAX_PAGE_SIZE,
     ) -> Response[list[SupplierOut]]:
-        result = await browse.list(uow, city=city, page=page(skip, limit))
+        result = await suppliers(city=city, page=page(skip, limit))
         return listing(result, [supplier_out(s) for s in result.items])
 
-    @get("/{supplier_id:int}", summary="One supplier")
-    async def get_supplier(
-        self, supplier_id: int, uow: FromDishka[UnitOfWork], browse: FromDishka[BrowseSuppliers]
-    ) -> SupplierOut:
-        return supplier_out(await browse.get(uow, supplier_id))
+    @get("/{supplier_id:int}", summary="Get one supplier", responses=_errors((404, "No such supplier")))
+    async def get_supplier(self, supplier_id: int, get_supplier: FromDishka[GetSupplier]) -> SupplierOut:
+        return supplier_out(await get_supplier(supplier_id))
 
-    @post("/{supplier_id:int}/products", status_code=201,
-          summary="Add a product (Authorization: Bearer <that supplier's api_key>)")
+    @post("/{supplier_id:int}/products", status_code=201, guards=[requires_bearer],
+          summary="Add a product (Authorization: Bearer <that supplier's api_key>)",
+          description="The category is stored lower-case; the SKU must be unique.",
+          responses=_errors(*AUTH, (404, "No such supplier"), (409, "The SKU already exists"), BAD_INPUT))
     async def add_product(
         self, request: Request[Any, Any, Any], supplier_id: int, data: ProductCreate,
-        uow: FromDishka[UnitOfWork], products: FromDishka[ManageProducts],
+        add: FromDishka[AddProduct],
     ) -> ProductOut:
-        created = await products.add(uow, bearer_token(request), supplier_id, NewProduct(
-            name=data.name.strip(), description=data.description, price=data.price,
-            stock_quantity=data.stock_quantity, category=data.category, tags=data.tags, sku=data.sku.strip(),
+        created = await add(bearer_token(request), supplier_id, NewProduct(
+            name=data.name, description=data.description, price=data.price,
+            stock_quantity=data.stock_quantity, category=data.category, tags=data.tags, sku=data.sku,
             is_available=data.is_available,
         ))
         return product_out(created)
@@ -102,87 +145,95 @@ class SupplierController(Controller):
 
 class ProductController(Controller):
     path = "/api/products"
-    tags = ["products"]
+    tags: ClassVar[list[str]] = ["products"]
 
-    @put("/{product_id:int}", summary="Change some fields of a product (the owner's api_key)")
+    @put("/{product_id:int}", guards=[requires_bearer],
+         summary="Change some fields of a product (Authorization: Bearer <its supplier's api_key>)",
+         responses=_errors(*AUTH, (404, "No such product"), BAD_INPUT))
     async def update(
         self, request: Request[Any, Any, Any], product_id: int, data: ProductUpdate,
-        uow: FromDishka[UnitOfWork], products: FromDishka[ManageProducts],
+        update: FromDishka[UpdateProduct],
     ) -> ProductOut:
         changes = ProductChanges(
-            name=data.name, description=data.description, price=data.price, stock_quantity=data.stock_quantity,
-            category=data.category, tags=data.tags, is_available=data.is_available,
+            name=data.name, description=data.description, price=data.price,
+            stock_quantity=data.stock_quantity, category=data.category, tags=data.tags,
+            is_available=data.is_available,
         )
-        return product_out(await products.update(uow, bearer_token(request), product_id, changes))
+        return product_out(await update(bearer_token(request), product_id, changes))
 
-    @get("", summary="List products by category and price (newest first)")
+    @get("", summary="List products by category and price",
+         description=LIST_HEADERS + "; newest first.", response_headers=TOTAL, responses=_errors(BAD_INPUT))
     async def list_products(
-        self, uow: FromDishka[UnitOfWork], find: FromDishka[FindProducts],
-        category: Annotated[str | None, Parameter(max_length=60, required=False)] = None,
-        min_price: Money = None, max_price: Money = None, available_only: bool = True,
+        self, products: FromDishka[ListProducts], category: CategoryQuery = None,
+        min_price: Money = None, max_price: Money = None,
+        available_only: Annotated[bool, Parameter(description="Hide products marked unavailable")] = True,
         skip: Skip = 0, limit: Limit = MAX_PAGE_SIZE,
     ) -> Response[list[ProductOut]]:
-        result = await find(uow, ProductFilter(
-            category=category, min_price=min_price, max_price=max_price, available_only=available_only,
-            page=page(skip, limit),
-        ))
+        result = await products(category=category, min_price=min_price, max_price=max_price,
+                                available_only=available_only, page=page(skip, limit))
         return listing(result, [product_out(p) for p in result.items])
 
-    @get("/search", summary="Search by words, category, city, price and distance (nearest first)")
+    @get("/search", summary="Search products by words, category, city, price and distance",
+         description=(
+             LIST_HEADERS + ". Every word of `q` must match the name, description, tags or category "
+             "(case-insensitive, any order, word prefixes). With `user_lat` and `user_lon` (both or neither) "
+             "every product has `distance_km` and the nearest comes first, within `radius_km` when given; "
+             "otherwise the best text match comes first. Only available products are shown."
+         ), response_headers=TOTAL, responses=_errors(BAD_INPUT))
     async def search(
-        self, uow: FromDishka[UnitOfWork], find: FromDishka[FindProducts],
-        q: Annotated[str | None, Parameter(max_length=200, required=False,
-                                           description="Every word must match, in any order")] = None,
-        category: Annotated[str | None, Parameter(max_length=60, required=False)] = None,
-        city: Annotated[str | None, Parameter(max_length=100, required=False)] = None,
+        self, search: FromDishka[SearchProducts],
+        q: Annotated[str | None, Parameter(max_length=rules.MAX_QUERY, required=False,
+                                           description="Words that must all match, in any order")] = None,
+        category: CategoryQuery = None, city: CityQuery = None,
         min_price: Money = None, max_price: Money = None,
         user_lat: Annotated[float | None, Parameter(ge=-90, le=90, required=False)] = None,
         user_lon: Annotated[float | None, Parameter(ge=-180, le=180, required=False)] = None,
-        radius_km: Annotated[float | None, Parameter(gt=0, le=20_040, required=False)] = None,
-        available_only: bool = True, skip: Skip = 0, limit: Limit = 20,
+        radius_km: Annotated[float | None, Parameter(gt=0, required=False,
+                                                     description="Needs user_lat and user_lon")] = None,
+        skip: Skip = 0, limit: Limit = DEFAULT_SEARCH_LIMIT,
     ) -> Response[list[ProductOut]]:
-        if (user_lat is None) != (user_lon is None):
-            missing = "user_lon" if user_lon is None else "user_lat"
-            raise InvalidInput(f"{missing} is required together with the other coordinate", field=missing)
-        near = GeoPoint(user_lat, user_lon) if user_lat is not None and user_lon is not None else None
-        result = await find(uow, ProductFilter(
-            text=q, category=category, cities=(city,) if city else (), min_price=min_price, max_price=max_price,
-            near=near, radius_km=radius_km, available_only=available_only, page=page(skip, limit),
+        result = await search(ProductSearch(
+            q=q, category=category, city=city, min_price=min_price, max_price=max_price, user_lat=user_lat,
+            user_lon=user_lon, radius_km=radius_km, page=page(skip, limit),
         ))
         return listing(result, [product_out(p) for p in result.items])
 
 
 class UserController(Controller):
     path = "/api/users"
-    tags = ["users"]
+    tags: ClassVar[list[str]] = ["users"]
 
-    @post("/register", status_code=201,
-          summary="Register a user; ai_access_enabled needs the admin key when one is configured")
+    @post("/register", status_code=201, summary="Register a user",
+          description=(
+              "Answers the user with its `api_key`, shown only this once. `ai_access_enabled` is a paid "
+              "feature: when the server has an ADMIN_API_KEY, only a request bearing it "
+              "(Authorization: Bearer <admin key>) may set it true."
+          ),
+          responses=_errors((403, "ai_access_enabled needs the admin key"),
+                            (409, "The email is already registered"), BAD_INPUT))
     async def register(
-        self, request: Request[Any, Any, Any], data: UserRegistration, uow: FromDishka[UnitOfWork],
-        users: FromDishka[ManageUsers],
+        self, request: Request[Any, Any, Any], data: UserRegistration, register: FromDishka[RegisterUser]
     ) -> RegisteredUserOut:
-        if (data.latitude is None) != (data.longitude is None):
-            missing = "longitude" if data.longitude is None else "latitude"
-            raise InvalidInput(f"{missing} is required together with the other coordinate", field=missing)
-        location = GeoPoint(data.latitude, data.longitude) if data.latitude is not None \
-            and data.longitude is not None else None
-        created = await users.register(uow, bearer_token(request), NewUser(
-            name=data.name.strip(), email=data.email.strip(), phone=data.phone, location=location,
-            city=data.city, province=data.province, ai_access_enabled=data.ai_access_enabled,
-        ))
+        location = rules.location(data.latitude, data.longitude, required=False)
+        created = await register(NewUser(
+            name=data.name, email=data.email, phone=data.phone, location=location, city=data.city,
+            province=data.province, ai_access_enabled=data.ai_access_enabled,
+        ), bearer_token(request))
         return registered_user_out(created.user, created.api_key)
 
-    @get("/{user_id:int}", summary="A user's profile (that user's api_key or the admin key)")
+    @get("/{user_id:int}", guards=[requires_bearer],
+         summary="Get a user's private profile (that user's api_key or the admin key)",
+         responses=_errors(*AUTH, (404, "No such user")))
     async def profile(
-        self, request: Request[Any, Any, Any], user_id: int, uow: FromDishka[UnitOfWork],
-        users: FromDishka[ManageUsers],
+        self, request: Request[Any, Any, Any], user_id: int, get_user: FromDishka[GetUser]
     ) -> UserOut:
-        return user_out(await users.profile(uow, bearer_token(request), user_id))
+        return user_out(await get_user(bearer_token(request), user_id))
 
-    @put("/{user_id:int}/ai-access", summary="Turn the paid AI access on or off (admin key)")
+    @put("/{user_id:int}/ai-access", summary="Turn a user's paid AI access on or off (the admin key)",
+         description="403 when the server has no ADMIN_API_KEY configured.",
+         responses=_errors(*AUTH, (404, "No such user"), BAD_INPUT))
     async def set_ai_access(
-        self, request: Request[Any, Any, Any], user_id: int, data: AiAccessChange, uow: FromDishka[UnitOfWork],
-        users: FromDishka[ManageUsers],
+        self, request: Request[Any, Any, Any], user_id: int, data: AiAccessChange,
+        set_access: FromDishka[SetAiAccess],
     ) -> UserOut:
-        return user_out(await users.set_ai_access(uow, bearer_token(request), user_id, data.ai_access_enabled))
+        return user_out(await set_access(bearer_token(request), user_id, data.ai_access_enabled))

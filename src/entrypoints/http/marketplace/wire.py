@@ -1,4 +1,8 @@
-"""Marketplace wire types: the seed's snake_case JSON, validated at the edge."""
+"""Marketplace wire types: the seed's snake_case JSON, validated at the edge.
+
+The limits come from ``core.use_cases.marketplace_rules`` (the use cases apply them again), so
+OpenAPI documents exactly what the service enforces.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,45 @@ from typing import Annotated
 import msgspec
 
 from core.domain.marketplace import Product, Supplier, User
+from core.use_cases import marketplace_rules as rules
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Phone = Annotated[str, msgspec.Meta(max_length=40)]
-Address = Annotated[str, msgspec.Meta(max_length=500)]
-City = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Province = Annotated[str, msgspec.Meta(max_length=100)]
-Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
-Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
-Price = Annotated[int, msgspec.Meta(gt=0, le=1_000_000_000_000, description="Integer rupiah")]
-Stock = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
-Description = Annotated[str, msgspec.Meta(max_length=5000)]
-Tags = Annotated[str, msgspec.Meta(max_length=500, description="Comma-separated")]
-Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_NAME, examples=["Budi Santoso"])]
+BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_NAME,
+                                           examples=["Toko Komputer Jakarta"])]
+# The address's shape is checked by the use case (a clearer message than a regex dump).
+Email = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_EMAIL,
+                                    description="name@domain.tld; unique, stored trimmed and lower-case",
+                                    examples=["budi@tokokomputer.com"])]
+Phone = Annotated[str, msgspec.Meta(max_length=rules.MAX_PHONE, examples=["+62812345678"])]
+Address = Annotated[str, msgspec.Meta(max_length=rules.MAX_ADDRESS, examples=["Jl. Sudirman No. 123"])]
+City = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_CITY, examples=["Jakarta"])]
+Province = Annotated[str, msgspec.Meta(max_length=rules.MAX_PROVINCE, examples=["DKI Jakarta"])]
+Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90, examples=[-6.2088])]
+Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180, examples=[106.8456])]
+Price = Annotated[int, msgspec.Meta(gt=0, le=rules.MAX_PRICE, description="Integer rupiah",
+                                    examples=[15_999_000])]
+Stock = Annotated[int, msgspec.Meta(ge=0, le=rules.MAX_STOCK, examples=[5])]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_CATEGORY,
+                                       description="Stored lower-case", examples=["laptop"])]
+Description = Annotated[str, msgspec.Meta(max_length=rules.MAX_DESCRIPTION,
+                                          examples=["Gaming laptop with RTX 4060"])]
+Tags = Annotated[str, msgspec.Meta(max_length=rules.MAX_TAGS, description="Comma-separated",
+                                   examples=["gaming,asus,rtx"])]
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_SKU, description="Unique",
+                                  examples=["ASU-ROG-G15-001"])]
+ApiKey = Annotated[str, msgspec.Meta(description="Bearer key for Authorization; shown only in this response")]
+
+
+class ErrorOut(msgspec.Struct, omit_defaults=True):
+    """Every marketplace error: what went wrong and, where one is at fault, which field."""
+
+    detail: str
+    field: str | None = None
 
 
 class SupplierRegistration(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
-    business_name: Name
+    business_name: BusinessName
     email: Email
     latitude: Latitude
     longitude: Longitude
@@ -53,7 +76,7 @@ class SupplierOut(msgspec.Struct):
 
 
 class RegisteredSupplierOut(SupplierOut):
-    api_key: str = ""
+    api_key: ApiKey
 
 
 class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -68,6 +91,9 @@ class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ProductUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change; ``null`` or absent leaves a field as it is, ``""`` clears
+    ``description`` or ``tags``. The SKU cannot change."""
+
     name: Name | None = None
     description: Description | None = None
     price: Price | None = None
@@ -91,7 +117,8 @@ class ProductOut(msgspec.Struct):
     is_available: bool
     created_at: datetime
     city: str
-    distance_km: float | None
+    distance_km: Annotated[float | None, msgspec.Meta(
+        description="Haversine km from user_lat/user_lon; null unless a location was given")]
 
 
 class UserRegistration(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,7 +129,9 @@ class UserRegistration(msgspec.Struct, forbid_unknown_fields=True):
     longitude: Longitude | None = None
     city: City | None = None
     province: Province | None = None
-    ai_access_enabled: bool = False
+    ai_access_enabled: Annotated[bool, msgspec.Meta(
+        description="Paid AI search; with ADMIN_API_KEY configured only a request bearing it may set true",
+    )] = False
 
 
 class UserOut(msgspec.Struct):
@@ -119,7 +148,7 @@ class UserOut(msgspec.Struct):
 
 
 class RegisteredUserOut(UserOut):
-    api_key: str = ""
+    api_key: ApiKey
 
 
 class AiAccessChange(msgspec.Struct, forbid_unknown_fields=True):
