@@ -129,7 +129,7 @@ def _keywords(words: Sequence[str], used: frozenset[int], *, hp_is_brand: bool) 
             continue
         if word == "hp" and not hp_is_brand:
             continue
-        if word in STOPWORDS or len(word) < 2 or word in CHEAP_WORDS:
+        if word in STOPWORDS or word in CHEAP_WORDS or (len(word) < 2 and not word.isdigit()):
             continue
         if (
             word in STRONG_CATEGORY_WORDS or word in WEAK_CATEGORY_WORDS

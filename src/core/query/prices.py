@@ -41,7 +41,7 @@ MAX_BARE_AMOUNT = 100_000_000_000
 _NUM = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?(?!\d)|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(rf"(?:\b(?P<cur>rp|idr)\.?[ \t]*|(?<![\w.,]))(?P<num>{_NUM})")
 _UNIT = re.compile(
-    r"[ \t]*(?P<unit>juta(?:an)?|jt(?:an)?|jta|jeti|ribu(?:an)?|rb(?:an)?|rebu|k|miliar|milyar|"
+    r"[ \t]*(?P<unit>juta(?:-?an)?|jt(?:-?an)?|jta|jeti|ribu(?:-?an)?|rb(?:-?an)?|rebu|k|miliar|milyar|"
     r"million|millions|mio|mln|billion|bn|thousand|m)(?![a-z])"
 )
 _DASH_TAIL = re.compile(r",-|,00(?!\d)|\.-")
@@ -56,7 +56,9 @@ _UNITS: dict[str, int] = {
     **dict.fromkeys(("ribu", "ribuan", "rb", "rban", "rebu", "k", "thousand"), 10**3),
     **dict.fromkeys(("miliar", "milyar", "billion", "bn"), 10**9),
 }
-_APPROXIMATE_UNITS = frozenset({"jutaan", "jtan", "ribuan", "rban"})
+_APPROXIMATE_UNITS = frozenset(
+    {"jutaan", "jtan", "ribuan", "rban"}
+)  # "5 jutaan", "5jt-an": 5-point-something
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,7 @@ def find_mentions(text: str, language: Language) -> list[PriceMention]:
         end = match.end()
         has_currency = match.group("cur") is not None
         unit_match = _UNIT.match(text, end)
-        unit_word = unit_match.group("unit") if unit_match else None
+        unit_word = unit_match.group("unit").replace("-", "") if unit_match else None
         needs_context = False
         unit: int | None = None
         if unit_word is not None:
@@ -252,6 +254,18 @@ def _with_range_partners(text: str, mentions: list[PriceMention]) -> list[PriceM
     return out
 
 
+def _bound_symbol(text: str, mention: PriceMention, previous_end: int) -> str | None:
+    """ "<5jt", "≤ 5 juta" -> max; ">10jt", "15jt+" -> min."""
+    before = text[previous_end : mention.start].rstrip()
+    if before.endswith(("<", "≤", "<=")):
+        return "max"
+    if before.endswith((">", "≥", ">=")):
+        return "min"
+    if text[mention.end : mention.end + 2].lstrip().startswith("+"):
+        return "min"
+    return None
+
+
 def _range_word_before(text: str, position: int) -> bool:
     words = [t.text for t in tokenize(text[max(0, position - 30) : position])]
     words = [w for w in words if w not in PRICE_FILLER]
@@ -301,6 +315,8 @@ def extract_prices(text: str, tokens: list[Token], language: Language) -> PriceC
         kind, used = _bound_before(tokens, first_token, floor)
         if kind is None:
             kind, used = _bound_after(tokens, after_token, ceiling)
+        if kind is None:
+            kind = _bound_symbol(text, mention, previous_end)
         index += 1
         previous_end = mention.end
         if mention.needs_context and kind is None:

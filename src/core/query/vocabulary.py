@@ -189,8 +189,9 @@ STOPWORDS_ID = frozenset(
      "rp", "idr", "rupiah", "murah", "termurah", "murmer", "terjangkau", "hemat", "ekonomis", "mahal",
      "hanya", "cuma", "kira", "kira-kira", "kurleb", "tolongin", "dicari", "jika", "kan", "lah",
      "mohon", "info", "seharga", "terdekat", "sebuah", "satu", "unit", "pcs", "buah", "halo", "hai", "hi",
-     "selamat", "pagi", "siang", "sore", "malam", "terima", "kasih", "makasih", "thanks", "please", "pls",
-     "sekitaran", "rentang", "modal", "bujet", "baru", "irit", "murahan", "bajet", "pakai", "pake", "dipakai"}
+     "berapa", "brp", "selamat", "pagi", "siang", "sore", "malam", "terima", "kasih", "makasih", "thanks",
+     "please", "pls", "sekitaran", "rentang", "modal", "bujet", "baru", "irit", "murahan", "bajet",
+     "pakai", "pake", "dipakai"}
 )
 STOPWORDS_EN = frozenset(
     {"i", "me", "my", "we", "us", "our", "you", "your", "need", "needs", "want", "wants", "would", "like",
@@ -205,7 +206,7 @@ STOPWORDS_EN = frozenset(
      "another", "instead", "only", "just", "but", "same", "now", "then", "also", "too", "very", "so",
      "million", "millions", "thousand", "billion", "rupiah", "idr", "rp", "area", "city", "store",
      "shop", "seller", "sellers", "supplier", "suppliers", "available", "products", "product", "item",
-     "items", "something", "anything", "if", "plus", "tops", "range", "starting", "not", "no", "will",
+     "items", "much", "something", "anything", "if", "plus", "tops", "range", "starting", "not", "no", "will",
      "should",
      "pricier", "lower", "higher", "end", "premium", "hello", "hey", "thank", "thanks", "sell",
      "selling", "stock", "ready", "help", "pick", "option", "options", "local", "here", "where"}

@@ -105,6 +105,11 @@ def test_hp_brand_laptop_categories() -> None:
         ("monitor 27 inch 144hz", ("27inch", "144hz")),
         ("tolong carikan laptop lenovo thinkpad untuk kerja ya kak", ("lenovo", "thinkpad", "kerja")),
         ("show me the best gaming laptops please", ("gaming",)),
+        ("hp oppo reno 8 berapa harganya", ("oppo", "reno", "8")),
+        (
+            "Laptop ASUS ROG Strix G16 (RTX 4060, 16GB)",
+            ("asus", "rog", "strix", "g16", "rtx", "4060", "16gb"),
+        ),
     ],
 )
 def test_keywords_keep_useful_words_in_order(text: str, keywords: tuple[str, ...]) -> None:

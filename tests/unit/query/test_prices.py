@@ -244,3 +244,22 @@ def test_specs_next_to_a_budget_leave_the_budget_alone() -> None:
 )
 def test_prefer_cheaper(text: str, cheap: bool) -> None:
     assert parse_query(text).prefer_cheaper is cheap
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [
+        ("<5jt", (None, 5_000_000)),
+        ("≤ 5 juta", (None, 5_000_000)),
+        ("laptop >10jt", (10_000_000, None)),
+        ("≥ 2 juta", (2_000_000, None)),
+        ("15jt+", (15_000_000, None)),
+        ("laptop 10jt-an", (10_000_000, 11_000_000)),
+        ("laptop 500rb-an", (400_000, 600_000)),
+        ("budget 10 sampai 15 juta", (10_000_000, 15_000_000)),
+        ("butuh laptop untuk kuliah, dana 7-8 jt", (7_000_000, 8_000_000)),
+    ],
+)
+def test_symbols_and_suffixes(text: str, bounds: tuple[int | None, int | None]) -> None:
+    query = parse_query(text)
+    assert (query.min_price, query.max_price) == bounds
