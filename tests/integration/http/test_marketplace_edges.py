@@ -280,7 +280,9 @@ async def test_openapi_documents_schemas_tags_summaries_and_errors(client: httpx
             if method in ("post", "put"):
                 assert operation["requestBody"]["content"]["application/json"]["schema"], (path, method)
     add = spec["paths"]["/api/suppliers/{supplier_id}/products"]["post"]
-    assert {"401", "403", "404", "409"} <= set(add["responses"])
+    assert {"400", "401", "403", "404", "409", "422"} <= set(add["responses"])
+    error_schema = add["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(spec["components"]["schemas"][error_schema]["properties"]) == {"detail", "field"}
     search = spec["paths"]["/api/products/search"]["get"]
     assert {p["name"] for p in search["parameters"]} >= {"q", "category", "city", "min_price", "max_price",
                                                          "user_lat", "user_lon", "radius_km", "skip", "limit"}

@@ -72,8 +72,10 @@ CityQuery = Annotated[str | None, Parameter(
 
 
 def _errors(*pairs: tuple[int, str]) -> dict[int, ResponseSpec]:
+    """Error answers for OpenAPI; every route can answer 400 (say, a body that is not JSON)."""
+    documented = ((400, "The request cannot be read, such as a body that is not JSON"), *pairs)
     return {status: ResponseSpec(ErrorOut, description=text, generate_examples=False)
-            for status, text in pairs}
+            for status, text in documented}
 
 
 BAD_INPUT = (422, "A field breaks a rule; `field` names it")
