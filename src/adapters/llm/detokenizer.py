@@ -31,3 +31,10 @@ class IncrementalDetokenizer:
             self._read_offset = len(self._ids)
             return delta
         return ""
+
+    def flush(self) -> str:
+        """Whatever is still held back (an incomplete character decodes to U+FFFD, as in a full decode)."""
+        prefix_text = self._decode(self._ids[self._prefix_offset : self._read_offset])
+        new_text = self._decode(self._ids[self._prefix_offset :])
+        self._prefix_offset = self._read_offset = len(self._ids)
+        return new_text[len(prefix_text) :] if len(new_text) > len(prefix_text) else ""

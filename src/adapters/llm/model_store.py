@@ -81,7 +81,9 @@ def _convert(gguf: Path, out: Path) -> None:
         raise ValueError(f"{gguf.name} carries no chat template")
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    loaded = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16)
+    loaded = load_gguf_checkpoint(
+        str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16
+    )
     missing, unexpected = model.load_state_dict(loaded["tensors"], strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:

@@ -1,96 +1,173 @@
-"""Continuous batching, independent of torch.
+"""Continuous batching, independent of any tensor library.
 
-One worker thread owns the model. Between two decode steps it admits waiting requests into free
-rows (prefill), then decodes one token for every running sequence at once. Each sequence keeps
-its own sampling settings, seed, token limit and EOS handling; a finished or cancelled sequence
-leaves the batch at once, so its row is free for the next request at the next step.
+``BatchScheduler`` owns the waiting queue and the batch slots and drives a ``DecodeBackend``; one worker
+thread calls ``step()`` in a loop. Each step:
+
+1. releases the slots of cancelled requests,
+2. admits waiting requests into free slots and prefills them together (new requests never wait for the
+   running batch to drain),
+3. samples one token for every running sequence, each with its own settings,
+4. emits the events (one ``dispatch`` call per step) and releases the slots of finished sequences at once,
+5. runs one batched decode step for the sequences still running.
+
+Because every running sequence has fresh logits after step 2 (prefill) or step 5 (decode), step 3 is a
+single ``sample`` call over the whole batch.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
-from core.domain.errors import Overloaded
-from core.domain.generation import FinishReason, GenerationFinished, SamplingParams, TokenGenerated
-
-from adapters.llm.detokenizer import IncrementalDetokenizer
+from core.domain.errors import InvalidInput, Overloaded, Unavailable
+from core.domain.generation import (
+    FinishReason,
+    GenerationEvent,
+    GenerationFinished,
+    SamplingParams,
+    TokenGenerated,
+)
 
 log = structlog.get_logger(__name__)
 
-# Receives TokenGenerated, GenerationFinished, or an Exception to raise at the reader. Called from
-# the worker thread; implementations hand the item over to the reader's event loop.
-Emit = Callable[[object], None]
+EventSink = Callable[[GenerationEvent | BaseException], None]
+"""Receives a request's events; an exception means the request failed and no more events follow."""
+
+Dispatch = Callable[[list[tuple[EventSink, GenerationEvent | BaseException]]], None]
+"""Delivers one step's events; the default calls each sink in the worker thread."""
 
 
-@dataclass(eq=False)
-class Sequence:
-    prompt_ids: list[int]
+@dataclass(frozen=True, slots=True)
+class PrefillItem:
+    slot: int
+    prompt_ids: Sequence[int]
     sampling: SamplingParams
-    emit: Emit
-    detokenizer: IncrementalDetokenizer
-    generated: list[int] = field(default_factory=list)
-    cancelled: bool = False
-    done: bool = False
-
-    @property
-    def length(self) -> int:
-        return len(self.prompt_ids) + len(self.generated)
 
 
 class DecodeBackend(Protocol):
-    """The model side of the scheduler: owns rows of KV cache and samples tokens."""
+    """The model side of the batch: per-slot KV state, logits and samplers.
 
-    max_rows: int
+    Slots are integers in ``range(max_batch_size)``. After ``prefill`` or ``decode`` each listed slot holds
+    the logits of its next token; ``sample`` turns them into token ids with the slot's own settings.
+    """
 
-    def add(self, sequence: Sequence) -> int:
-        """Prefill the prompt into a free row and return the first sampled token."""
+    def prefill(self, items: Sequence[PrefillItem]) -> None:
+        """Start a sequence in each item's slot from its prompt (the slot's old state is discarded)."""
 
-    def step(self, sequences: list[Sequence]) -> list[int]:
-        """Decode one token for each of these sequences (all added, in any order)."""
+    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        """Append one token to each slot's sequence and compute its next logits, in one batch."""
 
-    def remove(self, sequence: Sequence) -> None:
-        """Free the sequence's row."""
+    def sample(self, slots: Sequence[int]) -> list[int]:
+        """Pick the next token for each slot from its pending logits (same order as ``slots``)."""
+
+    def release(self, slot: int) -> None:
+        """Forget the slot's sequence; it may be reused by the next ``prefill``."""
+
+
+class TextStream(Protocol):
+    """Incremental detokenizer of one sequence."""
+
+    def push(self, token_id: int) -> str:
+        """Text that became printable with this token (empty while a UTF-8 sequence is incomplete)."""
+
+    def flush(self) -> str:
+        """Whatever is still held back, at the end of the sequence."""
+
+
+class ScheduledRequest:
+    """Handle of one submitted request. Only the scheduler mutates it."""
+
+    __slots__ = (
+        "cancelled",
+        "finish_reason",
+        "generated",
+        "last_token",
+        "prompt_ids",
+        "request_id",
+        "sampling",
+        "sink",
+        "slot",
+        "text",
+    )
+
+    def __init__(
+        self,
+        prompt_ids: Sequence[int],
+        sampling: SamplingParams,
+        sink: EventSink,
+        text: TextStream,
+        request_id: str,
+    ) -> None:
+        self.prompt_ids = prompt_ids
+        self.sampling = sampling
+        self.sink = sink
+        self.text = text
+        self.request_id = request_id
+        self.slot: int | None = None
+        self.generated = 0
+        self.last_token = -1
+        self.cancelled = False
+        self.finish_reason: FinishReason | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+
+def _call_each(events: list[tuple[EventSink, GenerationEvent | BaseException]]) -> None:
+    for sink, event in events:
+        sink(event)
 
 
 class BatchScheduler:
-    def __init__(self, backend: DecodeBackend, eos_token_ids: set[int], *, max_queued: int) -> None:
+    """Queue, admission, slots, cancellation and stop checks around a ``DecodeBackend``.
+
+    ``submit`` and ``cancel`` are thread-safe. ``step`` runs one scheduling iteration; ``start`` runs it in
+    a dedicated worker thread, which must be the only thread touching the backend.
+    """
+
+    def __init__(
+        self,
+        backend: DecodeBackend,
+        *,
+        max_batch_size: int,
+        max_queued_requests: int,
+        context_length: int,
+        eos_token_ids: Collection[int],
+        new_text_stream: Callable[[], TextStream],
+        dispatch: Dispatch = _call_each,
+        prefill_token_budget: int = 2048,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        if max_queued_requests < 0:
+            raise ValueError("max_queued_requests must not be negative")
         self._backend = backend
-        self._eos = eos_token_ids
-        self._max_queued = max_queued
-        self._waiting: deque[Sequence] = deque()
-        self._running: list[Sequence] = []
-        self._wakeup = threading.Condition()
+        self.max_batch_size = max_batch_size
+        self.max_queued_requests = max_queued_requests
+        self.context_length = context_length
+        self._eos = frozenset(eos_token_ids)
+        self._new_text_stream = new_text_stream
+        self._dispatch = dispatch
+        self._prefill_token_budget = prefill_token_budget
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._waiting: deque[ScheduledRequest] = deque()
+        self._running: list[ScheduledRequest] = []  # kept sorted by slot
+        self._free_slots = list(range(max_batch_size))  # a heap: the lowest free slot first
+        self._cancel_requested = False
         self._stopping = False
+        self._worker_running = False
         self._stopped = threading.Event()
-        self.steps = 0  # decode steps taken, for tests and metrics
+        self._thread: threading.Thread | None = None
 
-    # -- called from any thread -------------------------------------------------------------
-
-    def submit(self, sequence: Sequence) -> None:
-        with self._wakeup:
-            if self._stopping:
-                raise RuntimeError("the scheduler is stopped")
-            # Waiting requests that a free row will take at the next step are not "queued".
-            queued = len(self._running) + len(self._waiting) - self._backend.max_rows
-            if queued >= self._max_queued:
-                raise Overloaded(
-                    f"The server is busy: {len(self._running)} sequences running and {len(self._waiting)} "
-                    "waiting. Retry shortly.",
-                    retry_after_seconds=1,
-                )
-            self._waiting.append(sequence)
-            self._wakeup.notify()
-
-    def cancel(self, sequence: Sequence) -> None:
-        with self._wakeup:
-            sequence.cancelled = True
-            self._wakeup.notify()
+    # -- any thread -------------------------------------------------------------------------------
 
     @property
     def running_count(self) -> int:
@@ -100,102 +177,221 @@ class BatchScheduler:
     def waiting_count(self) -> int:
         return len(self._waiting)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask ``run_forever`` to end (readers of unfinished sequences get an error) and wait for it."""
-        with self._wakeup:
-            self._stopping = True
-            self._wakeup.notify()
-        self._stopped.wait(timeout)
+    @property
+    def free_slot_count(self) -> int:
+        return len(self._free_slots)
 
-    # -- the worker thread ------------------------------------------------------------------
+    def submit(
+        self,
+        prompt_ids: Sequence[int],
+        sampling: SamplingParams,
+        sink: EventSink,
+        request_id: str = "",
+    ) -> ScheduledRequest:
+        """Queue a request. Raises ``InvalidInput`` or ``Overloaded`` at once, never later."""
+        prompt_tokens = len(prompt_ids)
+        if sampling.max_tokens < 1:
+            raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+        if prompt_tokens < 1:
+            raise InvalidInput("the prompt is empty", field="messages")
+        if prompt_tokens + sampling.max_tokens > self.context_length:
+            raise InvalidInput(
+                f"This model's maximum context length is {self.context_length} tokens; the request asks for "
+                f"{prompt_tokens + sampling.max_tokens} tokens ({prompt_tokens} in the messages, "
+                f"{sampling.max_tokens} for the completion). Shorten the messages or lower max_tokens.",
+                field="messages",
+                code="context_length_exceeded",
+            )
+        request = ScheduledRequest(prompt_ids, sampling, sink, self._new_text_stream(), request_id)
+        with self._lock:
+            if self._stopping:
+                raise Unavailable("the language model is shutting down")
+            if len(self._waiting) + len(self._running) >= self.max_batch_size + self.max_queued_requests:
+                raise Overloaded(
+                    f"{self.max_queued_requests} requests are already waiting for the model; retry shortly",
+                    retry_after_seconds=1,
+                )
+            self._waiting.append(request)
+            self._wake.notify()
+        return request
+
+    def cancel(self, request: ScheduledRequest) -> None:
+        """Stop a request; its slot is freed at the start of the next step. Idempotent."""
+        with self._lock:
+            if request.finished or request.cancelled:
+                return
+            request.cancelled = True
+            if request.slot is None:
+                try:
+                    self._waiting.remove(request)
+                except ValueError:
+                    pass
+                request.finish_reason = "cancelled"
+            else:
+                self._cancel_requested = True
+                self._wake.notify()
+
+    def start(self) -> None:
+        """Run ``run_forever`` in a daemon worker thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self.run_forever, name="llm-batch-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """End the worker loop; every unfinished request gets ``GenerationFinished("cancelled")``."""
+        with self._lock:
+            self._stopping = True
+            worker = self._worker_running
+            self._wake.notify()
+        if worker:
+            self._stopped.wait(timeout)  # the worker cancels everything itself, on its own thread
+        else:
+            self._cancel_everything()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- worker thread ----------------------------------------------------------------------------
 
     def run_forever(self) -> None:
-        while True:
-            with self._wakeup:
-                while not self._stopping and not self._waiting and not self._running:
-                    self._wakeup.wait()
-                if self._stopping:
-                    break
-            self.run_once()
-        self._abort_all(RuntimeError("the model is shutting down"))
-        self._stopped.set()
+        """The worker loop: ``step`` while there is work, sleep otherwise, until ``stop``."""
+        with self._lock:
+            self._worker_running = True
+        log.info("llm.scheduler.started", max_batch_size=self.max_batch_size)
+        try:
+            while True:
+                with self._lock:
+                    while not (self._stopping or self._waiting or self._running):
+                        self._wake.wait()
+                    if self._stopping:
+                        break
+                try:
+                    self.step()
+                except Exception as error:  # a backend failure must not kill the worker
+                    log.exception("llm.scheduler.step_failed")
+                    self._fail_running(error)
+            self._cancel_everything()
+        finally:
+            self._stopped.set()
+            log.info("llm.scheduler.stopped")
 
-    def run_once(self) -> None:
-        """One iteration: drop cancelled sequences, admit waiting ones, decode one step."""
-        self._sweep()
+    def step(self) -> bool:
+        """One scheduling iteration. Returns whether any sequence ran."""
+        events: list[tuple[EventSink, GenerationEvent | BaseException]] = []
+        if self._cancel_requested:
+            self._reap_cancelled(events)
         self._admit()
+        if not self._running:
+            if events:
+                self._dispatch(events)
+            return False
+        running = self._running
+        tokens = self._backend.sample([request.slot for request in running])  # type: ignore[misc]
+        still_running: list[ScheduledRequest] = []
+        for request, token in zip(running, tokens, strict=True):
+            if request.cancelled:
+                self._finish(request, "cancelled", events)
+            elif token in self._eos:  # counted as generated (as vLLM and OpenAI do), never shown as text
+                request.generated += 1
+                self._finish(request, "stop", events)
+            else:
+                request.generated += 1
+                text = request.text.push(token)
+                if request.generated >= request.sampling.max_tokens:
+                    events.append((request.sink, TokenGenerated(token, text + request.text.flush())))
+                    self._finish(request, "length", events)
+                else:
+                    events.append((request.sink, TokenGenerated(token, text)))
+                    request.last_token = token
+                    still_running.append(request)
+        self._running = still_running
+        self._dispatch(events)
+        if self._cancel_requested:
+            self._reap_cancelled(None)
         if self._running:
-            try:
-                tokens = self._backend.step(self._running)
-            except Exception as error:  # a broken step must not hang every reader
-                log.exception("llm.step.failed")
-                for sequence in list(self._running):
-                    self._fail(sequence, error)
-                return
-            self.steps += 1
-            for sequence, token in zip(list(self._running), tokens, strict=True):
-                self._accept(sequence, token)
+            self._backend.decode(
+                [request.slot for request in self._running],  # type: ignore[misc]
+                [request.last_token for request in self._running],
+            )
+        return True
 
     def _admit(self) -> None:
-        while len(self._running) < self._backend.max_rows:
-            with self._wakeup:
-                if not self._waiting:
-                    return
-                sequence = self._waiting.popleft()
-            if sequence.cancelled:
-                self._finish(sequence, "cancelled", in_batch=False)
-                continue
-            try:
-                token = self._backend.add(sequence)
-            except Exception as error:
-                log.exception("llm.prefill.failed")
-                sequence.done = True
-                sequence.emit(error)
-                continue
-            self._running.append(sequence)
-            self._accept(sequence, token)
-
-    def _accept(self, sequence: Sequence, token: int) -> None:
-        if sequence.done:
+        if not self._waiting or not self._free_slots:
             return
-        sequence.generated.append(token)
-        if token in self._eos:
-            self._finish(sequence, "stop")
+        admitted: list[ScheduledRequest] = []
+        budget = self._prefill_token_budget
+        with self._lock:
+            while self._waiting and self._free_slots:
+                request = self._waiting[0]
+                if admitted and len(request.prompt_ids) > budget:
+                    break
+                self._waiting.popleft()
+                request.slot = heapq.heappop(self._free_slots)
+                budget -= len(request.prompt_ids)
+                admitted.append(request)
+        try:
+            self._backend.prefill([PrefillItem(r.slot, r.prompt_ids, r.sampling) for r in admitted])  # type: ignore[arg-type]
+        except Exception as error:
+            log.exception("llm.scheduler.prefill_failed", requests=len(admitted))
+            failures: list[tuple[EventSink, GenerationEvent | BaseException]] = []
+            for request in admitted:
+                self._release(request, "cancelled")
+                failures.append((request.sink, Unavailable(f"generation failed: {error}")))
+            self._dispatch(failures)
             return
-        sequence.emit(TokenGenerated(token_id=token, text=sequence.detokenizer.push(token)))
-        if len(sequence.generated) >= sequence.sampling.max_tokens:
-            self._finish(sequence, "length")
+        self._running = sorted([*self._running, *admitted], key=lambda r: r.slot)  # type: ignore[arg-type,return-value]
 
-    def _sweep(self) -> None:
-        for sequence in [s for s in self._running if s.cancelled]:
-            self._finish(sequence, "cancelled")
-        with self._wakeup:
-            cancelled = [s for s in self._waiting if s.cancelled]
-            for sequence in cancelled:
-                self._waiting.remove(sequence)
-        for sequence in cancelled:
-            self._finish(sequence, "cancelled", in_batch=False)
+    def _reap_cancelled(self, events: list[tuple[EventSink, GenerationEvent | BaseException]] | None) -> None:
+        with self._lock:
+            self._cancel_requested = False
+        kept: list[ScheduledRequest] = []
+        sink_events = events if events is not None else []
+        for request in self._running:
+            if request.cancelled:
+                self._finish(request, "cancelled", sink_events)
+            else:
+                kept.append(request)
+        self._running = kept
+        if events is None and sink_events:
+            self._dispatch(sink_events)
 
-    def _finish(self, sequence: Sequence, reason: FinishReason, *, in_batch: bool = True) -> None:
-        sequence.done = True
-        if in_batch and sequence in self._running:
-            self._running.remove(sequence)
-            self._backend.remove(sequence)
-        sequence.emit(GenerationFinished(reason=reason, completion_tokens=len(sequence.generated)))
+    def _finish(
+        self,
+        request: ScheduledRequest,
+        reason: FinishReason,
+        events: list[tuple[EventSink, GenerationEvent | BaseException]],
+    ) -> None:
+        self._release(request, reason)
+        events.append((request.sink, GenerationFinished(reason, request.generated)))
 
-    def _fail(self, sequence: Sequence, error: Exception) -> None:
-        sequence.done = True
-        if sequence in self._running:
-            self._running.remove(sequence)
+    def _release(self, request: ScheduledRequest, reason: FinishReason) -> None:
+        request.finish_reason = reason
+        slot = request.slot
+        if slot is not None:
             try:
-                self._backend.remove(sequence)
+                self._backend.release(slot)
             except Exception:
-                log.exception("llm.remove.failed")
-        sequence.emit(error)
+                log.exception("llm.scheduler.release_failed", slot=slot)
+            with self._lock:
+                heapq.heappush(self._free_slots, slot)
 
-    def _abort_all(self, error: Exception) -> None:
-        with self._wakeup:
+    def _fail_running(self, error: Exception) -> None:
+        failures: list[tuple[EventSink, GenerationEvent | BaseException]] = []
+        for request in self._running:
+            self._release(request, "cancelled")
+            failures.append((request.sink, Unavailable(f"generation failed: {error}")))
+        self._running = []
+        self._dispatch(failures)
+
+    def _cancel_everything(self) -> None:
+        events: list[tuple[EventSink, GenerationEvent | BaseException]] = []
+        with self._lock:
             waiting = list(self._waiting)
             self._waiting.clear()
-        for sequence in [*self._running, *waiting]:
-            self._fail(sequence, error)
+        for request in [*self._running, *waiting]:
+            request.cancelled = True
+            self._finish(request, "cancelled", events)
+        self._running = []
+        if events:
+            self._dispatch(events)

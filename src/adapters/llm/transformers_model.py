@@ -1,4 +1,7 @@
-"""The ``LanguageModel`` port on Hugging Face Transformers + torch, with continuous batching."""
+"""The ``LanguageModel`` port on Hugging Face Transformers + torch, with continuous batching.
+
+torch and transformers are imported only when the model loads, so building the service stays light.
+"""
 
 from __future__ import annotations
 
@@ -7,214 +10,204 @@ import concurrent.futures
 import os
 import threading
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from core.domain.errors import InvalidInput, Unavailable
-from core.domain.generation import (
-    ChatMessage,
-    GenerationEvent,
-    GenerationFinished,
-    GenerationRequest,
-    ModelInfo,
-    PromptAccepted,
-)
-
 from adapters.llm.detokenizer import IncrementalDetokenizer
+from adapters.llm.engine import dispatch_to_loops, stream_events
 from adapters.llm.model_store import EMBEDDED_MODEL_ID, ensure_converted, find_embedded_gguf
-from adapters.llm.scheduler import BatchScheduler, Sequence
+from adapters.llm.scheduler import BatchScheduler
+from core.domain.errors import Unavailable
+from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_CONTEXT = 8192
+_DTYPES = ("bfloat16", "float16", "float32")
 
 
 @dataclass(frozen=True, slots=True)
 class TransformersModelSettings:
-    model_repo_id: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    """How to load and serve the model; filled by the composition root from the environment."""
+
+    model_repo_id: str | None = None  # None: the embedded SmolLM2-135M-Instruct; else a HF id or local folder
     hf_token: str | None = None
-    torch_dtype: str = "auto"
-    device_map: str = "auto"
-    cache_dir: Path = Path(".model-cache")
-    max_batch_size: int = 8
-    max_queued_requests: int = 64
-    max_context_tokens: int | None = None
+    torch_dtype: str = (
+        "auto"  # auto (bfloat16 on CPU, the checkpoint's dtype elsewhere), bfloat16, float16, float32
+    )
+    device_map: str = "auto"  # auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...
+    cache_dir: Path = Path(".model-cache")  # where the embedded GGUF is converted once
+    max_batch_size: int = 8  # sequences decoded together
+    max_queued_requests: int = 64  # requests waiting for a slot before Overloaded
+    max_context_tokens: int | None = None  # caps the model's own context length
+    num_threads: int | None = None  # torch intra-op threads; None: every core
 
 
 class TransformersLanguageModel:
+    """``LanguageModel`` backed by a continuous-batching engine on one dedicated worker thread.
+
+    That thread loads the model and then runs the scheduler loop: every torch call happens on it (a
+    second thread doing torch work gets its own OpenMP team and the two fight over the cores).
+    """
+
     def __init__(self, settings: TransformersModelSettings) -> None:
         self._settings = settings
         self._model_id = settings.model_repo_id or EMBEDDED_MODEL_ID
-        self._load_lock = asyncio.Lock()
-        self._loaded = threading.Event()
-        self._error: str | None = None
-        self._tokenizer: Any = None
-        self._model: Any = None
-        self._scheduler: BatchScheduler | None = None
         self._context_length = settings.max_context_tokens or DEFAULT_MAX_CONTEXT
+        self._start_lock = asyncio.Lock()
+        self._ready = threading.Event()
+        self._error: str | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._scheduler: BatchScheduler | None = None
 
-    # -- LanguageModel ---------------------------------------------------------------------------
+    # -- LanguageModel --------------------------------------------------------------------------------
 
     def info(self) -> ModelInfo:
-        return ModelInfo(self._model_id, self._context_length, self._loaded.is_set(), self._error)
+        return ModelInfo(self._model_id, self._context_length, self._ready.is_set(), self._error)
 
     async def start(self) -> None:
-        if self._loaded.is_set():
+        """Load the model off the event loop. Idempotent; a failure is kept and reported by ``info``."""
+        if self._ready.is_set() or self._error is not None:
             return
-        async with self._load_lock:
-            if self._loaded.is_set():
+        async with self._start_lock:
+            if self._ready.is_set() or self._error is not None:
                 return
             try:
                 await self._start_engine_thread()
-                self._error = None
             except Exception as error:
                 self._error = f"{type(error).__name__}: {error}"
                 log.exception("llm.model.load_failed", model_id=self._model_id)
-                raise Unavailable(f"The model {self._model_id} could not be loaded: {self._error}") from error
 
     async def close(self) -> None:
         scheduler, self._scheduler = self._scheduler, None
-        self._loaded.clear()
+        self._ready.clear()
         if scheduler is not None:
             await asyncio.to_thread(scheduler.stop)
 
     async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
-        await self.start()
+        await self._require_ready()
         return len(self._encode(messages))
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        await self.start()
-        scheduler = self._scheduler
-        if scheduler is None:
-            raise Unavailable("The model is not loaded")
+        scheduler = await self._require_ready()
         prompt_ids = self._encode(request.messages)
-        max_tokens = request.sampling.max_tokens
-        if len(prompt_ids) + max_tokens > self._context_length:
-            raise InvalidInput(
-                f"The prompt has {len(prompt_ids)} tokens and max_tokens is {max_tokens}: together "
-                f"{len(prompt_ids) + max_tokens}, more than the model's context length of "
-                f"{self._context_length} tokens",
-                field="messages",
-                code="context_length_exceeded",
-            )
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[object] = asyncio.Queue()
+        async with aclosing(
+            stream_events(scheduler, prompt_ids, request.sampling, request.request_id)
+        ) as events:
+            async for event in events:
+                yield event
 
-        def emit(item: object) -> None:
-            try:
-                loop.call_soon_threadsafe(events.put_nowait, item)
-            except RuntimeError:  # the reader's loop is gone
-                pass
-
-        sequence = Sequence(prompt_ids, request.sampling, emit,
-                            IncrementalDetokenizer(self._decode))
-        scheduler.submit(sequence)  # Overloaded raises here, before any event
-        finished = False
-        try:
-            yield PromptAccepted(prompt_tokens=len(prompt_ids))
-            while True:
-                item = await events.get()
-                if isinstance(item, Exception):
-                    finished = True
-                    raise item
-                yield item  # type: ignore[misc]
-                if isinstance(item, GenerationFinished):
-                    finished = True
-                    return
-        finally:
-            if not finished:
-                scheduler.cancel(sequence)
+    # -- extras for benchmarks, tests and diagnostics -------------------------------------------------
 
     def loaded_model(self) -> tuple[Any, Any]:
-        """The loaded Hugging Face model and tokenizer, for benchmarks and diagnostics (after ``start``)."""
+        """The Hugging Face model and tokenizer (after ``start``)."""
         if self._model is None:
             raise Unavailable("The model is not loaded")
         return self._model, self._tokenizer
 
-    # -- loading ---------------------------------------------------------------------------------
+    def load_stats(self) -> tuple[int, int]:
+        """(running sequences, waiting requests) right now."""
+        scheduler = self._scheduler
+        return (scheduler.running_count, scheduler.waiting_count) if scheduler is not None else (0, 0)
+
+    # -- loading --------------------------------------------------------------------------------------
+
+    async def _require_ready(self) -> BatchScheduler:
+        await self.start()
+        scheduler = self._scheduler
+        if scheduler is None:
+            reason = self._error or "it was closed"
+            raise Unavailable(f"The model {self._model_id} is not available: {reason}")
+        return scheduler
 
     async def _start_engine_thread(self) -> None:
-        """Load the model and run the scheduler in ONE dedicated thread.
-
-        Every torch call happens on that thread: a second thread doing torch work gets its own
-        OpenMP team, and the teams fight over the cores (measured here: about 25% slower decoding).
-        """
-        loaded: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loaded: concurrent.futures.Future[BatchScheduler] = concurrent.futures.Future()
 
         def engine_main() -> None:
             try:
-                self._load()
+                scheduler = self._load()
             except BaseException as error:
                 loaded.set_exception(error)
                 return
-            loaded.set_result(None)
-            assert self._scheduler is not None
-            self._scheduler.run_forever()
+            loaded.set_result(scheduler)
+            scheduler.run_forever()
 
         threading.Thread(target=engine_main, name="llm-engine", daemon=True).start()
-        await asyncio.wrap_future(loaded)
+        self._scheduler = await asyncio.wrap_future(loaded)
+        self._ready.set()
 
-    def _load(self) -> None:
+    def _load(self) -> BatchScheduler:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend
 
-        torch.set_num_threads(int(os.environ.get("LLM_THREADS", os.cpu_count() or 1)))
+        torch.set_num_threads(self._settings.num_threads or os.cpu_count() or 1)
         source, token = self._source()
-        device = self._device()
-        dtype = self._dtype(device)
-        log.info("llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype))
+        device = self._device(torch)
+        dtype = self._dtype(torch, device)
+        log.info(
+            "llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype)
+        )
         tokenizer = AutoTokenizer.from_pretrained(source, token=token)
         model = AutoModelForCausalLM.from_pretrained(source, token=token, dtype=dtype)
         model.to(device)
         model.eval()
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"{self._model_id} has no chat template")
-        model_context = int(getattr(model.config, "max_position_embeddings", DEFAULT_MAX_CONTEXT))
+        model_context = int(getattr(model.config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
         self._context_length = min(model_context, self._settings.max_context_tokens or model_context)
+        batch = self._settings.max_batch_size
         backend: Any
         if SlotDecodeBackend.supports(model):
-            backend = SlotDecodeBackend(model, max_rows=self._settings.max_batch_size,
-                                        max_seq_len=self._context_length)
+            backend = SlotDecodeBackend(model, max_batch_size=batch, max_seq_len=self._context_length)
         else:
             log.warning("llm.engine.serial_fallback", model_type=getattr(model.config, "model_type", None))
-            backend = SerialDecodeBackend(model, max_rows=self._settings.max_batch_size)
-        self._model = model
-        self._tokenizer = tokenizer
-        self._scheduler = BatchScheduler(backend, self._eos_ids(model, tokenizer),
-                                         max_queued=self._settings.max_queued_requests)
-        self._loaded.set()
-        log.info("llm.model.ready", model_id=self._model_id, context_length=self._context_length,
-                 engine=type(backend).__name__)
+            backend = SerialDecodeBackend(model, max_batch_size=batch)
+        self._model, self._tokenizer = model, tokenizer
+        scheduler = BatchScheduler(
+            backend,
+            max_batch_size=batch,
+            max_queued_requests=self._settings.max_queued_requests,
+            context_length=self._context_length,
+            eos_token_ids=self._eos_ids(model, tokenizer),
+            new_text_stream=lambda: IncrementalDetokenizer(self._decode),
+            dispatch=dispatch_to_loops,
+        )
+        log.info(
+            "llm.model.ready",
+            model_id=self._model_id,
+            context_length=self._context_length,
+            backend=type(backend).__name__,
+            max_batch_size=batch,
+        )
+        return scheduler
 
     def _source(self) -> tuple[str | Path, str | None]:
         if self._settings.model_repo_id is None:
             return ensure_converted(find_embedded_gguf(), self._settings.cache_dir), None
         return self._settings.model_repo_id, self._settings.hf_token
 
-    def _device(self) -> str:
-        import torch
-
-        wanted = self._settings.device_map.lower()
+    def _device(self, torch: Any) -> str:
+        wanted = self._settings.device_map.strip().lower()
         if wanted in ("auto", ""):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return wanted
 
-    def _dtype(self, device: str) -> Any:
-        import torch
-
-        names = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16,
-                 "fp16": torch.float16, "float32": torch.float32, "fp32": torch.float32}
-        wanted = self._settings.torch_dtype.lower()
+    def _dtype(self, torch: Any, device: str) -> Any:
+        wanted = self._settings.torch_dtype.strip().lower()
         if wanted == "auto":
-            return torch.bfloat16
-        if wanted not in names:
-            raise ValueError(f"TORCH_DTYPE {self._settings.torch_dtype!r} is not one of auto, {', '.join(names)}")
-        return names[wanted]
+            return torch.bfloat16 if device == "cpu" else "auto"
+        if wanted not in _DTYPES:
+            raise ValueError(
+                f"torch_dtype {self._settings.torch_dtype!r} is not one of auto, {', '.join(_DTYPES)}"
+            )
+        return getattr(torch, wanted)
 
     @staticmethod
     def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -223,11 +216,11 @@ class TransformersLanguageModel:
             value = getattr(source, "eos_token_id", None)
             if isinstance(value, int):
                 ids.add(value)
-            elif isinstance(value, (list, tuple)):
+            elif isinstance(value, list | tuple):
                 ids.update(int(v) for v in value)
         return ids
 
-    # -- tokenizer -------------------------------------------------------------------------------
+    # -- tokenizer ------------------------------------------------------------------------------------
 
     def _encode(self, messages: tuple[ChatMessage, ...]) -> list[int]:
         rendered = self._tokenizer.apply_chat_template(

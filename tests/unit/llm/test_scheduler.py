@@ -1,180 +1,296 @@
-"""The batching scheduler with a hand-written fake backend: no torch, no model."""
+"""The batching scheduler driven step by step over a hand-written fake backend: no torch, no model."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pytest
 
 from adapters.llm.detokenizer import IncrementalDetokenizer
-from adapters.llm.scheduler import BatchScheduler, Sequence
-from core.domain.errors import Overloaded
+from adapters.llm.scheduler import BatchScheduler, PrefillItem, ScheduledRequest
+from core.domain.errors import InvalidInput, Overloaded, Unavailable
 from core.domain.generation import GenerationFinished, SamplingParams, TokenGenerated
 
 EOS = 0
 
 
 class FakeDecodeBackend:
-    """Each sequence produces ``script[prompt_ids[0]]`` token by token, then EOS."""
+    """A prompt ``[key, ...]`` produces ``scripts[key]`` token by token, then EOS forever.
 
-    def __init__(self, max_rows: int, scripts: dict[int, list[int]]) -> None:
-        self.max_rows = max_rows
-        self.scripts = scripts
-        self.rows: list[Sequence] = []
-        self.added: list[int] = []
-        self.removed: list[int] = []
-        self.step_sizes: list[int] = []
-        self.params_seen: dict[int, SamplingParams] = {}
+    With ``echo_seed`` the sampled token is the request's seed instead, to show which settings reached
+    which sequence. It checks the protocol as it goes: prefill only into free slots, decode exactly the
+    running slots, sample only slots with fresh logits.
+    """
 
-    def _next(self, sequence: Sequence) -> int:
-        script = self.scripts[sequence.prompt_ids[0]]
-        produced = len(sequence.generated)
-        return script[produced] if produced < len(script) else EOS
+    def __init__(self, scripts: dict[int, list[int]] | None = None, *, echo_seed: bool = False) -> None:
+        self.scripts = scripts or {}
+        self.echo_seed = echo_seed
+        self.active: dict[int, tuple[int, SamplingParams]] = {}  # slot -> (key, params)
+        self.produced: dict[int, int] = {}
+        self.fresh: set[int] = set()
+        self.prefills: list[list[tuple[int, int]]] = []  # per call: (slot, key)
+        self.decodes: list[list[int]] = []
+        self.released: list[int] = []
+        self.slots_used: set[int] = set()
 
-    def add(self, sequence: Sequence) -> int:
-        assert len(self.rows) < self.max_rows
-        self.rows.append(sequence)
-        self.added.append(sequence.prompt_ids[0])
-        self.params_seen[sequence.prompt_ids[0]] = sequence.sampling
-        return self._next(sequence)
+    def prefill(self, items: Sequence[PrefillItem]) -> None:
+        for item in items:
+            assert item.slot not in self.active, "prefill into an occupied slot"
+            self.active[item.slot] = (item.prompt_ids[0], item.sampling)
+            self.produced[item.slot] = 0
+            self.fresh.add(item.slot)
+            self.slots_used.add(item.slot)
+        self.prefills.append([(item.slot, item.prompt_ids[0]) for item in items])
 
-    def step(self, sequences: list[Sequence]) -> list[int]:
-        assert set(map(id, sequences)) == set(map(id, self.rows)), "step must cover exactly the running rows"
-        self.step_sizes.append(len(sequences))
-        return [self._next(s) for s in sequences]
+    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        assert sorted(slots) == sorted(self.active), "decode must cover exactly the running slots"
+        assert len(slots) == len(token_ids)
+        self.decodes.append(list(slots))
+        self.fresh.update(slots)
 
-    def remove(self, sequence: Sequence) -> None:
-        self.rows.remove(sequence)
-        self.removed.append(sequence.prompt_ids[0])
+    def sample(self, slots: Sequence[int]) -> list[int]:
+        tokens = []
+        for slot in slots:
+            assert slot in self.fresh, "sampling a slot without fresh logits"
+            self.fresh.discard(slot)
+            key, params = self.active[slot]
+            if self.echo_seed:
+                tokens.append(params.seed or 99)
+                continue
+            script = self.scripts.get(key, [])
+            index = self.produced[slot]
+            self.produced[slot] += 1
+            tokens.append(script[index] if index < len(script) else EOS)
+        return tokens
+
+    def release(self, slot: int) -> None:
+        del self.active[slot]
+        self.fresh.discard(slot)
+        self.released.append(slot)
 
 
-def make_sequence(key: int, max_tokens: int = 100, events: list | None = None, **params: object) -> Sequence:
-    log = events if events is not None else []
-    return Sequence([key], SamplingParams(max_tokens=max_tokens, **params), log.append,  # type: ignore[arg-type]
-                    IncrementalDetokenizer(lambda ids: "".join(chr(96 + i) for i in ids)))
+def letters(ids: list[int]) -> str:
+    return "".join(chr(96 + i) for i in ids)  # 1 -> "a", 2 -> "b", ...
 
 
-def run_until_idle(scheduler: BatchScheduler, limit: int = 100) -> None:
+def make_scheduler(
+    backend: FakeDecodeBackend, *, batch: int = 4, queued: int = 8, context: int = 100
+) -> BatchScheduler:
+    return BatchScheduler(
+        backend,
+        max_batch_size=batch,
+        max_queued_requests=queued,
+        context_length=context,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+    )
+
+
+def submit(
+    scheduler: BatchScheduler,
+    key: int,
+    events: list | None = None,
+    *,
+    max_tokens: int = 50,
+    prompt_len: int = 1,
+    **params: object,
+) -> ScheduledRequest:
+    sink = events.append if events is not None else (lambda _event: None)
+    prompt = [key] + [7] * (prompt_len - 1)
+    return scheduler.submit(prompt, SamplingParams(max_tokens=max_tokens, **params), sink)  # type: ignore[arg-type]
+
+
+def run_until_idle(scheduler: BatchScheduler, limit: int = 200) -> None:
     for _ in range(limit):
         if scheduler.running_count == 0 and scheduler.waiting_count == 0:
             return
-        scheduler.run_once()
-    raise AssertionError("scheduler did not go idle")
+        scheduler.step()
+    raise AssertionError("the scheduler did not go idle")
 
 
-def test_tokens_then_stop_on_eos_with_text_and_counts() -> None:
-    backend = FakeDecodeBackend(4, {1: [1, 2, 3]})
+def test_tokens_then_one_stop_event_on_eos_with_text_and_usage() -> None:
+    backend = FakeDecodeBackend({1: [1, 2, 3]})
+    scheduler = make_scheduler(backend)
     events: list = []
-    scheduler = BatchScheduler(backend, {EOS}, max_queued=4)
-    scheduler.submit(make_sequence(1, events=events))
+    submit(scheduler, 1, events)
     run_until_idle(scheduler)
-    tokens = [e for e in events if isinstance(e, TokenGenerated)]
-    assert "".join(t.text for t in tokens) == "abc"
-    assert events[-1] == GenerationFinished(reason="stop", completion_tokens=4)  # EOS counted, never shown
-    assert backend.removed == [1]
+    assert [type(e) for e in events] == [TokenGenerated] * 3 + [GenerationFinished]
+    assert "".join(e.text for e in events[:-1]) == "abc"
+    assert [e.token_id for e in events[:-1]] == [1, 2, 3]
+    # The EOS token counts as generated (as in vLLM and OpenAI) but is never shown as text.
+    assert events[-1] == GenerationFinished(reason="stop", completion_tokens=4)
+    assert backend.released == [0] and scheduler.free_slot_count == 4
 
 
-def test_max_tokens_gives_length() -> None:
+def test_max_tokens_ends_with_length_after_exactly_that_many_tokens() -> None:
+    scheduler = make_scheduler(FakeDecodeBackend({1: [5] * 50}))
     events: list = []
-    scheduler = BatchScheduler(FakeDecodeBackend(4, {1: [5] * 50}), {EOS}, max_queued=4)
-    scheduler.submit(make_sequence(1, max_tokens=3, events=events))
+    submit(scheduler, 1, events, max_tokens=3)
     run_until_idle(scheduler)
-    assert events[-1] == GenerationFinished(reason="length", completion_tokens=3)
     assert sum(isinstance(e, TokenGenerated) for e in events) == 3
+    assert events[-1] == GenerationFinished(reason="length", completion_tokens=3)
+
+
+def test_each_request_has_its_own_token_limit_and_eos_in_one_batch() -> None:
+    backend = FakeDecodeBackend({1: [5] * 50, 2: [6, 6], 3: [7] * 50})
+    scheduler = make_scheduler(backend)
+    logs: dict[int, list] = {1: [], 2: [], 3: []}
+    submit(scheduler, 1, logs[1], max_tokens=4)
+    submit(scheduler, 2, logs[2], max_tokens=10)
+    submit(scheduler, 3, logs[3], max_tokens=7)
+    run_until_idle(scheduler)
+    assert logs[1][-1] == GenerationFinished("length", 4)
+    assert logs[2][-1] == GenerationFinished("stop", 3)
+    assert logs[3][-1] == GenerationFinished("length", 7)
+    assert len(backend.prefills) == 1, "the three waiting requests were prefilled together"
 
 
 def test_new_requests_join_between_steps_without_waiting_for_the_batch_to_drain() -> None:
-    backend = FakeDecodeBackend(4, {1: [5] * 20, 2: [6] * 3})
-    scheduler = BatchScheduler(backend, {EOS}, max_queued=4)
-    scheduler.submit(make_sequence(1))
-    scheduler.run_once()
-    scheduler.run_once()
-    scheduler.submit(make_sequence(2))
-    scheduler.run_once()
-    assert backend.added == [1, 2]
-    assert backend.step_sizes[-1] == 2, "the newcomer is decoded in the same step as the running one"
+    backend = FakeDecodeBackend({1: [5] * 20, 2: [6] * 3})
+    scheduler = make_scheduler(backend)
+    first: list = []
+    submit(scheduler, 1, first)
+    scheduler.step()
+    scheduler.step()
+    submit(scheduler, 2)
+    scheduler.step()
+    assert backend.prefills == [[(0, 1)], [(1, 2)]], "the newcomer got the free slot at the next step"
+    assert backend.decodes[-1] == [0, 1], "and is decoded in the same step as the running request"
+    assert not any(isinstance(e, GenerationFinished) for e in first), "while the first one keeps running"
     run_until_idle(scheduler)
-    assert backend.removed == [2, 1], "the short request leaves first, the long one keeps running"
+    assert backend.released == [1, 0], "the short request left first"
 
 
-def test_each_sequence_keeps_its_own_settings() -> None:
-    backend = FakeDecodeBackend(4, {1: [5], 2: [6]})
-    scheduler = BatchScheduler(backend, {EOS}, max_queued=4)
-    scheduler.submit(make_sequence(1, temperature=0.0, seed=1, top_k=3))
-    scheduler.submit(make_sequence(2, temperature=1.3, seed=9, top_p=0.5))
+def test_per_request_settings_reach_the_right_sequence() -> None:
+    backend = FakeDecodeBackend(echo_seed=True)
+    scheduler = make_scheduler(backend)
+    logs: dict[int, list] = {1: [], 2: [], 3: []}
+    submit(scheduler, 1, logs[1], max_tokens=3, seed=11, temperature=0.0, top_k=3)
+    submit(scheduler, 2, logs[2], max_tokens=3, seed=22, temperature=1.3, top_p=0.5)
+    submit(scheduler, 3, logs[3], max_tokens=3, seed=33, frequency_penalty=0.5, presence_penalty=0.2)
+    scheduler.step()
+    settings = {key: params for key, params in backend.active.values()}
+    assert (settings[1].temperature, settings[1].top_k) == (0.0, 3)
+    assert (settings[2].temperature, settings[2].top_p) == (1.3, 0.5)
+    assert (settings[3].frequency_penalty, settings[3].presence_penalty) == (0.5, 0.2)
     run_until_idle(scheduler)
-    assert (backend.params_seen[1].temperature, backend.params_seen[1].seed, backend.params_seen[1].top_k) == (0.0, 1, 3)
-    assert (backend.params_seen[2].temperature, backend.params_seen[2].seed, backend.params_seen[2].top_p) == (1.3, 9, 0.5)
+    for key, seed in ((1, 11), (2, 22), (3, 33)):
+        assert {e.token_id for e in logs[key] if isinstance(e, TokenGenerated)} == {seed}
 
 
-def test_cancel_frees_the_row_within_one_step_and_reports_cancelled() -> None:
-    backend = FakeDecodeBackend(1, {1: [5] * 50, 2: [6, 6]})
+def test_cancel_frees_the_slot_within_one_step_for_the_next_request() -> None:
+    backend = FakeDecodeBackend({1: [5] * 50, 2: [6, 6]})
+    scheduler = make_scheduler(backend, batch=1)
     events: list = []
-    scheduler = BatchScheduler(backend, {EOS}, max_queued=4)
-    first = make_sequence(1, events=events)
-    scheduler.submit(first)
-    scheduler.run_once()
-    scheduler.submit(make_sequence(2))
+    first = submit(scheduler, 1, events)
+    scheduler.step()
+    submit(scheduler, 2)
+    assert scheduler.waiting_count == 1
     scheduler.cancel(first)
-    scheduler.run_once()
-    assert backend.removed[0] == 1
-    assert backend.added == [1, 2], "the freed row went to the waiting request at the same step"
-    assert events[-1].reason == "cancelled"
+    scheduler.step()
+    assert backend.released == [0]
+    assert backend.prefills[-1] == [(0, 2)], "the freed slot went to the waiting request in the same step"
+    assert events[-1] == GenerationFinished(reason="cancelled", completion_tokens=1)
+    scheduler.cancel(first)  # idempotent
 
 
 def test_cancelled_while_waiting_never_reaches_the_model() -> None:
-    backend = FakeDecodeBackend(1, {1: [5] * 50, 2: [6]})
-    events: list = []
-    scheduler = BatchScheduler(backend, {EOS}, max_queued=4)
-    scheduler.submit(make_sequence(1))
-    waiting = make_sequence(2, events=events)
-    scheduler.submit(waiting)
-    scheduler.run_once()
+    backend = FakeDecodeBackend({1: [5] * 50})
+    scheduler = make_scheduler(backend, batch=1)
+    submit(scheduler, 1)
+    waiting = submit(scheduler, 2)
+    scheduler.step()
     scheduler.cancel(waiting)
-    scheduler.run_once()
-    assert 2 not in backend.added
-    assert events == [GenerationFinished(reason="cancelled", completion_tokens=0)]
+    assert scheduler.waiting_count == 0
+    scheduler.step()
+    assert all(key != 2 for batch in backend.prefills for _, key in batch)
+    assert waiting.finish_reason == "cancelled"
 
 
-def test_full_queue_is_refused_at_once() -> None:
-    scheduler = BatchScheduler(FakeDecodeBackend(2, {}), {EOS}, max_queued=1)
-    for key in range(3):  # two fill the rows, one waits
-        scheduler.submit(make_sequence(key))
+def test_a_full_queue_is_refused_at_once_and_accepts_again_when_slots_free() -> None:
+    backend = FakeDecodeBackend({key: [5] for key in range(10)})
+    scheduler = make_scheduler(backend, batch=2, queued=1)
+    for key in range(3):  # two fill the slots, one waits
+        submit(scheduler, key, max_tokens=1)
     with pytest.raises(Overloaded) as error:
-        scheduler.submit(make_sequence(9))
-    assert error.value.retry_after_seconds >= 1
+        submit(scheduler, 9)
+    assert error.value.retry_after_seconds == 1
+    run_until_idle(scheduler)
+    submit(scheduler, 9)  # room again
 
 
-def test_a_failing_step_fails_its_readers_instead_of_hanging() -> None:
-    class Broken(FakeDecodeBackend):
-        def step(self, sequences):  # type: ignore[no-untyped-def]
+def test_a_prompt_that_does_not_fit_the_context_is_refused_with_both_numbers() -> None:
+    backend = FakeDecodeBackend({1: [5]})
+    scheduler = make_scheduler(backend, context=100)
+    with pytest.raises(InvalidInput) as error:
+        submit(scheduler, 1, prompt_len=60, max_tokens=41)
+    assert error.value.field == "messages"
+    assert "100" in error.value.message and "60" in error.value.message and "41" in error.value.message
+    submit(scheduler, 1, prompt_len=60, max_tokens=40)  # exactly the context fits
+    assert backend.prefills == [] and scheduler.waiting_count == 1
+
+
+def test_slots_are_reused_and_never_exceed_the_batch() -> None:
+    backend = FakeDecodeBackend({key: [5] * key for key in range(1, 8)})
+    scheduler = make_scheduler(backend, batch=2)
+    logs = [[] for _ in range(7)]
+    for key in range(1, 8):
+        submit(scheduler, key, logs[key - 1])
+    run_until_idle(scheduler)
+    assert backend.slots_used == {0, 1}
+    assert all(log[-1] == GenerationFinished("stop", key + 1) for key, log in enumerate(logs, start=1))
+    assert scheduler.free_slot_count == 2
+
+
+def test_a_long_prompt_is_prefilled_on_its_own_within_the_token_budget() -> None:
+    backend = FakeDecodeBackend({1: [5], 2: [5], 3: [5]})
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=4,
+        max_queued_requests=4,
+        context_length=1000,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        prefill_token_budget=100,
+    )
+    submit(scheduler, 1, prompt_len=80, max_tokens=2)
+    submit(scheduler, 2, prompt_len=50, max_tokens=2)
+    submit(scheduler, 3, prompt_len=10, max_tokens=2)
+    scheduler.step()
+    assert [[key for _, key in batch] for batch in backend.prefills] == [[1]]
+    scheduler.step()
+    assert [[key for _, key in batch] for batch in backend.prefills] == [[1], [2, 3]]
+
+
+def test_a_failing_decode_fails_its_readers_and_frees_their_slots() -> None:
+    class BrokenBackend(FakeDecodeBackend):
+        def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
             raise RuntimeError("boom")
 
+    scheduler = make_scheduler(BrokenBackend({1: [5, 5]}))
     events: list = []
-    scheduler = BatchScheduler(Broken(2, {1: [5, 5]}), {EOS}, max_queued=2)
-    scheduler.submit(make_sequence(1, events=events))
-    scheduler.run_once()
-    assert isinstance(events[-1], RuntimeError)
-    assert scheduler.running_count == 0
+    submit(scheduler, 1, events)
+    scheduler.start()
+    try:
+        for _ in range(200):
+            if events and isinstance(events[-1], Exception):
+                break
+            import time
+
+            time.sleep(0.01)
+    finally:
+        scheduler.stop()
+    assert isinstance(events[-1], Unavailable)
+    assert scheduler.running_count == 0 and scheduler.free_slot_count == 4
 
 
-def test_stop_ends_waiting_and_running_readers() -> None:
-    events: list = []
-    scheduler = BatchScheduler(FakeDecodeBackend(1, {1: [5] * 50, 2: [5]}), {EOS}, max_queued=2)
-    scheduler.submit(make_sequence(1, events=events))
-    scheduler.submit(make_sequence(2, events=events))
-    scheduler.run_once()
-    scheduler.stop(timeout=0)  # asks to stop; the loop below then ends at once
-    scheduler.run_forever()
-    assert sum(isinstance(e, RuntimeError) for e in events) == 2
-
-
-def test_detokenizer_holds_back_incomplete_characters() -> None:
-    pieces = {1: "caf", 2: "\ufffd", 3: "é"}
-
-    def decode(ids: list[int]) -> str:
-        text = "".join(pieces[i] for i in ids)
-        return text.replace("\ufffdé", "é")  # 2 then 3 form one character
-
-    detokenizer = IncrementalDetokenizer(decode)
-    assert detokenizer.push(1) == "caf"
-    assert detokenizer.push(2) == ""
-    assert detokenizer.push(3) == "é"
+def test_stop_finishes_running_and_waiting_readers_as_cancelled() -> None:
+    scheduler = make_scheduler(FakeDecodeBackend({1: [5] * 50, 2: [5]}), batch=1)
+    logs: list[list] = [[], []]
+    submit(scheduler, 1, logs[0])
+    submit(scheduler, 2, logs[1])
+    scheduler.step()
+    scheduler.stop()
+    assert [log[-1].reason for log in logs] == ["cancelled", "cancelled"]
+    with pytest.raises(Unavailable):
+        submit(scheduler, 1)
