@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
+from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.marketplace import (
     Conversation,
     ConversationMessage,
@@ -10,8 +14,7 @@ from core.domain.marketplace import (
     Supplier,
     User,
 )
-
-from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
+from core.geo.distance import haversine_km
 
 
 def supplier(row: SupplierRow) -> Supplier:
@@ -49,3 +52,26 @@ def conversation(row: ConversationRow) -> Conversation:
 def message(row: MessageRow) -> ConversationMessage:
     return ConversationMessage(id=row.id, conversation_id=row.conversation_id, role=row.role,  # type: ignore[arg-type]
                                content=row.content, created_at=row.created_at, details=row.details)
+
+
+# Raw-SQL product rows (search reads them without the ORM): ``products p JOIN suppliers s``.
+PRODUCT_SQL_COLUMNS = (
+    "p.id, p.supplier_id, s.business_name AS supplier_name, p.name, p.description, p.price, p.stock_quantity, "
+    "p.category, p.tags, p.sku, p.is_available, p.created_at, p.city, p.latitude, p.longitude"
+)
+
+
+def _utc(value: datetime.datetime | str) -> datetime.datetime:
+    if isinstance(value, str):  # SQLite stores SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff", in UTC
+        value = datetime.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+def product_from_sql(row: Any, near: GeoPoint | None) -> Product:
+    location = GeoPoint(row.latitude, row.longitude)
+    return Product(
+        id=row.id, supplier_id=row.supplier_id, supplier_name=row.supplier_name, name=row.name,
+        description=row.description, price=row.price, stock_quantity=row.stock_quantity, category=row.category,
+        tags=row.tags, sku=row.sku, is_available=bool(row.is_available), created_at=_utc(row.created_at),
+        city=row.city, location=location, distance_km=haversine_km(near, location) if near is not None else None,
+    )

@@ -8,6 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.db import mappers
+from adapters.db.product_search import ProductSearch, SearchTuning
+from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.errors import Conflict, NotFound
 from core.domain.marketplace import (
     Conversation,
@@ -26,19 +29,19 @@ from core.domain.marketplace import (
 )
 from core.search_text import product_search_text
 
-from adapters.db import mappers
-from adapters.db.product_search import ProductSearch
-from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
-
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-async def _flush_or_conflict(session: AsyncSession, field: str, message: str) -> None:
-    """Flush inside a savepoint so a unique violation leaves the transaction usable and writes nothing."""
+async def _add_or_conflict(session: AsyncSession, row: object, field: str, message: str) -> None:
+    """Insert inside a savepoint so a unique violation leaves the transaction usable and writes nothing.
+
+    The row is added inside the savepoint: ``begin_nested`` flushes pending rows before it starts.
+    """
     try:
         async with session.begin_nested():
+            session.add(row)
             await session.flush()
     except IntegrityError as error:
         raise Conflict(message, field=field) from error
@@ -57,8 +60,7 @@ class SqlSupplierRepository:
             address=supplier.address, latitude=supplier.location.latitude, longitude=supplier.location.longitude,
             city=supplier.city, province=supplier.province, is_active=True, api_key_hash=api_key_hash,
         )
-        self._session.add(row)
-        await _flush_or_conflict(self._session, "email", f"Email {email} is already registered")
+        await _add_or_conflict(self._session, row, "email", f"Email {email} is already registered")
         return mappers.supplier(row)
 
     async def get(self, supplier_id: int) -> Supplier | None:
@@ -83,8 +85,9 @@ class SqlSupplierRepository:
 
 
 class SqlProductRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, search_tuning: SearchTuning | None = None) -> None:
         self._session = session
+        self._search = ProductSearch(session, search_tuning)
 
     async def add(self, supplier_id: int, product: NewProduct) -> Product:
         supplier = await self._session.get(SupplierRow, supplier_id)
@@ -100,8 +103,7 @@ class SqlProductRepository:
             city=supplier.city,
             search_text=product_search_text(product.name, product.description, product.tags, category),
         )
-        self._session.add(row)
-        await _flush_or_conflict(self._session, "sku", f"SKU {product.sku} already exists")
+        await _add_or_conflict(self._session, row, "sku", f"SKU {product.sku} already exists")
         return mappers.product(row, supplier.business_name)
 
     async def get(self, product_id: int) -> Product | None:
@@ -124,7 +126,7 @@ class SqlProductRepository:
         return mappers.product(row, row.supplier.business_name)
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
-        return await ProductSearch(self._session).find(criteria)
+        return await self._search.find(criteria)
 
 
 class SqlUserRepository:
@@ -142,8 +144,7 @@ class SqlUserRepository:
             city=user.city, province=user.province, ai_access_enabled=user.ai_access_enabled,
             api_key_hash=api_key_hash,
         )
-        self._session.add(row)
-        await _flush_or_conflict(self._session, "email", f"Email {email} is already registered")
+        await _add_or_conflict(self._session, row, "email", f"Email {email} is already registered")
         return mappers.user(row)
 
     async def get(self, user_id: int) -> User | None:
@@ -178,8 +179,7 @@ class SqlConversationRepository:
 
     async def create(self, user_id: int, session_id: str) -> Conversation:
         row = ConversationRow(user_id=user_id, session_id=session_id)
-        self._session.add(row)
-        await _flush_or_conflict(self._session, "session_id", f"Session {session_id} already exists")
+        await _add_or_conflict(self._session, row, "session_id", f"Session {session_id} already exists")
         return mappers.conversation(row)
 
     async def set_last_filters(self, conversation_id: int, filters_json: str) -> None:
