@@ -1,0 +1,78 @@
+"""The per-slot torch sampler on hand-made logits (torch, no model)."""
+
+from __future__ import annotations
+
+import torch
+
+from adapters.llm.sampler import TokenSampler
+from core.domain.generation import SamplingParams
+
+VOCAB = 6
+
+
+def logits(*rows: list[float]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+FLAT = [0.0] * VOCAB
+
+
+def draw(sampler: TokenSampler, slots: list[int], rows: torch.Tensor, steps: int) -> list[list[int]]:
+    return [sampler.sample(slots, rows) for _ in range(steps)]
+
+
+def test_greedy_rows_take_the_argmax_next_to_sampled_rows() -> None:
+    sampler = TokenSampler(VOCAB, 4)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0))
+    sampler.configure(3, SamplingParams(max_tokens=9, temperature=1.0, seed=1))
+    tokens = draw(sampler, [0, 3], logits([0, 0, 5, 0, 0, 0], FLAT), 20)
+    assert {row[0] for row in tokens} == {2}
+    assert len({row[1] for row in tokens}) > 1
+
+
+def test_a_seed_gives_the_same_draws_whatever_else_is_in_the_batch() -> None:
+    alone = TokenSampler(VOCAB, 4)
+    alone.configure(1, SamplingParams(max_tokens=9, seed=42))
+    crowded = TokenSampler(VOCAB, 4)
+    crowded.configure(0, SamplingParams(max_tokens=9, seed=7))
+    crowded.configure(1, SamplingParams(max_tokens=9, seed=42))
+    crowded.configure(2, SamplingParams(max_tokens=9))  # random seed
+    solo = [row[0] for row in draw(alone, [1], logits(FLAT), 30)]
+    mixed = [row[1] for row in draw(crowded, [0, 1, 2], logits(FLAT, FLAT, FLAT), 30)]
+    assert solo == mixed
+    again = TokenSampler(VOCAB, 4)
+    again.configure(1, SamplingParams(max_tokens=9, seed=43))
+    assert [row[0] for row in draw(again, [1], logits(FLAT), 30)] != solo
+
+
+def test_reconfiguring_a_slot_restarts_its_seeded_stream() -> None:
+    sampler = TokenSampler(VOCAB, 2)
+    sampler.configure(0, SamplingParams(max_tokens=9, seed=5))
+    first = draw(sampler, [0], logits(FLAT), 10)
+    sampler.release(0)
+    sampler.configure(0, SamplingParams(max_tokens=9, seed=5))
+    assert draw(sampler, [0], logits(FLAT), 10) == first
+
+
+def test_top_k_and_top_p_restrict_the_candidates() -> None:
+    sampler = TokenSampler(VOCAB, 2)
+    sampler.configure(0, SamplingParams(max_tokens=9, top_k=2, seed=3))
+    sampler.configure(1, SamplingParams(max_tokens=9, top_p=0.5, seed=3))
+    rows = logits([3, 2.9, 0, 0, 0, 0], [0, 0, 0, 4, 0, 0])
+    tokens = draw(sampler, [0, 1], rows, 40)
+    assert {row[0] for row in tokens} == {0, 1}
+    assert {row[1] for row in tokens} == {3}
+
+
+def test_frequency_and_presence_penalties_follow_openai() -> None:
+    # Greedy with a frequency penalty: token 0 leads by 1.5; after two uses (-2.0) token 1 wins.
+    sampler = TokenSampler(VOCAB, 2)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, frequency_penalty=1.0))
+    row = logits([1.5, 0, -5, -5, -5, -5])
+    assert [sampler.sample([0], row)[0] for _ in range(3)] == [0, 0, 1]
+    # Presence penalty counts a token once, however often it appeared.
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.0, presence_penalty=1.0))
+    row = logits([1.5, 0.4, -5, -5, -5, -5])
+    assert [sampler.sample([1], row)[0] for _ in range(3)] == [0, 0, 0]
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.0, presence_penalty=1.2))
+    assert [sampler.sample([1], row)[0] for _ in range(3)] == [0, 1, 0]
