@@ -53,8 +53,12 @@ def upgrade() -> None:
     op.create_table(
         "products",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
-        sa.Column("supplier_id", ID, sa.ForeignKey("suppliers.id", ondelete="CASCADE",
-                                                   name="fk_products_supplier_id_suppliers"), nullable=False),
+        sa.Column(
+            "supplier_id",
+            ID,
+            sa.ForeignKey("suppliers.id", ondelete="CASCADE", name="fk_products_supplier_id_suppliers"),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text()),
         sa.Column("price", sa.BigInteger(), nullable=False),
@@ -96,8 +100,12 @@ def upgrade() -> None:
     op.create_table(
         "conversations",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
-        sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE",
-                                               name="fk_conversations_user_id_users"), nullable=False),
+        sa.Column(
+            "user_id",
+            ID,
+            sa.ForeignKey("users.id", ondelete="CASCADE", name="fk_conversations_user_id_users"),
+            nullable=False,
+        ),
         sa.Column("session_id", sa.String(128), nullable=False),
         sa.Column("last_filters", sa.Text()),
         *_audit(),
@@ -108,9 +116,14 @@ def upgrade() -> None:
     op.create_table(
         "messages",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
-        sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE",
-                                                       name="fk_messages_conversation_id_conversations"),
-                  nullable=False),
+        sa.Column(
+            "conversation_id",
+            ID,
+            sa.ForeignKey(
+                "conversations.id", ondelete="CASCADE", name="fk_messages_conversation_id_conversations"
+            ),
+            nullable=False,
+        ),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("details", sa.Text()),
@@ -135,11 +148,13 @@ def _sqlite_search() -> None:
     )
     op.execute(
         "CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN "
-        "INSERT INTO products_fts(products_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); END"
+        "INSERT INTO products_fts(products_fts, rowid, search_text) "
+        "VALUES ('delete', old.id, old.search_text); END"
     )
     op.execute(
         "CREATE TRIGGER products_fts_update AFTER UPDATE OF search_text ON products BEGIN "
-        "INSERT INTO products_fts(products_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+        "INSERT INTO products_fts(products_fts, rowid, search_text) "
+        "VALUES ('delete', old.id, old.search_text); "
         "INSERT INTO products_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
     )
 

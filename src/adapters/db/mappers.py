@@ -19,45 +19,86 @@ from core.geo.distance import haversine_km
 
 def supplier(row: SupplierRow) -> Supplier:
     return Supplier(
-        id=row.id, name=row.name, business_name=row.business_name, email=row.email, phone=row.phone,
-        address=row.address, location=GeoPoint(row.latitude, row.longitude), city=row.city,
-        province=row.province, is_active=row.is_active, registration_date=row.created_at,
+        id=row.id,
+        name=row.name,
+        business_name=row.business_name,
+        email=row.email,
+        phone=row.phone,
+        address=row.address,
+        location=GeoPoint(row.latitude, row.longitude),
+        city=row.city,
+        province=row.province,
+        is_active=row.is_active,
+        registration_date=row.created_at,
     )
 
 
 def product(row: ProductRow, supplier_name: str, distance_km: float | None = None) -> Product:
     return Product(
-        id=row.id, supplier_id=row.supplier_id, supplier_name=supplier_name, name=row.name,
-        description=row.description, price=row.price, stock_quantity=row.stock_quantity,
-        category=row.category, tags=row.tags, sku=row.sku, is_available=row.is_available,
-        created_at=row.created_at, city=row.city, location=GeoPoint(row.latitude, row.longitude),
+        id=row.id,
+        supplier_id=row.supplier_id,
+        supplier_name=supplier_name,
+        name=row.name,
+        description=row.description,
+        price=row.price,
+        stock_quantity=row.stock_quantity,
+        category=row.category,
+        tags=row.tags,
+        sku=row.sku,
+        is_available=row.is_available,
+        created_at=row.created_at,
+        city=row.city,
+        location=GeoPoint(row.latitude, row.longitude),
         distance_km=distance_km,
     )
 
 
 def user(row: UserRow) -> User:
-    location = GeoPoint(row.latitude, row.longitude) if row.latitude is not None and row.longitude is not None \
+    location = (
+        GeoPoint(row.latitude, row.longitude)
+        if row.latitude is not None and row.longitude is not None
         else None
+    )
     return User(
-        id=row.id, name=row.name, email=row.email, phone=row.phone, location=location, city=row.city,
-        province=row.province, ai_access_enabled=row.ai_access_enabled, created_at=row.created_at,
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        phone=row.phone,
+        location=location,
+        city=row.city,
+        province=row.province,
+        ai_access_enabled=row.ai_access_enabled,
+        created_at=row.created_at,
     )
 
 
 def conversation(row: ConversationRow) -> Conversation:
-    return Conversation(id=row.id, user_id=row.user_id, session_id=row.session_id, created_at=row.created_at,
-                        updated_at=row.updated_at, last_filters=row.last_filters)
+    return Conversation(
+        id=row.id,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_filters=row.last_filters,
+    )
 
 
 def message(row: MessageRow) -> ConversationMessage:
-    return ConversationMessage(id=row.id, conversation_id=row.conversation_id, role=row.role,  # type: ignore[arg-type]
-                               content=row.content, created_at=row.created_at, details=row.details)
+    return ConversationMessage(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=row.role,  # type: ignore[arg-type]
+        content=row.content,
+        created_at=row.created_at,
+        details=row.details,
+    )
 
 
 # Raw-SQL product rows (search reads them without the ORM): ``products p JOIN suppliers s``.
 PRODUCT_SQL_COLUMNS = (
-    "p.id, p.supplier_id, s.business_name AS supplier_name, p.name, p.description, p.price, p.stock_quantity, "
-    "p.category, p.tags, p.sku, p.is_available, p.created_at, p.city, p.latitude, p.longitude"
+    "p.id, p.supplier_id, s.business_name AS supplier_name, p.name, p.description, p.price, "
+    "p.stock_quantity, p.category, p.tags, p.sku, p.is_available, p.created_at, p.city, "
+    "p.latitude, p.longitude"
 )
 
 
@@ -70,8 +111,19 @@ def _utc(value: datetime.datetime | str) -> datetime.datetime:
 def product_from_sql(row: Any, near: GeoPoint | None) -> Product:
     location = GeoPoint(row.latitude, row.longitude)
     return Product(
-        id=row.id, supplier_id=row.supplier_id, supplier_name=row.supplier_name, name=row.name,
-        description=row.description, price=row.price, stock_quantity=row.stock_quantity, category=row.category,
-        tags=row.tags, sku=row.sku, is_available=bool(row.is_available), created_at=_utc(row.created_at),
-        city=row.city, location=location, distance_km=haversine_km(near, location) if near is not None else None,
+        id=row.id,
+        supplier_id=row.supplier_id,
+        supplier_name=row.supplier_name,
+        name=row.name,
+        description=row.description,
+        price=row.price,
+        stock_quantity=row.stock_quantity,
+        category=row.category,
+        tags=row.tags,
+        sku=row.sku,
+        is_available=bool(row.is_available),
+        created_at=_utc(row.created_at),
+        city=row.city,
+        location=location,
+        distance_km=haversine_km(near, location) if near is not None else None,
     )

@@ -25,8 +25,10 @@ so that a one-word query over a huge catalogue does not score every matching row
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,24 +37,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db import mappers
 from core.domain.marketplace import GeoPoint, PageResult, Product, ProductFilter
-from core.geo.distance import EARTH_RADIUS_KM, BoundingBox, bounding_box, haversine_km
+from core.geo.distance import EARTH_RADIUS_KM, BoundingBox, bounding_box
 from core.search_text import query_terms
 
 TOTAL_COUNT_CAP = 100
 RARE_TEXT_MATCHES = 2000
-RANK_WINDOW = 2000
+RANK_WINDOW = 500
 WHOLE_EARTH_KM = math.pi * EARTH_RADIUS_KM
 FIRST_BOX_KM = 0.5
+POSTGRES_FIRST_BOX_KM = 5.0
 # SQLite: boxes up to this many degrees of latitude are read through the (lat cell, longitude) index.
 CELLS_PER_DEGREE = 50
 MAX_CELL_SPAN_DEGREES = 2.0
 # ll_to_earth() places points on a sphere of radius earth() = 6378168 m; our distances use EARTH_RADIUS_KM.
 EARTHDISTANCE_RADIUS_M = 6378168.0
 
+_IN_EARTH_BOX = "earth_box(ll_to_earth(:near_lat, :near_lon), :box_m) @> ll_to_earth(p.latitude, p.longitude)"
+_NEAREST_FIRST = "ORDER BY ll_to_earth(p.latitude, p.longitude) <-> ll_to_earth(:near_lat, :near_lon)"
 _HAVERSINE_SQL = (
-    "2 * {r} * asin(min(1.0, sqrt("
+    "2 * {r} * asin(least(1.0, sqrt("
     "power(sin(radians(p.latitude - :near_lat) / 2), 2) + "
-    "cos(radians(:near_lat)) * cos(radians(p.latitude)) * power(sin(radians(p.longitude - :near_lon) / 2), 2))))"
+    "cos(radians(:near_lat)) * cos(radians(p.latitude)) * "
+    "power(sin(radians(p.longitude - :near_lon) / 2), 2))))"
 )
 
 
@@ -90,7 +96,9 @@ def _filters(criteria: ProductFilter) -> _Where:
         options = []
         for index, name in enumerate(criteria.cities):
             lowered = " ".join(name.lower().split())
-            options.append(f"lower(p.city) = :city_{index} OR lower(p.city) LIKE :city_prefix_{index} ESCAPE '\\'")
+            options.append(
+                f"lower(p.city) = :city_{index} OR lower(p.city) LIKE :city_prefix_{index} ESCAPE '\\'"
+            )
             where.params[f"city_{index}"] = lowered
             where.params[f"city_prefix_{index}"] = _escape_like(lowered) + " %"
         where.clauses.append("(" + " OR ".join(options) + ")")
@@ -115,12 +123,25 @@ def _like_terms(where: _Where, terms: Sequence[str]) -> None:
         where.add(f"(' ' || p.search_text) LIKE :term_{index}", **{f"term_{index}": f"% {term}%"})
 
 
-def _ranked_by_distance(rows: Sequence[Any], near: GeoPoint, radius_km: float | None) -> list[tuple[float, int]]:
+def _ranked_by_distance(
+    rows: Sequence[Any], near: GeoPoint, radius_km: float | None
+) -> list[tuple[float, int]]:
+    """(distance, id) nearest first for rows of (id, latitude, longitude), within ``radius_km`` if given.
+
+    The arithmetic is ``core.geo.distance.haversine_km``'s, step for step (so the results are identical),
+    without building a GeoPoint per candidate row.
+    """
+    lat1 = math.radians(near.latitude)
+    cos_lat1 = math.cos(lat1)
     ranked = []
-    for row in rows:
-        distance = haversine_km(near, GeoPoint(row[1], row[2]))
+    for product_id, latitude, longitude in rows:
+        lat2 = math.radians(latitude)
+        dlat = lat2 - lat1
+        dlon = math.radians(longitude - near.longitude)
+        h = math.sin(dlat / 2) ** 2 + cos_lat1 * math.cos(lat2) * math.sin(dlon / 2) ** 2
+        distance = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
         if radius_km is None or distance <= radius_km:
-            ranked.append((distance, row[0]))
+            ranked.append((distance, product_id))
     ranked.sort()
     return ranked
 
@@ -155,8 +176,8 @@ class ProductSearch:
     async def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         return (await self._session.execute(text(sql), params)).all()
 
-    async def _capped_count(self, from_where: str, params: dict[str, Any]) -> int:
-        sql = f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {TOTAL_COUNT_CAP}) AS capped"
+    async def _capped_count(self, from_where: str, params: dict[str, Any], cap: int = TOTAL_COUNT_CAP) -> int:
+        sql = f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped"
         return int((await self._session.execute(text(sql), params)).scalar_one())
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
@@ -180,7 +201,9 @@ class ProductSearch:
             {f"id_{i}": product_id for i, product_id in enumerate(ids)},
         )
         by_id = {row.id: row for row in rows}
-        return [mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id]
+        return [
+            mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id
+        ]
 
     # -- without a location -------------------------------------------------------------------------
 
@@ -201,12 +224,11 @@ class ProductSearch:
         params = {**where.params, "limit": page.limit, "skip": page.skip, "window": RANK_WINDOW}
         if self._postgres:
             params["tsquery"] = _tsquery(terms)
-            matches = (
-                "FROM products p WHERE p.search_tsv @@ to_tsquery('simple', :tsquery)" + where.sql()
-            )
+            matches = "FROM products p WHERE p.search_tsv @@ to_tsquery('simple', :tsquery)" + where.sql()
             # The newest RANK_WINDOW matches are scored (all of them when there are fewer).
             rows = await self._rows(
-                f"SELECT id FROM (SELECT p.id, ts_rank(p.search_tsv, to_tsquery('simple', :tsquery)) AS score "
+                "SELECT id FROM (SELECT p.id, "
+                f"ts_rank(p.search_tsv, to_tsquery('simple', :tsquery)) AS score "
                 f"{matches} ORDER BY p.id DESC LIMIT :window) AS recent "
                 f"ORDER BY score DESC, id LIMIT :limit OFFSET :skip",
                 params,
@@ -231,33 +253,127 @@ class ProductSearch:
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
 
-    async def _postgres_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
-        where = self._text_where(_filters(criteria), terms)
+    async def _postgres_nearest(
+        self, criteria: ProductFilter, terms: list[str], near: GeoPoint
+    ) -> PageResult[Product]:
+        where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
-        if criteria.radius_km is not None:
-            # The GiST-indexed box around the earthdistance sphere, then the exact haversine cut.
-            box_m = criteria.radius_km / EARTH_RADIUS_KM * EARTHDISTANCE_RADIUS_M * 1.0001 + 1.0
-            where.add("earth_box(ll_to_earth(:near_lat, :near_lon), :box_m) @> ll_to_earth(p.latitude, p.longitude)",
-                      box_m=box_m)
-            where.add(_HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km)
         page = criteria.page
-        rows = await self._rows(
-            f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{where.sql()} "
-            f"ORDER BY ll_to_earth(p.latitude, p.longitude) <-> ll_to_earth(:near_lat, :near_lon), p.id "
-            f"LIMIT :wanted",
-            {**where.params, "wanted": page.skip + page.limit},
-        )
-        ranked = _ranked_by_distance(rows, near, None)
-        ids = [product_id for _, product_id in ranked[page.skip:]]
-        if len(rows) < page.skip + page.limit:
-            total = len(rows)
+        wanted = page.skip + page.limit
+        if terms and await self._postgres_text_is_rare(terms):
+            # Few text matches: read them all through the GIN index and rank them here.
+            both = self._text_where(where, terms)
+            if criteria.radius_km is not None:
+                both.add(
+                    _HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km
+                )
+            rows = await self._rows(
+                f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{both.sql()}", both.params
+            )
+            ranked = _ranked_by_distance(rows, near, criteria.radius_km)
+            ids = [product_id for _, product_id in ranked[page.skip : wanted]]
+            return PageResult(await self._load(ids, near), min(len(ranked), TOTAL_COUNT_CAP))
+        where = self._text_where(where, terms)
+        if criteria.radius_km is None:
+            # Plain nearest-neighbour order: the planner walks the GiST index and checks the filters.
+            ranked, exhausted = await self._postgres_walk(where, near, WHOLE_EARTH_KM, wanted)
+            if exhausted:
+                total = min(len(ranked), TOTAL_COUNT_CAP)
+            else:
+                total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params)
         else:
-            total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params)
+            # Walk the GiST index in distance order inside the radius's box (its index condition), which
+            # bounds the walk when matches are sparse; the same walk counts up to the cap. The planner
+            # cannot estimate cube containment (a constant 0.1%) and would pick a bitmap scan of the whole
+            # box plus a sort, so bitmap scans are off for this statement.
+            # A walk inside a large box starts slowly, so the box grows from POSTGRES_FIRST_BOX_KM.
+            needed = max(wanted, TOTAL_COUNT_CAP)
+            radius = min(POSTGRES_FIRST_BOX_KM, criteria.radius_km)
+            async with self._ordered_gist_scans():
+                while True:
+                    ranked, _ = await self._postgres_walk(where, near, radius, needed)
+                    if len(ranked) >= needed or radius >= criteria.radius_km:
+                        break
+                    radius = min(criteria.radius_km, _next_radius(radius, len(ranked), needed))
+            total = min(len(ranked), TOTAL_COUNT_CAP)
+        ids = [product_id for _, product_id in ranked[page.skip : wanted]]
         return PageResult(await self._load(ids, near), total)
+
+    async def _postgres_walk(
+        self, where: _Where, near: GeoPoint, radius_km: float, needed: int
+    ) -> tuple[list[tuple[float, int]], bool]:
+        """Matches within ``radius_km``, nearest first, at least ``needed`` of them when there are that many.
+
+        Only the distance is in ORDER BY (a tie-breaker would stop the ordered index walk); rows tied with
+        the last one needed are all read, then ties are broken by id.
+        """
+        walk = where.copy()
+        if radius_km < WHOLE_EARTH_KM:
+            box_m = radius_km / EARTH_RADIUS_KM * EARTHDISTANCE_RADIUS_M * 1.0001 + 1.0
+            walk.add(
+                _IN_EARTH_BOX,
+                box_m=box_m,
+            )
+        fetch = needed + 8
+        while True:
+            rows = await self._rows(
+                f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{walk.sql()} "
+                f"{_NEAREST_FIRST} LIMIT :fetch",
+                {**walk.params, "fetch": fetch},
+            )
+            ranked = _ranked_by_distance(rows, near, None)
+            exhausted = len(rows) < fetch
+            if exhausted or ranked[-1][0] > ranked[needed - 1][0] or ranked[needed - 1][0] > radius_km:
+                return [item for item in ranked if item[0] <= radius_km], exhausted
+            # The rows tied with the last one needed continue past what was read. Ties are products at the
+            # same place (a supplier's catalogue): read them all by their coordinates.
+            boundary = ranked[needed - 1][0]
+            place_of = {row[0]: (row[1], row[2]) for row in rows}
+            places = {place_of[product_id] for distance, product_id in ranked if distance == boundary}
+            if len(places) == 1:
+                ((lat, lon),) = places
+                tied = await self._rows(
+                    f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{walk.sql()} "
+                    "AND p.latitude = :tie_lat AND p.longitude = :tie_lon",
+                    {**walk.params, "tie_lat": lat, "tie_lon": lon},
+                )
+                closer = [row for row in rows if (row[1], row[2]) != (lat, lon)]
+                ranked = _ranked_by_distance([*closer, *tied], near, None)
+                ranked = [item for item in ranked if item[0] <= boundary]
+                return [item for item in ranked if item[0] <= radius_km], False
+            fetch *= 4
+
+    async def _postgres_text_is_rare(self, terms: Sequence[str]) -> bool:
+        """At most ``rare_text_matches`` products match the text. The planner's estimate rules out common
+        text cheaply (counting a common prefix through GIN costs tens of milliseconds); the count decides."""
+        where = self._text_where(_Where(), terms)
+        rare = self._tuning.rare_text_matches
+        plan = (
+            await self._session.execute(
+                text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM products p WHERE 1 = 1{where.sql()}"), where.params
+            )
+        ).scalar_one()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        if plan[0]["Plan"]["Plan Rows"] > 4 * rare:
+            return False
+        return await self._capped_count_where(where, rare + 1) <= rare
+
+    @contextlib.asynccontextmanager
+    async def _ordered_gist_scans(self) -> AsyncIterator[None]:
+        await self._session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        try:
+            yield
+        finally:
+            await self._session.execute(text("SET LOCAL enable_bitmapscan = on"))
+
+    async def _capped_count_where(self, where: _Where, cap: int) -> int:
+        return await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, cap)
 
     # -- SQLite: rare text, or growing boxes --------------------------------------------------------
 
-    async def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
+    async def _sqlite_nearest(
+        self, criteria: ProductFilter, terms: list[str], near: GeoPoint
+    ) -> PageResult[Product]:
         where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
@@ -271,7 +387,7 @@ class ProductSearch:
                 {**where.params, "fts": _fts_query(terms)},
             )
             ranked = _ranked_by_distance(rows, near, criteria.radius_km)
-            ids = [product_id for _, product_id in ranked[page.skip:wanted]]
+            ids = [product_id for _, product_id in ranked[page.skip : wanted]]
             return PageResult(await self._load(ids, near), min(len(ranked), TOTAL_COUNT_CAP))
         filters = where
         where = self._text_where(where, terms)
@@ -279,20 +395,26 @@ class ProductSearch:
         # With a radius the same scan also counts, up to the cap.
         needed = max(wanted, TOTAL_COUNT_CAP) if criteria.radius_km is not None else wanted
         radius = min(self._tuning.first_box_km, limit_km)
+        rows: list[Any] = []
+        inner: BoundingBox | None = None
         while True:
-            rows = await self._box_rows(where, bounding_box(near, radius))
+            # Each step reads only the ring between the previous box and this one.
+            box = bounding_box(near, radius)
+            rows.extend(await self._box_rows(where, box, inner))
             ranked = _ranked_by_distance(rows, near, radius)
             if len(ranked) >= needed or radius >= limit_km:
                 break
+            inner = box
             radius = min(limit_km, _next_radius(radius, len(ranked), needed))
-        ids = [product_id for _, product_id in ranked[page.skip:wanted]]
+        ids = [product_id for _, product_id in ranked[page.skip : wanted]]
         if criteria.radius_km is not None or radius >= limit_km:
             total = min(len(ranked), TOTAL_COUNT_CAP)
-        elif terms and not filters.clauses:
-            total = min(text_matches, TOTAL_COUNT_CAP)  # more than RARE_TEXT_MATCHES match the text alone
+        elif terms and not filters.clauses and text_matches >= TOTAL_COUNT_CAP:
+            total = TOTAL_COUNT_CAP  # the text alone matches that many
         elif terms:
             total = await self._capped_count(
-                "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts" + filters.sql(),
+                "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts"
+                + filters.sql(),
                 {**filters.params, "fts": _fts_query(terms)},
             )
         else:
@@ -305,31 +427,58 @@ class ProductSearch:
         A prefix query on a long word merges the postings of every word it prefixes before yielding
         anything, while whole words stream: when the whole words alone reach ``limit``, so do the prefixes.
         """
-        count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
+        count = (
+            "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
+        )
         whole_words = " ".join(f'"{term}"' for term in terms)
-        found = int((await self._session.execute(text(count), {"fts": whole_words, "limit": limit})).scalar_one())
+        found = int(
+            (await self._session.execute(text(count), {"fts": whole_words, "limit": limit})).scalar_one()
+        )
         if found >= limit:
             return found
-        return int((await self._session.execute(text(count), {"fts": _fts_query(terms), "limit": limit})).scalar_one())
+        return int(
+            (
+                await self._session.execute(text(count), {"fts": _fts_query(terms), "limit": limit})
+            ).scalar_one()
+        )
 
-    async def _box_rows(self, where: _Where, box: BoundingBox) -> Sequence[Any]:
-        params = {**where.params, "min_lat": box.min_latitude, "max_lat": box.max_latitude,
-                  "min_lon": box.min_longitude, "max_lon": box.max_longitude}
-        if box.crosses_antimeridian:
-            longitude = "(p.longitude >= :min_lon OR p.longitude <= :max_lon)"
-        else:
-            longitude = "p.longitude BETWEEN :min_lon AND :max_lon"
+    async def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Sequence[Any]:
+        """(id, latitude, longitude) of the matches in ``box`` but not in ``inner``."""
+        params = {**where.params, **_box_params("", box)}
         source = "products p"
-        conditions = f"p.latitude BETWEEN :min_lat AND :max_lat AND {longitude}"
+        conditions = _in_box_sql("", box)
         small = box.max_latitude - box.min_latitude <= MAX_CELL_SPAN_DEGREES
         if self._tuning.use_cell_index and small and not box.crosses_antimeridian:
             # Seek each latitude strip of the (cell, longitude) index instead of scanning one wide band.
             cells = range(_cell(box.min_latitude), _cell(box.max_latitude) + 1)
             source = "products p INDEXED BY ix_products_geo_cell"
-            conditions = (f"CAST(p.latitude * {CELLS_PER_DEGREE} AS INTEGER) IN ({', '.join(map(str, cells))}) "
-                          f"AND {conditions}")
-        return await self._rows(f"SELECT p.id, p.latitude, p.longitude FROM {source} WHERE {conditions}{where.sql()}",
-                                params)
+            conditions = (
+                f"CAST(p.latitude * {CELLS_PER_DEGREE} AS INTEGER) IN ({', '.join(map(str, cells))}) "
+                f"AND {conditions}"
+            )
+        if inner is not None:
+            conditions += f" AND NOT ({_in_box_sql('inner_', inner)})"
+            params.update(_box_params("inner_", inner))
+        return await self._rows(
+            f"SELECT p.id, p.latitude, p.longitude FROM {source} WHERE {conditions}{where.sql()}", params
+        )
+
+
+def _box_params(prefix: str, box: BoundingBox) -> dict[str, float]:
+    return {
+        f"{prefix}min_lat": box.min_latitude,
+        f"{prefix}max_lat": box.max_latitude,
+        f"{prefix}min_lon": box.min_longitude,
+        f"{prefix}max_lon": box.max_longitude,
+    }
+
+
+def _in_box_sql(prefix: str, box: BoundingBox) -> str:
+    if box.crosses_antimeridian:
+        longitude = f"(p.longitude >= :{prefix}min_lon OR p.longitude <= :{prefix}max_lon)"
+    else:
+        longitude = f"p.longitude BETWEEN :{prefix}min_lon AND :{prefix}max_lon"
+    return f"p.latitude BETWEEN :{prefix}min_lat AND :{prefix}max_lat AND {longitude}"
 
 
 def _cell(latitude: float) -> int:
@@ -339,8 +488,8 @@ def _cell(latitude: float) -> int:
 
 
 def _next_radius(radius: float, found: int, needed: int) -> float:
-    """Grow towards the radius that should hold ``needed`` matches if density stays the same."""
+    """Grow towards the radius that should hold ``needed`` matches if the density stays the same."""
     if found == 0:
-        return radius * 8
-    estimate = radius * math.sqrt(needed / found) * 1.25
-    return min(radius * 8, max(radius * 2, estimate))
+        return radius * 4
+    estimate = radius * math.sqrt(needed / found) * 1.15
+    return min(radius * 8, max(radius * 1.5, estimate))

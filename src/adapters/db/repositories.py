@@ -56,9 +56,17 @@ class SqlSupplierRepository:
         if await self._session.scalar(select(SupplierRow.id).where(SupplierRow.email == email)) is not None:
             raise Conflict(f"Email {email} is already registered", field="email")
         row = SupplierRow(
-            name=supplier.name, business_name=supplier.business_name, email=email, phone=supplier.phone,
-            address=supplier.address, latitude=supplier.location.latitude, longitude=supplier.location.longitude,
-            city=supplier.city, province=supplier.province, is_active=True, api_key_hash=api_key_hash,
+            name=supplier.name,
+            business_name=supplier.business_name,
+            email=email,
+            phone=supplier.phone,
+            address=supplier.address,
+            latitude=supplier.location.latitude,
+            longitude=supplier.location.longitude,
+            city=supplier.city,
+            province=supplier.province,
+            is_active=True,
+            api_key_hash=api_key_hash,
         )
         await _add_or_conflict(self._session, row, "email", f"Email {email} is already registered")
         return mappers.supplier(row)
@@ -75,12 +83,20 @@ class SqlSupplierRepository:
         conditions = []
         if city:
             lowered = city.strip().lower()
-            conditions.append(func.lower(SupplierRow.city).in_([lowered]) |
-                              func.lower(SupplierRow.city).like(lowered.replace("%", "") + " %"))
+            conditions.append(
+                func.lower(SupplierRow.city).in_([lowered])
+                | func.lower(SupplierRow.city).like(lowered.replace("%", "") + " %")
+            )
         total = await self._session.scalar(select(func.count(SupplierRow.id)).where(*conditions))
-        rows = (await self._session.scalars(
-            select(SupplierRow).where(*conditions).order_by(SupplierRow.id).offset(page.skip).limit(page.limit)
-        )).all()
+        rows = (
+            await self._session.scalars(
+                select(SupplierRow)
+                .where(*conditions)
+                .order_by(SupplierRow.id)
+                .offset(page.skip)
+                .limit(page.limit)
+            )
+        ).all()
         return PageResult([mappers.supplier(r) for r in rows], int(total or 0))
 
 
@@ -97,9 +113,17 @@ class SqlProductRepository:
             raise Conflict(f"SKU {product.sku} already exists", field="sku")
         category = product.category.strip().lower()
         row = ProductRow(
-            supplier_id=supplier_id, name=product.name, description=product.description, price=product.price,
-            stock_quantity=product.stock_quantity, category=category, tags=product.tags, sku=product.sku,
-            is_available=product.is_available, latitude=supplier.latitude, longitude=supplier.longitude,
+            supplier_id=supplier_id,
+            name=product.name,
+            description=product.description,
+            price=product.price,
+            stock_quantity=product.stock_quantity,
+            category=category,
+            tags=product.tags,
+            sku=product.sku,
+            is_available=product.is_available,
+            latitude=supplier.latitude,
+            longitude=supplier.longitude,
             city=supplier.city,
             search_text=product_search_text(product.name, product.description, product.tags, category),
         )
@@ -138,10 +162,14 @@ class SqlUserRepository:
         if await self._session.scalar(select(UserRow.id).where(UserRow.email == email)) is not None:
             raise Conflict(f"Email {email} is already registered", field="email")
         row = UserRow(
-            name=user.name, email=email, phone=user.phone,
+            name=user.name,
+            email=email,
+            phone=user.phone,
             latitude=user.location.latitude if user.location else None,
             longitude=user.location.longitude if user.location else None,
-            city=user.city, province=user.province, ai_access_enabled=user.ai_access_enabled,
+            city=user.city,
+            province=user.province,
+            ai_access_enabled=user.ai_access_enabled,
             api_key_hash=api_key_hash,
         )
         await _add_or_conflict(self._session, row, "email", f"Email {email} is already registered")
@@ -170,7 +198,9 @@ class SqlConversationRepository:
         self._session = session
 
     async def get_by_session(self, session_id: str) -> Conversation | None:
-        row = await self._session.scalar(select(ConversationRow).where(ConversationRow.session_id == session_id))
+        row = await self._session.scalar(
+            select(ConversationRow).where(ConversationRow.session_id == session_id)
+        )
         return mappers.conversation(row) if row else None
 
     async def get(self, conversation_id: int) -> Conversation | None:
@@ -200,28 +230,43 @@ class SqlConversationRepository:
 
     async def list_for_user(self, user_id: int, page: Page) -> PageResult[Conversation]:
         total = await self._session.scalar(
-            select(func.count(ConversationRow.id)).where(ConversationRow.user_id == user_id))
-        rows = (await self._session.scalars(
-            select(ConversationRow).where(ConversationRow.user_id == user_id)
-            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
-            .offset(page.skip).limit(page.limit)
-        )).all()
+            select(func.count(ConversationRow.id)).where(ConversationRow.user_id == user_id)
+        )
+        rows = (
+            await self._session.scalars(
+                select(ConversationRow)
+                .where(ConversationRow.user_id == user_id)
+                .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+                .offset(page.skip)
+                .limit(page.limit)
+            )
+        ).all()
         return PageResult([mappers.conversation(r) for r in rows], int(total or 0))
 
     async def list_messages(self, conversation_id: int, page: Page) -> PageResult[ConversationMessage]:
         total = await self._session.scalar(
-            select(func.count(MessageRow.id)).where(MessageRow.conversation_id == conversation_id))
-        rows = (await self._session.scalars(
-            select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-            .order_by(MessageRow.id).offset(page.skip).limit(page.limit)
-        )).all()
+            select(func.count(MessageRow.id)).where(MessageRow.conversation_id == conversation_id)
+        )
+        rows = (
+            await self._session.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.id)
+                .offset(page.skip)
+                .limit(page.limit)
+            )
+        ).all()
         return PageResult([mappers.message(r) for r in rows], int(total or 0))
 
     async def recent_messages(self, conversation_id: int, limit: int) -> list[ConversationMessage]:
-        rows = (await self._session.scalars(
-            select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-            .order_by(MessageRow.id.desc()).limit(limit)
-        )).all()
+        rows = (
+            await self._session.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.id.desc())
+                .limit(limit)
+            )
+        ).all()
         return [mappers.message(r) for r in reversed(rows)]
 
 

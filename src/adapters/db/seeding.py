@@ -63,12 +63,19 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, reset: bool) 
             supplier = suppliers[supplier_ids[item["supplier_index"]]]
             fields = {k: v for k, v in item.items() if k != "supplier_index"}
             fields["category"] = fields["category"].strip().lower()
-            session.add(ProductRow(
-                **fields, supplier_id=supplier.id, is_available=True, latitude=supplier.latitude,
-                longitude=supplier.longitude, city=supplier.city,
-                search_text=product_search_text(fields["name"], fields.get("description"), fields.get("tags"),
-                                                fields["category"]),
-            ))
+            session.add(
+                ProductRow(
+                    **fields,
+                    supplier_id=supplier.id,
+                    is_available=True,
+                    latitude=supplier.latitude,
+                    longitude=supplier.longitude,
+                    city=supplier.city,
+                    search_text=product_search_text(
+                        fields["name"], fields.get("description"), fields.get("tags"), fields["category"]
+                    ),
+                )
+            )
         for number, item in enumerate(data["users"], 1):
             email = item["email"].lower()
             row = await session.scalar(select(UserRow).where(UserRow.email == email))
@@ -86,7 +93,8 @@ async def is_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
         return not await session.scalar(select(func.count(SupplierRow.id)))
 
 
-async def seed_synthetic(engine: AsyncEngine, count: int, *, reset: bool, seed: int = 42,
-                         products_per_supplier: int = 200) -> None:
+async def seed_synthetic(
+    engine: AsyncEngine, count: int, *, reset: bool, seed: int = 42, products_per_supplier: int = 200
+) -> None:
     """Bulk-load ``count`` synthetic products and their suppliers (see ``adapters.db.synthetic``)."""
     await load_synthetic(engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier)

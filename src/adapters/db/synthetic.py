@@ -23,11 +23,40 @@ from core.search_text import product_search_text
 
 logger = structlog.get_logger(__name__)
 
-SUPPLIER_COLUMNS = ("id", "name", "business_name", "email", "phone", "address", "latitude", "longitude", "city",
-                    "province", "is_active", "api_key_hash", "created_at", "updated_at")
-PRODUCT_COLUMNS = ("id", "supplier_id", "name", "description", "price", "stock_quantity", "category", "tags",
-                   "sku", "is_available", "latitude", "longitude", "city", "search_text", "created_at",
-                   "updated_at")
+SUPPLIER_COLUMNS = (
+    "id",
+    "name",
+    "business_name",
+    "email",
+    "phone",
+    "address",
+    "latitude",
+    "longitude",
+    "city",
+    "province",
+    "is_active",
+    "api_key_hash",
+    "created_at",
+    "updated_at",
+)
+PRODUCT_COLUMNS = (
+    "id",
+    "supplier_id",
+    "name",
+    "description",
+    "price",
+    "stock_quantity",
+    "category",
+    "tags",
+    "sku",
+    "is_available",
+    "latitude",
+    "longitude",
+    "city",
+    "search_text",
+    "created_at",
+    "updated_at",
+)
 TABLES_CHILD_FIRST = ("messages", "conversations", "products", "users", "suppliers")
 
 # (city, province, latitude, longitude, weight, spread in degrees)
@@ -69,63 +98,100 @@ CITIES = [
 # category: (brand -> model lines, descriptors, price range in rupiah, spec fragments)
 CATALOG: dict[str, tuple[dict[str, list[str]], list[str], tuple[int, int], list[str]]] = {
     "laptop": (
-        {"ASUS": ["ROG Strix G15", "TUF Gaming F15", "Vivobook 14", "Zenbook 14"],
-         "Acer": ["Aspire 5", "Nitro 5", "Swift 3", "Predator Helios"],
-         "Lenovo": ["ThinkPad X1 Carbon", "IdeaPad Slim 3", "Legion 5", "Yoga 7"],
-         "HP": ["Pavilion Gaming", "Victus 15", "EliteBook 840", "14s"],
-         "Dell": ["Inspiron 14", "XPS 13", "Latitude 5440", "Vostro 3420"],
-         "MSI": ["Katana 15", "Modern 14", "Cyborg 15"],
-         "Apple": ["MacBook Air M2", "MacBook Air M3", "MacBook Pro 14"]},
+        {
+            "ASUS": ["ROG Strix G15", "TUF Gaming F15", "Vivobook 14", "Zenbook 14"],
+            "Acer": ["Aspire 5", "Nitro 5", "Swift 3", "Predator Helios"],
+            "Lenovo": ["ThinkPad X1 Carbon", "IdeaPad Slim 3", "Legion 5", "Yoga 7"],
+            "HP": ["Pavilion Gaming", "Victus 15", "EliteBook 840", "14s"],
+            "Dell": ["Inspiron 14", "XPS 13", "Latitude 5440", "Vostro 3420"],
+            "MSI": ["Katana 15", "Modern 14", "Cyborg 15"],
+            "Apple": ["MacBook Air M2", "MacBook Air M3", "MacBook Pro 14"],
+        },
         ["gaming", "business", "ultrabook", "student", "creator", "budget"],
         (4_000_000, 35_000_000),
-        ["Intel i5, 8GB RAM, 512GB SSD", "Ryzen 7, 16GB RAM, 1TB SSD", "RTX 4060, 16GB RAM", "Intel i7, 16GB RAM"],
+        [
+            "Intel i5, 8GB RAM, 512GB SSD",
+            "Ryzen 7, 16GB RAM, 1TB SSD",
+            "RTX 4060, 16GB RAM",
+            "Intel i7, 16GB RAM",
+        ],
     ),
     "smartphone": (
-        {"Samsung": ["Galaxy S24", "Galaxy A55", "Galaxy A15"], "Xiaomi": ["Redmi Note 13 Pro", "Redmi 13C", "14T"],
-         "Oppo": ["Reno 11", "A78"], "Vivo": ["V30", "Y36"], "Apple": ["iPhone 15", "iPhone 15 Pro", "iPhone 13"],
-         "Realme": ["12 Pro", "C67"]},
+        {
+            "Samsung": ["Galaxy S24", "Galaxy A55", "Galaxy A15"],
+            "Xiaomi": ["Redmi Note 13 Pro", "Redmi 13C", "14T"],
+            "Oppo": ["Reno 11", "A78"],
+            "Vivo": ["V30", "Y36"],
+            "Apple": ["iPhone 15", "iPhone 15 Pro", "iPhone 13"],
+            "Realme": ["12 Pro", "C67"],
+        },
         ["flagship", "midrange", "budget", "camera", "5g"],
         (1_200_000, 25_000_000),
         ["8GB RAM, 256GB", "6GB RAM, 128GB", "12GB RAM, 512GB", "4GB RAM, 64GB"],
     ),
     "tablet": (
-        {"Apple": ["iPad Air M2", "iPad 10", "iPad Pro M4"], "Samsung": ["Galaxy Tab S9", "Galaxy Tab A9"],
-         "Xiaomi": ["Pad 6", "Redmi Pad SE"], "Lenovo": ["Tab P12", "Tab M10"]},
+        {
+            "Apple": ["iPad Air M2", "iPad 10", "iPad Pro M4"],
+            "Samsung": ["Galaxy Tab S9", "Galaxy Tab A9"],
+            "Xiaomi": ["Pad 6", "Redmi Pad SE"],
+            "Lenovo": ["Tab P12", "Tab M10"],
+        },
         ["student", "drawing", "kids", "pro"],
         (1_500_000, 20_000_000),
         ["128GB WiFi", "256GB 5G", "64GB WiFi"],
     ),
     "monitor": (
-        {"LG": ["UltraGear 27GP850", "27UL500 4K"], "Samsung": ["Odyssey G7", "Odyssey G5", "ViewFinity S8"],
-         "AOC": ["24G2", "27G2SP"], "Dell": ["UltraSharp U2723QE", "S2421HN"], "ASUS": ["TUF VG249Q", "ProArt PA278"]},
+        {
+            "LG": ["UltraGear 27GP850", "27UL500 4K"],
+            "Samsung": ["Odyssey G7", "Odyssey G5", "ViewFinity S8"],
+            "AOC": ["24G2", "27G2SP"],
+            "Dell": ["UltraSharp U2723QE", "S2421HN"],
+            "ASUS": ["TUF VG249Q", "ProArt PA278"],
+        },
         ["gaming", "4k", "curved", "office", "144hz"],
         (1_000_000, 12_000_000),
         ["27 inch IPS", "24 inch 165Hz", "32 inch curved VA", "27 inch 4K HDR10"],
     ),
     "keyboard": (
-        {"Logitech": ["G Pro X", "MX Keys"], "Razer": ["BlackWidow V3", "Huntsman Mini"],
-         "Rexus": ["Legionaire MX5", "Daxa M84"], "Keychron": ["K2", "K8 Pro"]},
+        {
+            "Logitech": ["G Pro X", "MX Keys"],
+            "Razer": ["BlackWidow V3", "Huntsman Mini"],
+            "Rexus": ["Legionaire MX5", "Daxa M84"],
+            "Keychron": ["K2", "K8 Pro"],
+        },
         ["mechanical", "wireless", "rgb", "gaming"],
         (150_000, 3_000_000),
         ["TKL, hot-swap", "full-size, RGB", "75%, Bluetooth"],
     ),
     "mouse": (
-        {"Logitech": ["G502 HERO", "MX Master 3S", "G304"], "Razer": ["DeathAdder V3", "Viper Mini"],
-         "Rexus": ["Xierra X16", "Arka"], "Fantech": ["Helios XD3", "Aria XD7"]},
+        {
+            "Logitech": ["G502 HERO", "MX Master 3S", "G304"],
+            "Razer": ["DeathAdder V3", "Viper Mini"],
+            "Rexus": ["Xierra X16", "Arka"],
+            "Fantech": ["Helios XD3", "Aria XD7"],
+        },
         ["gaming", "wireless", "ergonomic", "silent"],
         (80_000, 1_500_000),
         ["25K DPI sensor", "wireless 2.4GHz", "lightweight 59g"],
     ),
     "printer": (
-        {"Epson": ["EcoTank L3250", "L121"], "Canon": ["Pixma G2020", "Pixma TS5370"],
-         "HP": ["DeskJet 2776", "Smart Tank 515"], "Brother": ["DCP-T420W", "HL-L2375DW"]},
+        {
+            "Epson": ["EcoTank L3250", "L121"],
+            "Canon": ["Pixma G2020", "Pixma TS5370"],
+            "HP": ["DeskJet 2776", "Smart Tank 515"],
+            "Brother": ["DCP-T420W", "HL-L2375DW"],
+        },
         ["inkjet", "laser", "wifi", "all-in-one"],
         (900_000, 6_000_000),
         ["print scan copy", "WiFi direct", "duplex"],
     ),
     "headphone": (
-        {"Sony": ["WH-1000XM5", "WH-CH520"], "JBL": ["Tune 520BT", "Live 660NC"], "Sennheiser": ["HD 450BT"],
-         "Rexus": ["Vonix F30"]},
+        {
+            "Sony": ["WH-1000XM5", "WH-CH520"],
+            "JBL": ["Tune 520BT", "Live 660NC"],
+            "Sennheiser": ["HD 450BT"],
+            "Rexus": ["Vonix F30"],
+        },
         ["wireless", "noise cancelling", "gaming", "bass"],
         (150_000, 6_000_000),
         ["Bluetooth 5.3", "ANC, 30 jam baterai", "mic detachable"],
@@ -160,16 +226,34 @@ class SyntheticCatalog:
             name = f"{category.title()} {brand} {model}"
             description = f"{descriptor.title()} {category} {brand} {model}, {spec}, {rng.choice(_PHRASES)}"
             tags = f"{descriptor},{brand.lower()},{category}"
-            price = rng.randrange(low // 1000, high // 1000) * 1000 - (1000 if rng.random() < 0.5 else 0) + 1000
+            price = (
+                rng.randrange(low // 1000, high // 1000) * 1000 - (1000 if rng.random() < 0.5 else 0) + 1000
+            )
             created = now - datetime.timedelta(seconds=rng.randrange(year))
-            yield (pid, supplier[0], name, description, price, rng.randint(0, 50), category, tags,
-                   f"SYN-{self.seed}-{pid}", rng.random() > 0.05, supplier[6], supplier[7], supplier[8],
-                   product_search_text(name, description, tags, category), created, created)
+            yield (
+                pid,
+                supplier[0],
+                name,
+                description,
+                price,
+                rng.randint(0, 50),
+                category,
+                tags,
+                f"SYN-{self.seed}-{pid}",
+                rng.random() > 0.05,
+                supplier[6],
+                supplier[7],
+                supplier[8],
+                product_search_text(name, description, tags, category),
+                created,
+                created,
+            )
             pid += 1
 
 
-def synthetic_catalog(count: int, *, seed: int, first_supplier_id: int, first_product_id: int,
-                      products_per_supplier: int = 200) -> SyntheticCatalog:
+def synthetic_catalog(
+    count: int, *, seed: int, first_supplier_id: int, first_product_id: int, products_per_supplier: int = 200
+) -> SyntheticCatalog:
     rng = random.Random(seed)
     weights = [city[4] for city in CITIES]
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -177,18 +261,34 @@ def synthetic_catalog(count: int, *, seed: int, first_supplier_id: int, first_pr
     for offset in range(max(1, -(-count // products_per_supplier))):
         city, province, lat, lon, _, spread = rng.choices(CITIES, weights)[0]
         sid = first_supplier_id + offset
-        suppliers.append((
-            sid, f"Pemilik {sid}", f"Toko {city} {sid}", f"supplier{sid}.s{seed}@synthetic.example", None,
-            f"Jl. Contoh No. {sid % 300 + 1}, {city}", round(lat + rng.gauss(0, spread), 6),
-            round(lon + rng.gauss(0, spread), 6), city, province, True, f"synthetic-{seed}-{sid}", now, now,
-        ))
+        suppliers.append(
+            (
+                sid,
+                f"Pemilik {sid}",
+                f"Toko {city} {sid}",
+                f"supplier{sid}.s{seed}@synthetic.example",
+                None,
+                f"Jl. Contoh No. {sid % 300 + 1}, {city}",
+                round(lat + rng.gauss(0, spread), 6),
+                round(lon + rng.gauss(0, spread), 6),
+                city,
+                province,
+                True,
+                f"synthetic-{seed}-{sid}",
+                now,
+                now,
+            )
+        )
     return SyntheticCatalog(suppliers, count, first_product_id, seed, products_per_supplier)
 
 
-async def load_synthetic(engine: AsyncEngine, count: int, *, reset: bool, seed: int,
-                         products_per_supplier: int = 200) -> None:
+async def load_synthetic(
+    engine: AsyncEngine, count: int, *, reset: bool, seed: int, products_per_supplier: int = 200
+) -> None:
     if engine.dialect.name == "postgresql":
-        await _load_postgres(engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier)
+        await _load_postgres(
+            engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier
+        )
         return
     database = make_url(str(engine.url)).database
     if not database or database == ":memory:":
@@ -198,9 +298,14 @@ async def load_synthetic(engine: AsyncEngine, count: int, *, reset: bool, seed: 
 
 # -- SQLite ---------------------------------------------------------------------------------------
 
+
 def _sqlite_time(value: datetime.datetime) -> str:
     # SQLAlchemy's SQLite DateTime storage format, in UTC.
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _load_sqlite(path: str, count: int, reset: bool, seed: int, products_per_supplier: int) -> None:
@@ -211,7 +316,8 @@ def _load_sqlite(path: str, count: int, reset: bool, seed: int, products_per_sup
         connection.execute("PRAGMA temp_store=MEMORY")
         connection.execute("BEGIN IMMEDIATE")
         triggers = connection.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'products'").fetchall()
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'products'"
+        ).fetchall()
         for name, _ in triggers:
             connection.execute(f'DROP TRIGGER "{name}"')
         if reset:
@@ -219,14 +325,19 @@ def _load_sqlite(path: str, count: int, reset: bool, seed: int, products_per_sup
                 connection.execute(f"DELETE FROM {table}")
         first_supplier = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM suppliers").fetchone()[0]
         first_product = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM products").fetchone()[0]
-        catalog = synthetic_catalog(count, seed=seed, first_supplier_id=first_supplier,
-                                    first_product_id=first_product, products_per_supplier=products_per_supplier)
+        catalog = synthetic_catalog(
+            count,
+            seed=seed,
+            first_supplier_id=first_supplier,
+            first_product_id=first_product,
+            products_per_supplier=products_per_supplier,
+        )
         connection.executemany(
-            f"INSERT INTO suppliers ({', '.join(SUPPLIER_COLUMNS)}) VALUES ({', '.join('?' * len(SUPPLIER_COLUMNS))})",
+            _insert_sql("suppliers", SUPPLIER_COLUMNS),
             [(*row[:12], _sqlite_time(row[12]), _sqlite_time(row[13])) for row in catalog.suppliers],
         )
         connection.executemany(
-            f"INSERT INTO products ({', '.join(PRODUCT_COLUMNS)}) VALUES ({', '.join('?' * len(PRODUCT_COLUMNS))})",
+            _insert_sql("products", PRODUCT_COLUMNS),
             ((*row[:14], _sqlite_time(row[14]), _sqlite_time(row[15])) for row in catalog.products()),
         )
         # The FTS index is external-content: rebuilding reads products.search_text once, in bulk.
@@ -247,8 +358,10 @@ def _load_sqlite(path: str, count: int, reset: bool, seed: int, products_per_sup
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
-async def _load_postgres(engine: AsyncEngine, count: int, *, reset: bool, seed: int,
-                         products_per_supplier: int) -> None:
+
+async def _load_postgres(
+    engine: AsyncEngine, count: int, *, reset: bool, seed: int, products_per_supplier: int
+) -> None:
     import asyncpg
 
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -259,16 +372,24 @@ async def _load_postgres(engine: AsyncEngine, count: int, *, reset: bool, seed: 
                 await connection.execute(f"TRUNCATE {', '.join(TABLES_CHILD_FIRST)} RESTART IDENTITY")
             first_supplier = await connection.fetchval("SELECT coalesce(max(id), 0) + 1 FROM suppliers")
             first_product = await connection.fetchval("SELECT coalesce(max(id), 0) + 1 FROM products")
-            catalog = synthetic_catalog(count, seed=seed, first_supplier_id=first_supplier,
-                                        first_product_id=first_product, products_per_supplier=products_per_supplier)
+            catalog = synthetic_catalog(
+                count,
+                seed=seed,
+                first_supplier_id=first_supplier,
+                first_product_id=first_product,
+                products_per_supplier=products_per_supplier,
+            )
             # Secondary indexes are rebuilt once after the load: much faster than a million inserts into GiST.
             indexes = await connection.fetch(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i "
                 "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid "
-                "WHERE i.schemaname = current_schema() AND i.tablename = 'products' AND NOT x.indisunique")
+                "WHERE i.schemaname = current_schema() AND i.tablename = 'products' AND NOT x.indisunique"
+            )
             for index in indexes:
                 await connection.execute(f'DROP INDEX "{index["indexname"]}"')
-            await connection.copy_records_to_table("suppliers", records=catalog.suppliers, columns=SUPPLIER_COLUMNS)
+            await connection.copy_records_to_table(
+                "suppliers", records=catalog.suppliers, columns=SUPPLIER_COLUMNS
+            )
             batch: list[tuple] = []
             for row in catalog.products():
                 batch.append(row)
@@ -283,7 +404,8 @@ async def _load_postgres(engine: AsyncEngine, count: int, *, reset: bool, seed: 
             for table in ("suppliers", "products"):
                 await connection.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                )
         await connection.execute("ANALYZE suppliers")
         await connection.execute("ANALYZE products")
     finally:

@@ -39,8 +39,9 @@ class ProductRow(BigIntAuditBase):
         Index("ix_products_supplier_id", "supplier_id"),
     )
 
-    supplier_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                             ForeignKey("suppliers.id", ondelete="CASCADE"))
+    supplier_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("suppliers.id", ondelete="CASCADE")
+    )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     price: Mapped[int] = mapped_column(BigInteger)
@@ -76,8 +77,9 @@ class UserRow(BigIntAuditBase):
 class ConversationRow(BigIntAuditBase):
     __tablename__ = "conversations"
 
-    user_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                         ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     session_id: Mapped[str] = mapped_column(String(128), unique=True)
     last_filters: Mapped[str | None] = mapped_column(Text)
 
@@ -86,8 +88,9 @@ class MessageRow(BigIntAuditBase):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
 
-    conversation_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                                 ForeignKey("conversations.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     details: Mapped[str | None] = mapped_column(Text)

@@ -21,14 +21,31 @@ from tests.integration.db.conftest import UnitOfWorkOpener
 JAKARTA = GeoPoint(-6.2088, 106.8456)
 
 
-def new_supplier(email: str = "budi@x.com", city: str = "Jakarta", location: GeoPoint = JAKARTA) -> NewSupplier:
-    return NewSupplier(name="Budi", business_name=f"Toko {city}", email=email, phone="+62811",
-                       address="Jl. Sudirman 1", location=location, city=city, province="DKI Jakarta")
+def new_supplier(
+    email: str = "budi@x.com", city: str = "Jakarta", location: GeoPoint = JAKARTA
+) -> NewSupplier:
+    return NewSupplier(
+        name="Budi",
+        business_name=f"Toko {city}",
+        email=email,
+        phone="+62811",
+        address="Jl. Sudirman 1",
+        location=location,
+        city=city,
+        province="DKI Jakarta",
+    )
 
 
 def new_product(sku: str = "SKU-1", name: str = "ASUS ROG Gaming Laptop", **changes: object) -> NewProduct:
-    values: dict[str, object] = {"name": name, "description": "RTX 4060, 16GB RAM", "price": 15_000_000,
-                                 "stock_quantity": 3, "category": "Laptop", "tags": "gaming,asus", "sku": sku}
+    values: dict[str, object] = {
+        "name": name,
+        "description": "RTX 4060, 16GB RAM",
+        "price": 15_000_000,
+        "stock_quantity": 3,
+        "category": "Laptop",
+        "tags": "gaming,asus",
+        "sku": sku,
+    }
     values.update(changes)
     return NewProduct(**values)  # type: ignore[arg-type]
 
@@ -66,8 +83,12 @@ async def test_duplicate_email_is_a_conflict_and_writes_nothing(open_uow: UnitOf
 
 async def test_supplier_list_matches_city_and_its_districts_and_pages(open_uow: UnitOfWorkOpener) -> None:
     async with open_uow() as uow:
-        for email, city in [("a@x.com", "Jakarta"), ("b@x.com", "Jakarta Selatan"), ("c@x.com", "Bandung"),
-                            ("d@x.com", "Jakartaraya")]:
+        for email, city in [
+            ("a@x.com", "Jakarta"),
+            ("b@x.com", "Jakarta Selatan"),
+            ("c@x.com", "Bandung"),
+            ("d@x.com", "Jakartaraya"),
+        ]:
             await uow.suppliers.add(new_supplier(email=email, city=city), f"hash-{email}")
         await uow.commit()
     async with open_uow() as uow:
@@ -133,10 +154,16 @@ async def test_update_changes_fields_and_what_text_search_finds(open_uow: UnitOf
         await uow.commit()
     async with open_uow() as uow:
         updated = await uow.products.update(
-            product.id, ProductChanges(name="Lenovo ThinkPad", price=14_999_000, stock_quantity=0, category="Notebook"))
+            product.id,
+            ProductChanges(name="Lenovo ThinkPad", price=14_999_000, stock_quantity=0, category="Notebook"),
+        )
         await uow.commit()
     assert (updated.name, updated.price, updated.stock_quantity, updated.category) == (
-        "Lenovo ThinkPad", 14_999_000, 0, "notebook")
+        "Lenovo ThinkPad",
+        14_999_000,
+        0,
+        "notebook",
+    )
     assert updated.sku == product.sku and updated.description == product.description
     async with open_uow() as uow:
         assert await uow.products.get(product.id) == updated
@@ -149,15 +176,29 @@ async def test_update_changes_fields_and_what_text_search_finds(open_uow: UnitOf
 
 async def test_users_conflict_on_email_and_toggle_ai_access(open_uow: UnitOfWorkOpener) -> None:
     async with open_uow() as uow:
-        user = await uow.users.add(NewUser(name="Jane", email="Jane@Email.com", phone=None, location=None,
-                                           city=None, province=None), "user-hash")
+        user = await uow.users.add(
+            NewUser(name="Jane", email="Jane@Email.com", phone=None, location=None, city=None, province=None),
+            "user-hash",
+        )
         await uow.commit()
     assert user.email == "jane@email.com" and user.location is None and not user.ai_access_enabled
     async with open_uow() as uow:
         with pytest.raises(Conflict) as caught:
-            await uow.users.add(NewUser(name="J", email="jane@email.com", phone=None, location=JAKARTA,
-                                        city="Jakarta", province=None), "other-hash")
-        assert caught.value.field == "email" and caught.value.message == "Email jane@email.com is already registered"
+            await uow.users.add(
+                NewUser(
+                    name="J",
+                    email="jane@email.com",
+                    phone=None,
+                    location=JAKARTA,
+                    city="Jakarta",
+                    province=None,
+                ),
+                "other-hash",
+            )
+        assert (
+            caught.value.field == "email"
+            and caught.value.message == "Email jane@email.com is already registered"
+        )
         enabled = await uow.users.set_ai_access(user.id, True)
         await uow.commit()
     async with open_uow() as uow:
@@ -171,12 +212,26 @@ async def test_users_conflict_on_email_and_toggle_ai_access(open_uow: UnitOfWork
 
 async def test_conversations_keep_messages_in_order(open_uow: UnitOfWorkOpener) -> None:
     async with open_uow() as uow:
-        user = await uow.users.add(NewUser(name="Jane", email="jane@x.com", phone=None, location=JAKARTA,
-                                           city="Jakarta", province=None, ai_access_enabled=True), "h")
+        user = await uow.users.add(
+            NewUser(
+                name="Jane",
+                email="jane@x.com",
+                phone=None,
+                location=JAKARTA,
+                city="Jakarta",
+                province=None,
+                ai_access_enabled=True,
+            ),
+            "h",
+        )
         conversation = await uow.conversations.create(user.id, "session-1")
         for index in range(5):
-            await uow.conversations.add_message(conversation.id, "user" if index % 2 == 0 else "assistant",
-                                                f"message {index}", '{"n": %d}' % index if index else None)
+            await uow.conversations.add_message(
+                conversation.id,
+                "user" if index % 2 == 0 else "assistant",
+                f"message {index}",
+                f'{{"n": {index}}}' if index else None,
+            )
         await uow.conversations.set_last_filters(conversation.id, '{"category": "laptop"}')
         await uow.commit()
     async with open_uow() as uow:

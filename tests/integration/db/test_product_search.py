@@ -1,0 +1,298 @@
+"""Product search semantics on SQLite and PostgreSQL, through every search strategy.
+
+Each strategy (rare text ranked directly, growing bounding boxes / index-ordered walks, with or without
+the SQLite latitude-strip index) must give the same answers; ``SearchTuning`` forces each one on a small
+catalogue. A synthetic catalogue is then checked against a brute-force reference.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from adapters.db.product_search import TOTAL_COUNT_CAP, SearchTuning
+from adapters.db.repositories import SqlProductRepository, SqlSupplierRepository
+from adapters.db.synthetic import CITIES, load_synthetic
+from core.domain.marketplace import (
+    GeoPoint,
+    NewProduct,
+    NewSupplier,
+    Page,
+    PageResult,
+    Product,
+    ProductFilter,
+)
+from core.geo.distance import haversine_km
+from core.search_text import query_terms
+
+Find = Callable[[ProductFilter], Awaitable[PageResult[Product]]]
+
+JAKARTA = GeoPoint(-6.2088, 106.8456)
+SURABAYA = GeoPoint(-7.2575, 112.7521)
+TUNINGS = {
+    "default": SearchTuning(),
+    "boxes": SearchTuning(rare_text_matches=0, first_box_km=0.001),
+    "boxes-without-strip-index": SearchTuning(rare_text_matches=0, first_box_km=0.05, use_cell_index=False),
+}
+
+PLACES = {  # city: location
+    "Jakarta": JAKARTA,
+    "Jakarta Selatan": GeoPoint(-6.2910, 106.7968),
+    "Bandung": GeoPoint(-6.9175, 107.6191),
+    "Surabaya": SURABAYA,
+    "Jakartaraya": GeoPoint(-6.15, 106.90),
+}
+CATALOGUE = [  # key, city, name, description, tags, category, price, stock, available
+    (
+        "rog",
+        "Jakarta",
+        "ASUS ROG Gaming Laptop",
+        "RTX 4060, 16GB RAM",
+        "gaming,asus",
+        "Laptop",
+        15_000_000,
+        5,
+        True,
+    ),
+    (
+        "thinkpad",
+        "Jakarta Selatan",
+        "Lenovo ThinkPad X1",
+        "Business laptop",
+        "business",
+        "laptop",
+        22_500_000,
+        0,
+        True,
+    ),
+    (
+        "pavilion",
+        "Bandung",
+        "HP Pavilion Gaming",
+        "Gaming laptop, RTX 3050",
+        "gaming,hp",
+        "laptop",
+        11_999_000,
+        7,
+        True,
+    ),
+    (
+        "g502",
+        "Surabaya",
+        "Mouse Logitech G502",
+        "Wireless gaming mouse",
+        "logitech",
+        "mouse",
+        550_000,
+        20,
+        True,
+    ),
+    ("lg", "Jakarta", "Monitor LG 27' 4K", "IPS panel, HDR10", "monitor,lg", "monitor", 4_500_000, 10, False),
+    (
+        "aspire",
+        "Jakartaraya",
+        "Laptop Acer Aspire 5",
+        "Budget notebook",
+        "budget,acer",
+        "laptop",
+        7_999_000,
+        12,
+        True,
+    ),
+]
+
+
+@dataclass
+class Catalogue:
+    ids: dict[str, int]
+    find: Find
+
+    def keys(self, products: list[Product]) -> list[str]:
+        by_id = {v: k for k, v in self.ids.items()}
+        return [by_id[p.id] for p in products]
+
+
+@pytest.fixture(params=list(TUNINGS))
+async def catalogue(request: pytest.FixtureRequest, sessions: async_sessionmaker[AsyncSession]) -> Catalogue:
+    ids: dict[str, int] = {}
+    async with sessions() as session:
+        suppliers = SqlSupplierRepository(session)
+        products = SqlProductRepository(session)
+        supplier_ids = {}
+        for index, (city, location) in enumerate(PLACES.items()):
+            supplier = await suppliers.add(
+                NewSupplier(
+                    f"Owner {index}", f"Toko {city}", f"s{index}@x.com", None, None, location, city, None
+                ),
+                f"hash-{index}",
+            )
+            supplier_ids[city] = supplier.id
+        for key, city, name, description, tags, category, price, stock, available in CATALOGUE:
+            product = await products.add(
+                supplier_ids[city],
+                NewProduct(name, description, price, stock, category, tags, f"SKU-{key}", available),
+            )
+            ids[key] = product.id
+        await session.commit()
+    tuning = TUNINGS[request.param]
+
+    async def find(criteria: ProductFilter) -> PageResult[Product]:
+        async with sessions() as session:
+            return await SqlProductRepository(session, tuning).find(criteria)
+
+    return Catalogue(ids, find)
+
+
+async def keys(catalogue: Catalogue, **criteria: object) -> list[str]:
+    return catalogue.keys((await catalogue.find(ProductFilter(**criteria))).items)  # type: ignore[arg-type]
+
+
+async def test_every_word_matches_in_any_order_case_and_prefix(catalogue: Catalogue) -> None:
+    assert sorted(await keys(catalogue, text="laptop gaming")) == ["pavilion", "rog"]
+    assert sorted(await keys(catalogue, text="GAMING Laptop")) == ["pavilion", "rog"]
+    assert sorted(await keys(catalogue, text="lap gam")) == ["pavilion", "rog"]
+    assert await keys(catalogue, text="gaming laptop wireless") == []
+
+
+async def test_text_matches_description_tags_and_category(catalogue: Catalogue) -> None:
+    assert await keys(catalogue, text="logitech wireless") == ["g502"]  # name + description
+    assert await keys(catalogue, text="budget") == ["aspire"]  # tags and description
+    assert await keys(catalogue, text="monitor") == ["lg"]
+    assert sorted(await keys(catalogue, text="mouse")) == ["g502"]  # category
+    assert await keys(catalogue, text="4k") == ["lg"]  # punctuation around words is ignored
+    assert await keys(catalogue, text="tablet") == []
+
+
+async def test_category_is_exact_and_case_insensitive(catalogue: Catalogue) -> None:
+    assert sorted(await keys(catalogue, category="LAPTOP")) == ["aspire", "pavilion", "rog", "thinkpad"]
+    assert await keys(catalogue, category="lap") == []
+
+
+async def test_city_matches_its_districts_but_not_longer_names(catalogue: Catalogue) -> None:
+    assert sorted(await keys(catalogue, cities=("jakarta",))) == ["lg", "rog", "thinkpad"]
+    assert await keys(catalogue, cities=("Jakarta Selatan",)) == ["thinkpad"]
+    assert sorted(await keys(catalogue, cities=("Bandung", "surabaya"))) == ["g502", "pavilion"]
+    assert await keys(catalogue, cities=("Jakarta%",)) == []
+
+
+async def test_price_bounds_are_inclusive_and_stock_flags_filter(catalogue: Catalogue) -> None:
+    assert sorted(await keys(catalogue, min_price=7_999_000, max_price=15_000_000)) == [
+        "aspire",
+        "pavilion",
+        "rog",
+    ]
+    assert "lg" not in await keys(catalogue, available_only=True)
+    in_stock = await keys(catalogue, in_stock_only=True)
+    assert "lg" not in in_stock and "thinkpad" not in in_stock and len(in_stock) == 4
+
+
+async def test_nearest_first_with_reference_distances(catalogue: Catalogue) -> None:
+    result = await catalogue.find(ProductFilter(near=JAKARTA))
+    assert result.total == len(CATALOGUE)
+    expected = sorted(catalogue.ids, key=lambda k: (_distance(k, JAKARTA), catalogue.ids[k]))
+    assert catalogue.keys(result.items) == expected
+    for product in result.items:
+        assert product.distance_km == haversine_km(JAKARTA, product.location)
+    text_result = await catalogue.find(ProductFilter(text="gaming", near=SURABAYA))
+    assert catalogue.keys(text_result.items) == ["g502", "pavilion", "rog"]
+
+
+async def test_radius_keeps_only_products_within_it(catalogue: Catalogue) -> None:
+    for radius in (0.5, 9.0, 20.0, 200.0, 1000.0):
+        result = await catalogue.find(ProductFilter(near=JAKARTA, radius_km=radius))
+        expected = sorted(
+            (k for k in catalogue.ids if _distance(k, JAKARTA) <= radius),
+            key=lambda k: (_distance(k, JAKARTA), catalogue.ids[k]),
+        )
+        assert catalogue.keys(result.items) == expected, radius
+        assert result.total == len(expected)
+    laptops = await catalogue.find(
+        ProductFilter(text="laptop", near=JAKARTA, radius_km=20, max_price=16_000_000)
+    )
+    assert catalogue.keys(laptops.items) == ["rog", "aspire"] and laptops.total == 2
+
+
+async def test_pages_concatenate_to_the_whole_ordering(catalogue: Catalogue) -> None:
+    for criteria in ({"near": JAKARTA}, {}, {"text": "laptop"}, {"text": "laptop", "near": SURABAYA}):
+        whole = await catalogue.find(ProductFilter(**criteria))  # type: ignore[arg-type]
+        pages = [
+            await catalogue.find(ProductFilter(**criteria, page=Page(skip, 2)))  # type: ignore[arg-type]
+            for skip in range(0, 6, 2)
+        ]
+        assert [p.id for page in pages for p in page.items] == [p.id for p in whole.items]
+        assert {page.total for page in pages} == {whole.total}
+
+
+async def test_newest_first_without_text_or_location(catalogue: Catalogue) -> None:
+    assert await keys(catalogue) == [key for key, *_ in reversed(CATALOGUE)]
+
+
+async def test_relevance_finds_every_match(catalogue: Catalogue) -> None:
+    result = await catalogue.find(ProductFilter(text="gaming"))
+    assert sorted(catalogue.keys(result.items)) == ["g502", "pavilion", "rog"] and result.total == 3
+
+
+def _distance(key: str, origin: GeoPoint) -> float:
+    city = next(row[1] for row in CATALOGUE if row[0] == key)
+    return haversine_km(origin, PLACES[city])
+
+
+# -- a synthetic catalogue against a brute-force reference ------------------------------------------
+
+
+async def test_synthetic_catalogue_matches_a_brute_force_reference(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await load_synthetic(engine, 3000, reset=True, seed=7, products_per_supplier=40)
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, latitude, longitude, search_text, price, category, city, is_available, "
+                    "stock_quantity FROM products"
+                )
+            )
+        ).all()
+    rng = random.Random(3)
+    for _ in range(25):
+        city = rng.choice(CITIES)
+        near = GeoPoint(city[2] + rng.uniform(-0.1, 0.1), city[3] + rng.uniform(-0.1, 0.1))
+        criteria = ProductFilter(
+            text=rng.choice(
+                ["laptop", "gaming laptop", "samsung galaxy", "mouse wireless", "thinkpad", None]
+            ),
+            near=near,
+            radius_km=rng.choice([None, None, 3.0, 30.0, 300.0]),
+            max_price=rng.choice([None, 2_000_000, 15_000_000]),
+            in_stock_only=rng.random() < 0.3,
+            page=Page(rng.choice([0, 0, 5]), 10),
+        )
+        expected = _reference(rows, criteria)
+        for tuning in TUNINGS.values():
+            async with sessions() as session:
+                result = await SqlProductRepository(session, tuning).find(criteria)
+            wanted = expected[criteria.page.skip : criteria.page.skip + criteria.page.limit]
+            assert [p.id for p in result.items] == [pid for _, pid in wanted], (criteria, tuning)
+            assert result.total == min(len(expected), TOTAL_COUNT_CAP), (criteria, tuning)
+
+
+def _reference(rows: list, criteria: ProductFilter) -> list[tuple[float, int]]:
+    terms = query_terms(criteria.text)
+    found = []
+    for row in rows:
+        words = row.search_text.split()
+        if not all(any(word.startswith(term) for word in words) for term in terms):
+            continue
+        if criteria.max_price is not None and row.price > criteria.max_price:
+            continue
+        if criteria.in_stock_only and not (row.is_available and row.stock_quantity > 0):
+            continue
+        distance = haversine_km(criteria.near, GeoPoint(row.latitude, row.longitude))  # type: ignore[arg-type]
+        if criteria.radius_km is None or distance <= criteria.radius_km:
+            found.append((distance, row.id))
+    return sorted(found)
