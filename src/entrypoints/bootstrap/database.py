@@ -13,12 +13,25 @@ from adapters.db import migrations, seeding
 from adapters.db.engine import create_engine, create_session_factory
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.db.seeding import SeededKey
-from core.ports.marketplace import UnitOfWork
+from core.ports.marketplace import (
+    ConversationRepository,
+    ProductRepository,
+    SupplierRepository,
+    UnitOfWork,
+    UserRepository,
+)
 from core.ports.transactions import UnitOfWorkFactory
 from entrypoints.bootstrap.settings import Settings
 
-__all__ = ["DatabaseProvider", "SeededKey", "database_is_empty", "seed_demo_data", "seed_synthetic",
-           "upgrade_database"]
+__all__ = [
+    "DatabaseProvider",
+    "SeededKey",
+    "database_is_empty",
+    "database_providers",
+    "seed_demo_data",
+    "seed_synthetic",
+    "upgrade_database",
+]
 
 
 class DatabaseProvider(Provider):
@@ -52,6 +65,28 @@ class DatabaseProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, session: AsyncSession) -> UnitOfWork:
         return SqlUnitOfWork(session)
+
+    # The repositories of the request's one unit of work, for code that needs only one of them.
+    @provide(scope=Scope.REQUEST)
+    def suppliers(self, uow: UnitOfWork) -> SupplierRepository:
+        return uow.suppliers
+
+    @provide(scope=Scope.REQUEST)
+    def products(self, uow: UnitOfWork) -> ProductRepository:
+        return uow.products
+
+    @provide(scope=Scope.REQUEST)
+    def users(self, uow: UnitOfWork) -> UserRepository:
+        return uow.users
+
+    @provide(scope=Scope.REQUEST)
+    def conversations(self, uow: UnitOfWork) -> ConversationRepository:
+        return uow.conversations
+
+
+def database_providers() -> list[Provider]:
+    """What the container needs for the marketplace's persistence."""
+    return [DatabaseProvider()]
 
 
 @contextlib.asynccontextmanager
