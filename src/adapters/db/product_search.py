@@ -42,7 +42,7 @@ from core.search_text import query_terms
 
 TOTAL_COUNT_CAP = 100
 RARE_TEXT_MATCHES = 2000
-RANK_WINDOW = 500
+RANK_WINDOW = 500  # must be >= TOTAL_COUNT_CAP: the window's size gives the total
 WHOLE_EARTH_KM = math.pi * EARTH_RADIUS_KM
 FIRST_BOX_KM = 0.5
 POSTGRES_FIRST_BOX_KM = 5.0
@@ -219,36 +219,43 @@ class ProductSearch:
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     async def _relevance(self, criteria: ProductFilter, terms: list[str]) -> PageResult[Product]:
+        """The newest ``RANK_WINDOW`` matches (all of them when there are fewer), best score first.
+
+        The window's size is also the total: exact below RANK_WINDOW, and RANK_WINDOW >= TOTAL_COUNT_CAP.
+        """
         where = _filters(criteria)
         page = criteria.page
         params = {**where.params, "limit": page.limit, "skip": page.skip, "window": RANK_WINDOW}
         if self._postgres:
             params["tsquery"] = _tsquery(terms)
-            matches = "FROM products p WHERE p.search_tsv @@ to_tsquery('simple', :tsquery)" + where.sql()
-            # The newest RANK_WINDOW matches are scored (all of them when there are fewer).
-            rows = await self._rows(
-                "SELECT id FROM (SELECT p.id, "
-                f"ts_rank(p.search_tsv, to_tsquery('simple', :tsquery)) AS score "
-                f"{matches} ORDER BY p.id DESC LIMIT :window) AS recent "
-                f"ORDER BY score DESC, id LIMIT :limit OFFSET :skip",
-                params,
+            window = (
+                "SELECT p.id, ts_rank(p.search_tsv, to_tsquery('simple', :tsquery)) AS score FROM products p "
+                f"WHERE p.search_tsv @@ to_tsquery('simple', :tsquery){where.sql()} "
+                "ORDER BY p.id DESC LIMIT :window"
             )
-            total = await self._capped_count(matches, params)
+            best_first = "score DESC, id"
         else:
             params["fts"] = _fts_query(terms)
-            if where.clauses:
-                source = "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts"
-                matches = source + where.sql()
-                total = await self._capped_count(matches, params)
-            else:
-                matches = "FROM products_fts f WHERE products_fts MATCH :fts"
-                total = min(await self._sqlite_text_matches(terms, TOTAL_COUNT_CAP), TOTAL_COUNT_CAP)
-            rows = await self._rows(
-                f"SELECT id FROM (SELECT f.rowid AS id, bm25(products_fts) AS score {matches} "
-                f"ORDER BY f.rowid DESC LIMIT :window) AS recent "
-                f"ORDER BY score, id LIMIT :limit OFFSET :skip",
-                params,
+            source = "products_fts f JOIN products p ON p.id = f.rowid" if where.clauses else "products_fts f"
+            window = (
+                f"SELECT f.rowid AS id, bm25(products_fts) AS score FROM {source} "
+                f"WHERE products_fts MATCH :fts{where.sql()} ORDER BY f.rowid DESC LIMIT :window"
             )
+            best_first = "score, id"  # bm25 is lower for better matches
+        rows = await self._rows(
+            f"SELECT id, count(*) OVER () AS matches FROM ({window}) AS recent "
+            f"ORDER BY {best_first} LIMIT :limit OFFSET :skip",
+            params,
+        )
+        if rows:
+            total = min(rows[0].matches, TOTAL_COUNT_CAP)
+        else:  # past the last page (or nothing matches)
+            total = int(
+                (
+                    await self._session.execute(text(f"SELECT count(*) FROM ({window}) AS recent"), params)
+                ).scalar_one()
+            )
+            total = min(total, TOTAL_COUNT_CAP)
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
