@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -39,10 +40,16 @@ def converted_folder_name(gguf: Path) -> str:
     return f"{gguf.stem}-{stat.st_size}-bf16"
 
 
-def ensure_converted(gguf: Path, cache_dir: Path) -> Path:
-    """Return a safetensors folder for ``gguf`` under ``cache_dir``, converting it on first use."""
+def ensure_converted(
+    gguf: Path, cache_dir: Path, convert: Callable[[Path, Path], None] | None = None
+) -> Path:
+    """Return a safetensors folder for ``gguf`` under ``cache_dir``, converting it on first use.
+
+    ``convert(gguf, out)`` writes the folder (default: dequantize with transformers); tests pass a fake.
+    """
     from filelock import FileLock
 
+    convert = convert or _convert
     target = cache_dir / converted_folder_name(gguf)
     if (target / _CONVERTED_MARKER).exists():
         return target
@@ -53,7 +60,7 @@ def ensure_converted(gguf: Path, cache_dir: Path) -> Path:
         log.info("llm.convert.start", source=str(gguf), target=str(target))
         scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
         try:
-            _convert(gguf, scratch)
+            convert(gguf, scratch)
             (scratch / _CONVERTED_MARKER).write_text(gguf.name)
             if target.exists():  # a half-written folder from a crashed run
                 shutil.rmtree(target)
