@@ -1,26 +1,33 @@
 """Product search that stays fast at a million rows, on SQLite and PostgreSQL.
 
 Text: every query word (``core.search_text.query_terms``) must be a prefix of a word of the product's
-normalised ``search_text``; the index is FTS5 on SQLite and a ``simple`` tsvector with GIN on PostgreSQL.
+normalised ``search_text`` (name, description, tags, category; lower-case ASCII words); the index is
+FTS5 on SQLite and a ``simple`` tsvector with GIN on PostgreSQL, both fed the same normalised text.
 
-Nearest first (``criteria.near``):
+Nearest first (``criteria.near``), two strategies on each database, chosen per query:
 
-* PostgreSQL walks its GiST index on ``ll_to_earth(latitude, longitude)`` in distance order (the cube
-  ``<->`` operator), checking the other filters row by row, and stops after ``skip + limit`` rows.
-* SQLite either ranks every text match when the text is rare (at most ``RARE_TEXT_MATCHES``), or grows
-  a bounding box on the indexed coordinates until the circle inscribed in it holds enough matches. That
-  is exact: every point outside the box is farther away than the circle's radius.
+* Rare text (at most ``RARE_TEXT_MATCHES`` products match the words alone): read every text match
+  through the text index, compute distances here, sort. Exact total.
+* Otherwise SQLite grows a bounding box around the point (read through the (latitude strip, longitude)
+  index, one ring at a time) until the circle inscribed in the box holds enough matches; PostgreSQL walks
+  its GiST index on ``ll_to_earth(latitude, longitude)`` in distance order (the cube ``<->`` operator),
+  checking the other filters row by row, inside growing ``earth_box``es when there is a radius. Both
+  are exact: nothing outside the box is nearer than the inscribed circle's radius.
 
-``distance_km`` always comes from ``core.geo.distance.haversine_km`` (the radius cut in SQL uses the
-same formula and Earth radius).
+Ties in distance (a supplier's products share its place) are broken by id, so pages never overlap.
+``distance_km`` comes from ``core.geo.distance.haversine_km`` (the candidates are ranked with the same
+arithmetic, and the PostgreSQL radius cut is the same formula and Earth radius in SQL).
 
-Totals (the API's ``X-Total-Count``) are exact up to ``TOTAL_COUNT_CAP`` matches and reported as
-``TOTAL_COUNT_CAP`` beyond it: an exact count of "laptop" within 25 km of central Jakarta in a catalogue
-of a million products means visiting tens of thousands of rows, which no index avoids.
+Totals (the API's ``X-Total-Count``) are exact up to ``total_cap(page)`` matches (``TOTAL_COUNT_CAP``,
+or ``skip + limit + 1`` for deeper pages, so a full page always announces the next) and reported as
+that cap beyond it. An exact count of "laptop" within 25 km of central Jakarta in a catalogue
+of a million products means visiting tens of thousands of rows, which no index here avoids, and would
+break the latency target; the cap is what a search page needs (whether there are more pages).
 
 Relevance (text without location) is bm25 (FTS5) or ts_rank (PostgreSQL) over every match when there
 are at most ``RANK_WINDOW`` of them; for more, over the ``RANK_WINDOW`` most recently added matches,
-so that a one-word query over a huge catalogue does not score every matching row.
+so that a one-word query over a huge catalogue does not score every matching row. Newest (no text, no
+location) is ``created_at`` then id, both descending.
 """
 
 from __future__ import annotations
@@ -36,13 +43,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db import mappers
-from core.domain.marketplace import GeoPoint, PageResult, Product, ProductFilter
+from core.domain.marketplace import GeoPoint, Page, PageResult, Product, ProductFilter
 from core.geo.distance import EARTH_RADIUS_KM, BoundingBox, bounding_box
 from core.search_text import query_terms
 
 TOTAL_COUNT_CAP = 100
 RARE_TEXT_MATCHES = 2000
-RANK_WINDOW = 500  # must be >= TOTAL_COUNT_CAP: the window's size gives the total
+RANK_WINDOW = 500  # the window's size gives the total of a relevance search
 WHOLE_EARTH_KM = math.pi * EARTH_RADIUS_KM
 FIRST_BOX_KM = 0.5
 POSTGRES_FIRST_BOX_KM = 5.0
@@ -60,6 +67,11 @@ _HAVERSINE_SQL = (
     "cos(radians(:near_lat)) * cos(radians(p.latitude)) * "
     "power(sin(radians(p.longitude - :near_lon) / 2), 2))))"
 )
+
+
+def total_cap(page: Page) -> int:
+    """Totals are exact up to this many matches."""
+    return max(TOTAL_COUNT_CAP, page.skip + page.limit + 1)
 
 
 @dataclass
@@ -100,12 +112,12 @@ def _filters(criteria: ProductFilter) -> _Where:
                 f"lower(p.city) = :city_{index} OR lower(p.city) LIKE :city_prefix_{index} ESCAPE '\\'"
             )
             where.params[f"city_{index}"] = lowered
-            where.params[f"city_prefix_{index}"] = _escape_like(lowered) + " %"
+            where.params[f"city_prefix_{index}"] = escape_like(lowered) + " %"
         where.clauses.append("(" + " OR ".join(options) + ")")
     return where
 
 
-def _escape_like(value: str) -> str:
+def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -117,10 +129,15 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " & ".join(f"{term}:*" for term in terms)
 
 
-def _like_terms(where: _Where, terms: Sequence[str]) -> None:
-    """Word-prefix match row by row (SQLite): the text is normalised, so ' ' + word boundary suffices."""
+def _word_prefix_terms(where: _Where, terms: Sequence[str]) -> None:
+    """Word-prefix match row by row (SQLite). The text is normalised (lower-case ASCII words separated by
+    single spaces) and so are the terms ([0-9a-z]+, nothing GLOB treats specially): a term starts the text
+    or follows a space. GLOB is case-sensitive, which is right here, and cheaper than LIKE."""
     for index, term in enumerate(terms):
-        where.add(f"(' ' || p.search_text) LIKE :term_{index}", **{f"term_{index}": f"% {term}%"})
+        where.add(
+            f"(p.search_text GLOB :term_start_{index} OR p.search_text GLOB :term_word_{index})",
+            **{f"term_start_{index}": f"{term}*", f"term_word_{index}": f"* {term}*"},
+        )
 
 
 def _ranked_by_distance(
@@ -176,7 +193,7 @@ class ProductSearch:
     async def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         return (await self._session.execute(text(sql), params)).all()
 
-    async def _capped_count(self, from_where: str, params: dict[str, Any], cap: int = TOTAL_COUNT_CAP) -> int:
+    async def _capped_count(self, from_where: str, params: dict[str, Any], cap: int) -> int:
         sql = f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped"
         return int((await self._session.execute(text(sql), params)).scalar_one())
 
@@ -188,7 +205,7 @@ class ProductSearch:
         if self._postgres:
             result.add("p.search_tsv @@ to_tsquery('simple', :tsquery)", tsquery=_tsquery(terms))
         else:
-            _like_terms(result, terms)
+            _word_prefix_terms(result, terms)
         return result
 
     async def _load(self, ids: Sequence[int], near: GeoPoint | None) -> list[Product]:
@@ -215,13 +232,15 @@ class ProductSearch:
             f"ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :skip",
             {**where.params, "limit": page.limit, "skip": page.skip},
         )
-        total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params)
+        total = await self._capped_count(
+            f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
+        )
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     async def _relevance(self, criteria: ProductFilter, terms: list[str]) -> PageResult[Product]:
         """The newest ``RANK_WINDOW`` matches (all of them when there are fewer), best score first.
 
-        The window's size is also the total: exact below RANK_WINDOW, and RANK_WINDOW >= TOTAL_COUNT_CAP.
+        The window's size is also the total (capped): results end with the window.
         """
         where = _filters(criteria)
         page = criteria.page
@@ -248,14 +267,14 @@ class ProductSearch:
             params,
         )
         if rows:
-            total = min(rows[0].matches, TOTAL_COUNT_CAP)
+            total = min(rows[0].matches, total_cap(page))
         else:  # past the last page (or nothing matches)
             total = int(
                 (
                     await self._session.execute(text(f"SELECT count(*) FROM ({window}) AS recent"), params)
                 ).scalar_one()
             )
-            total = min(total, TOTAL_COUNT_CAP)
+            total = min(total, total_cap(page))
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
@@ -279,22 +298,24 @@ class ProductSearch:
             )
             ranked = _ranked_by_distance(rows, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult(await self._load(ids, near), min(len(ranked), TOTAL_COUNT_CAP))
+            return PageResult(await self._load(ids, near), min(len(ranked), total_cap(page)))
         where = self._text_where(where, terms)
         if criteria.radius_km is None:
             # Plain nearest-neighbour order: the planner walks the GiST index and checks the filters.
             ranked, exhausted = await self._postgres_walk(where, near, WHOLE_EARTH_KM, wanted)
             if exhausted:
-                total = min(len(ranked), TOTAL_COUNT_CAP)
+                total = min(len(ranked), total_cap(page))
             else:
-                total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params)
+                total = await self._capped_count(
+                    f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
+                )
         else:
             # Walk the GiST index in distance order inside the radius's box (its index condition), which
             # bounds the walk when matches are sparse; the same walk counts up to the cap. The planner
             # cannot estimate cube containment (a constant 0.1%) and would pick a bitmap scan of the whole
             # box plus a sort, so bitmap scans are off for this statement.
             # A walk inside a large box starts slowly, so the box grows from POSTGRES_FIRST_BOX_KM.
-            needed = max(wanted, TOTAL_COUNT_CAP)
+            needed = total_cap(page)
             radius = min(POSTGRES_FIRST_BOX_KM, criteria.radius_km)
             async with self._ordered_gist_scans():
                 while True:
@@ -302,7 +323,7 @@ class ProductSearch:
                     if len(ranked) >= needed or radius >= criteria.radius_km:
                         break
                     radius = min(criteria.radius_km, _next_radius(radius, len(ranked), needed))
-            total = min(len(ranked), TOTAL_COUNT_CAP)
+            total = min(len(ranked), total_cap(page))
         ids = [product_id for _, product_id in ranked[page.skip : wanted]]
         return PageResult(await self._load(ids, near), total)
 
@@ -395,12 +416,12 @@ class ProductSearch:
             )
             ranked = _ranked_by_distance(rows, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult(await self._load(ids, near), min(len(ranked), TOTAL_COUNT_CAP))
+            return PageResult(await self._load(ids, near), min(len(ranked), total_cap(page)))
         filters = where
         where = self._text_where(where, terms)
         limit_km = criteria.radius_km if criteria.radius_km is not None else WHOLE_EARTH_KM
         # With a radius the same scan also counts, up to the cap.
-        needed = max(wanted, TOTAL_COUNT_CAP) if criteria.radius_km is not None else wanted
+        needed = total_cap(page) if criteria.radius_km is not None else wanted
         radius = min(self._tuning.first_box_km, limit_km)
         rows: list[Any] = []
         inner: BoundingBox | None = None
@@ -415,17 +436,20 @@ class ProductSearch:
             radius = min(limit_km, _next_radius(radius, len(ranked), needed))
         ids = [product_id for _, product_id in ranked[page.skip : wanted]]
         if criteria.radius_km is not None or radius >= limit_km:
-            total = min(len(ranked), TOTAL_COUNT_CAP)
-        elif terms and not filters.clauses and text_matches >= TOTAL_COUNT_CAP:
-            total = TOTAL_COUNT_CAP  # the text alone matches that many
+            total = min(len(ranked), total_cap(page))
+        elif terms and not filters.clauses and text_matches >= total_cap(page):
+            total = total_cap(page)  # the text alone matches that many
         elif terms:
             total = await self._capped_count(
                 "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts"
                 + filters.sql(),
                 {**filters.params, "fts": _fts_query(terms)},
+                total_cap(page),
             )
         else:
-            total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params)
+            total = await self._capped_count(
+                f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
+            )
         return PageResult(await self._load(ids, near), total)
 
     async def _sqlite_text_matches(self, terms: Sequence[str], limit: int) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db import mappers
-from adapters.db.product_search import ProductSearch, SearchTuning
+from adapters.db.product_search import ProductSearch, SearchTuning, escape_like
 from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.errors import Conflict, NotFound
 from core.domain.marketplace import (
@@ -85,7 +85,7 @@ class SqlSupplierRepository:
             lowered = city.strip().lower()
             conditions.append(
                 func.lower(SupplierRow.city).in_([lowered])
-                | func.lower(SupplierRow.city).like(lowered.replace("%", "") + " %")
+                | func.lower(SupplierRow.city).like(escape_like(lowered) + " %", escape="\\")
             )
         total = await self._session.scalar(select(func.count(SupplierRow.id)).where(*conditions))
         rows = (
