@@ -129,17 +129,6 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " & ".join(f"{term}:*" for term in terms)
 
 
-def _word_prefix_terms(where: _Where, terms: Sequence[str]) -> None:
-    """Word-prefix match row by row (SQLite). The text is normalised (lower-case ASCII words separated by
-    single spaces) and so are the terms ([0-9a-z]+, nothing GLOB treats specially): a term starts the text
-    or follows a space. GLOB is case-sensitive, which is right here, and cheaper than LIKE."""
-    for index, term in enumerate(terms):
-        where.add(
-            f"(p.search_text GLOB :term_start_{index} OR p.search_text GLOB :term_word_{index})",
-            **{f"term_start_{index}": f"{term}*", f"term_word_{index}": f"* {term}*"},
-        )
-
-
 def _ranked_by_distance(
     rows: Sequence[Any], near: GeoPoint, radius_km: float | None
 ) -> list[tuple[float, int]]:
@@ -198,14 +187,32 @@ class ProductSearch:
         return int((await self._session.execute(text(sql), params)).scalar_one())
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
-        """``where`` plus the text condition, for queries driven by another index."""
+        """``where`` plus the text condition checked row by row, for queries driven by another index.
+
+        A word-prefix pattern on the normalised text (GLOB on SQLite, LIKE on PostgreSQL): per row it
+        is several times cheaper than a prefix tsquery (measured 2.5 ms against 11 ms on 2,400 rows).
+        """
         result = where.copy()
         if not terms:
             return result
-        if self._postgres:
-            result.add("p.search_tsv @@ to_tsquery('simple', :tsquery)", tsquery=_tsquery(terms))
-        else:
-            _word_prefix_terms(result, terms)
+        operator = "LIKE" if self._postgres else "GLOB"
+        anything = "%" if self._postgres else "*"
+        for index, term in enumerate(terms):
+            result.add(
+                f"(p.search_text {operator} :term_start_{index} "
+                f"OR p.search_text {operator} :term_word_{index})",
+                **{
+                    f"term_start_{index}": f"{term}{anything}",
+                    f"term_word_{index}": f"{anything} {term}{anything}",
+                },
+            )
+        return result
+
+    @staticmethod
+    def _tsvector_where(where: _Where, terms: Sequence[str]) -> _Where:
+        """``where`` plus the text condition the PostgreSQL GIN index answers."""
+        result = where.copy()
+        result.add("p.search_tsv @@ to_tsquery('simple', :tsquery)", tsquery=_tsquery(terms))
         return result
 
     async def _load(self, ids: Sequence[int], near: GeoPoint | None) -> list[Product]:
@@ -288,7 +295,7 @@ class ProductSearch:
         wanted = page.skip + page.limit
         if terms and await self._postgres_text_is_rare(terms):
             # Few text matches: read them all through the GIN index and rank them here.
-            both = self._text_where(where, terms)
+            both = self._tsvector_where(where, terms)
             if criteria.radius_km is not None:
                 both.add(
                     _HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km
@@ -374,7 +381,7 @@ class ProductSearch:
     async def _postgres_text_is_rare(self, terms: Sequence[str]) -> bool:
         """At most ``rare_text_matches`` products match the text. The planner's estimate rules out common
         text cheaply (counting a common prefix through GIN costs tens of milliseconds); the count decides."""
-        where = self._text_where(_Where(), terms)
+        where = self._tsvector_where(_Where(), terms)
         rare = self._tuning.rare_text_matches
         plan = (
             await self._session.execute(
