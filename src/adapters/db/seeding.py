@@ -55,7 +55,8 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, reset: bool) 
                 session.add(row)
                 await session.flush()
             supplier_ids.append(row.id)
-            keys.append(SeededKey("supplier", row.id, row.business_name, key))
+            if row.api_key_hash == hash_api_key(key):  # not when someone registered that email first
+                keys.append(SeededKey("supplier", row.id, row.business_name, key))
         suppliers = {row.id: row for row in (await session.scalars(select(SupplierRow))).all()}
         for item in data["products"]:
             if await session.scalar(select(ProductRow.id).where(ProductRow.sku == item["sku"])) is not None:
@@ -84,7 +85,8 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, reset: bool) 
                 row = UserRow(**{**item, "email": email}, api_key_hash=hash_api_key(key))
                 session.add(row)
                 await session.flush()
-            keys.append(SeededKey("user", row.id, row.name, key))
+            if row.api_key_hash == hash_api_key(key):
+                keys.append(SeededKey("user", row.id, row.name, key))
     return keys
 
 

@@ -143,3 +143,17 @@ async def test_synthetic_products_are_searchable_and_appendable(
     assert await scalar(engine, "SELECT count(*) FROM products") == 400
     async with sessions() as session:
         assert (await SqlUnitOfWork(session).products.find(ProductFilter(text="zyxwv"))).total == 0
+
+
+async def test_seed_never_returns_a_demo_key_that_does_not_work(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as session:
+        uow = SqlUnitOfWork(session)
+        await uow.users.add(
+            NewUser("Someone", "john.doe@email.com", None, None, None, None), hash_api_key("mine")
+        )
+        await uow.commit()
+    keys = await seed_demo_data(Settings(database_url=database_url), reset=False)
+    assert "sk_usr_demo_1" not in [key.api_key for key in keys]
+    assert [key.api_key for key in keys if key.kind == "user"] == ["sk_usr_demo_2", "sk_usr_demo_3"]
