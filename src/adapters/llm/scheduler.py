@@ -12,6 +12,10 @@ thread calls ``step()`` in a loop. Each step:
 
 Because every running sequence has fresh logits after step 2 (prefill) or step 5 (decode), step 3 is a
 single ``sample`` call over the whole batch.
+
+Usage counting: ``GenerationFinished.completion_tokens`` counts every sampled token, the EOS token included
+(as vLLM and OpenAI do) although EOS is never emitted as a ``TokenGenerated``. A request finishes with
+"stop" on any EOS id, "length" once it has ``max_tokens`` tokens, "cancelled" when cancelled or stopped.
 """
 
 from __future__ import annotations
