@@ -19,8 +19,9 @@ class LanguageModelProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def language_model(self, settings: Settings) -> LanguageModel:
-        return TransformersLanguageModel(
+    async def language_model(self, settings: Settings) -> AsyncIterator[LanguageModel]:
+        # The container owns the model: it is closed when the container closes, never by a caller.
+        model = TransformersLanguageModel(
             TransformersModelSettings(
                 model_repo_id=settings.model_repo_id,
                 hf_token=settings.hf_token,
@@ -31,6 +32,10 @@ class LanguageModelProvider(Provider):
                 max_queued_requests=settings.max_queued_requests,
             )
         )
+        try:
+            yield model
+        finally:
+            await model.close()
 
 
 class StreamingProvider(Provider):

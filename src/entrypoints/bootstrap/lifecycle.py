@@ -6,6 +6,7 @@ import structlog
 from dishka import AsyncContainer
 
 from core.ports.language_model import LanguageModel
+from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -25,5 +26,7 @@ async def startup_services(container: AsyncContainer, settings: Settings) -> Non
 
 
 async def shutdown_services(container: AsyncContainer) -> None:
-    model = await container.get(LanguageModel)
-    await model.close()
+    """Generations still streaming are cancelled so their followers end; the container then closes
+    the model, the stream store and the database engine it owns."""
+    sessions = await container.get(StreamSessions)
+    await sessions.close()
