@@ -37,7 +37,9 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             await shutdown_services(container)
             await container.close()
 
-    router = DishkaRouter("", route_handlers=[HealthController, *MARKETPLACE_ROUTES, ChatSearchController, *OPENAI_ROUTES])
+    router = DishkaRouter(
+        "", route_handlers=[HealthController, *MARKETPLACE_ROUTES, ChatSearchController, *OPENAI_ROUTES]
+    )
     app = Litestar(
         route_handlers=[router],
         lifespan=[lifespan],
@@ -59,6 +61,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             ],
         ),
         debug=False,
+        logging_config=None,  # structlog is configured by the CLI (entrypoints.bootstrap.logging)
     )
     setup_dishka(container, app)
     return app
