@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,10 +92,15 @@ async def concurrent(url: str, model: str, tokens: int, streams: int) -> dict[st
     tpots = [(r.latency - r.ttft) / (r.tokens - 1) for r in results if r.tokens > 1]
     gaps = [g for r in results for g in r.gaps]
     return {
-        "streams": streams, "tokens": total, "tok_s": total / wall,
-        "ttft_p50": percentile([r.ttft for r in results], 50), "ttft_p99": percentile([r.ttft for r in results], 99),
-        "tpot_p50": percentile(tpots, 50), "tpot_p99": percentile(tpots, 99),
-        "itl_p50": percentile(gaps, 50), "itl_p99": percentile(gaps, 99),
+        "streams": streams,
+        "tokens": total,
+        "tok_s": total / wall,
+        "ttft_p50": percentile([r.ttft for r in results], 50),
+        "ttft_p99": percentile([r.ttft for r in results], 99),
+        "tpot_p50": percentile(tpots, 50),
+        "tpot_p99": percentile(tpots, 99),
+        "itl_p50": percentile(gaps, 50),
+        "itl_p99": percentile(gaps, 99),
     }
 
 
@@ -143,8 +147,12 @@ def raw_generate(folder: Path, tokens: int) -> dict[str, float]:
     results = {}
     for batch in (1, 8):
         inputs = tokenizer([text] * batch, return_tensors="pt", padding=True, add_special_tokens=False)
-        settings = {"max_new_tokens": tokens, "min_new_tokens": tokens, "do_sample": False,
-                    "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}
+        settings = {
+            "max_new_tokens": tokens,
+            "min_new_tokens": tokens,
+            "do_sample": False,
+            "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id,
+        }
         with torch.inference_mode():
             model.generate(**inputs, **(settings | {"max_new_tokens": 8, "min_new_tokens": 8}))
             start = time.perf_counter()
@@ -161,8 +169,12 @@ def serve_ours(tokens: int) -> dict[str, dict[str, float]]:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
         env = os.environ | {
-            "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": f"sqlite:///{scratch}/bench.db",
-            "EAGER_LOAD_MODEL": "1", "MAX_BATCH_SIZE": "16", "LOG_LEVEL": "WARNING",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "DATABASE_URL": f"sqlite:///{scratch}/bench.db",
+            "EAGER_LOAD_MODEL": "1",
+            "MAX_BATCH_SIZE": "16",
+            "LOG_LEVEL": "WARNING",
             "MODEL_CACHE_DIR": os.environ.get("MODEL_CACHE_DIR", str(ROOT / ".model-cache")),
         }
         process = subprocess.Popen([sys.executable, "-m", "entrypoints.cli.main", "serve"], env=env, cwd=ROOT)
@@ -172,8 +184,11 @@ def serve_ours(tokens: int) -> dict[str, dict[str, float]]:
             model = httpx.get(base + "/v1/models").json()["data"][0]["id"]
             single = [asyncio.run(concurrent(url, model, tokens, 1)) for _ in range(3)]
             best_single = max(single, key=lambda r: r["tok_s"])
-            return {"single": best_single, "c8": asyncio.run(concurrent(url, model, tokens, 8)),
-                    "c16": asyncio.run(concurrent(url, model, tokens, 16))}
+            return {
+                "single": best_single,
+                "c8": asyncio.run(concurrent(url, model, tokens, 8)),
+                "c16": asyncio.run(concurrent(url, model, tokens, 16)),
+            }
         finally:
             stop(process)
 
@@ -182,9 +197,26 @@ def serve_transformers(folder: Path, tokens: int) -> dict[str, float] | None:
     executable = Path(sys.executable).with_name("transformers")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [str(executable), "serve", str(folder), "--continuous-batching", "--port", str(port),
-               "--host", "127.0.0.1", "--dtype", "bfloat16", "--device", "cpu",
-               "--cb-block-size", "32", "--cb-num-blocks", "512", "--cb-max-batch-tokens", "512"]
+    command = [
+        str(executable),
+        "serve",
+        str(folder),
+        "--continuous-batching",
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--dtype",
+        "bfloat16",
+        "--device",
+        "cpu",
+        "--cb-block-size",
+        "32",
+        "--cb-num-blocks",
+        "512",
+        "--cb-max-batch-tokens",
+        "512",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_ready(base, process, "/v1/models")
@@ -197,7 +229,9 @@ def serve_transformers(folder: Path, tokens: int) -> dict[str, float] | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--skip-transformers-serve", action="store_true")
     args = parser.parse_args()
@@ -206,21 +240,29 @@ def main() -> None:
     ours = serve_ours(args.tokens)
     baseline_serve = None if args.skip_transformers_serve else serve_transformers(folder, args.tokens)
 
-    print(f"\nServing benchmark, SmolLM2-135M-Instruct bf16, {os.cpu_count()} CPU cores, "
-          f"{args.tokens}-token greedy completions\n")
+    print(
+        f"\nServing benchmark, SmolLM2-135M-Instruct bf16, {os.cpu_count()} CPU cores, "
+        f"{args.tokens}-token greedy completions\n"
+    )
     print(f"{'baseline model.generate batch 1':<44}{raw['generate_b1']:>9.1f} tok/s")
     print(f"{'baseline model.generate static batch 8':<44}{raw['generate_b8']:>9.1f} tok/s")
     if baseline_serve:
-        print(f"{'baseline transformers serve --cb, 8 streams':<44}{baseline_serve['tok_s']:>9.1f} tok/s"
-              f"   TTFT p50 {baseline_serve['ttft_p50'] * 1000:.0f} ms")
+        print(
+            f"{'baseline transformers serve --cb, 8 streams':<44}{baseline_serve['tok_s']:>9.1f} tok/s"
+            f"   TTFT p50 {baseline_serve['ttft_p50'] * 1000:.0f} ms"
+        )
     print()
-    print(f"{'ours':<12}{'tok/s':>9}{'TTFT p50':>11}{'TTFT p99':>11}{'TPOT p50':>11}{'TPOT p99':>11}"
-          f"{'ITL p50':>10}{'ITL p99':>10}")
+    print(
+        f"{'ours':<12}{'tok/s':>9}{'TTFT p50':>11}{'TTFT p99':>11}{'TPOT p50':>11}{'TPOT p99':>11}"
+        f"{'ITL p50':>10}{'ITL p99':>10}"
+    )
     for name in ("single", "c8", "c16"):
         r = ours[name]
-        print(f"{name:<12}{r['tok_s']:>9.1f}{r['ttft_p50'] * 1e3:>9.0f}ms{r['ttft_p99'] * 1e3:>9.0f}ms"
-              f"{r['tpot_p50'] * 1e3:>9.1f}ms{r['tpot_p99'] * 1e3:>9.1f}ms{r['itl_p50'] * 1e3:>8.1f}ms"
-              f"{r['itl_p99'] * 1e3:>8.1f}ms")
+        print(
+            f"{name:<12}{r['tok_s']:>9.1f}{r['ttft_p50'] * 1e3:>9.0f}ms{r['ttft_p99'] * 1e3:>9.0f}ms"
+            f"{r['tpot_p50'] * 1e3:>9.1f}ms{r['tpot_p99'] * 1e3:>9.1f}ms{r['itl_p50'] * 1e3:>8.1f}ms"
+            f"{r['itl_p99'] * 1e3:>8.1f}ms"
+        )
     single, c8 = ours["single"]["tok_s"], ours["c8"]["tok_s"]
     print("\nratios (target)")
     print(f"  single stream / generate batch 1        {single / raw['generate_b1']:5.2f}x  (>= 0.9)")

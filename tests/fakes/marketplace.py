@@ -32,7 +32,7 @@ from core.search_text import normalise, query_terms
 
 
 def _page(items: list, page: Page) -> PageResult:  # type: ignore[type-arg]
-    return PageResult(items[page.skip: page.skip + page.limit], len(items))
+    return PageResult(items[page.skip : page.skip + page.limit], len(items))
 
 
 class FakeClock:
@@ -47,7 +47,7 @@ class FakeClock:
 
 
 def city_matches(wanted: str, city: str) -> bool:
-    """"Jakarta" matches "Jakarta" and "Jakarta Selatan" (a city and its districts), not "Bandung"."""
+    """ "Jakarta" matches "Jakarta" and "Jakarta Selatan" (a city and its districts), not "Bandung"."""
     want, have = wanted.strip().lower(), city.strip().lower()
     return have == want or have.startswith(want + " ")
 
@@ -63,9 +63,17 @@ class FakeSupplierRepository:
         if any(s.email.lower() == supplier.email.lower() for s in self.items.values()):
             raise Conflict(f"Email {supplier.email} is already registered", field="email")
         created = Supplier(
-            id=next(self._ids), name=supplier.name, business_name=supplier.business_name,
-            email=supplier.email, phone=supplier.phone, address=supplier.address, location=supplier.location,
-            city=supplier.city, province=supplier.province, is_active=True, registration_date=self._clock(),
+            id=next(self._ids),
+            name=supplier.name,
+            business_name=supplier.business_name,
+            email=supplier.email,
+            phone=supplier.phone,
+            address=supplier.address,
+            location=supplier.location,
+            city=supplier.city,
+            province=supplier.province,
+            is_active=True,
+            registration_date=self._clock(),
         )
         self.items[created.id] = created
         self.key_hashes[api_key_hash] = created.id
@@ -79,8 +87,11 @@ class FakeSupplierRepository:
         return None if supplier_id is None else self.items.get(supplier_id)
 
     async def list(self, *, city: str | None, page: Page) -> PageResult[Supplier]:
-        found = [s for s in sorted(self.items.values(), key=lambda s: s.id)
-                 if city is None or city_matches(city, s.city)]
+        found = [
+            s
+            for s in sorted(self.items.values(), key=lambda s: s.id)
+            if city is None or city_matches(city, s.city)
+        ]
         return _page(found, page)
 
 
@@ -98,11 +109,20 @@ class FakeProductRepository:
         if any(p.sku == product.sku for p in self.items.values()):
             raise Conflict(f"SKU {product.sku} already exists", field="sku")
         created = Product(
-            id=next(self._ids), supplier_id=supplier_id, supplier_name=supplier.business_name,
-            name=product.name, description=product.description, price=product.price,
-            stock_quantity=product.stock_quantity, category=product.category, tags=product.tags,
-            sku=product.sku, is_available=product.is_available,
-            created_at=self._clock(), city=supplier.city, location=supplier.location,
+            id=next(self._ids),
+            supplier_id=supplier_id,
+            supplier_name=supplier.business_name,
+            name=product.name,
+            description=product.description,
+            price=product.price,
+            stock_quantity=product.stock_quantity,
+            category=product.category,
+            tags=product.tags,
+            sku=product.sku,
+            is_available=product.is_available,
+            created_at=self._clock(),
+            city=supplier.city,
+            location=supplier.location,
         )
         self.items[created.id] = created
         return created
@@ -114,8 +134,11 @@ class FakeProductRepository:
         product = self.items.get(product_id)
         if product is None:
             raise NotFound(f"Product {product_id} does not exist", field="product_id")
-        values = {name: getattr(changes, name) for name in ProductChanges.__slots__  # type: ignore[attr-defined]
-                  if getattr(changes, name) is not None}
+        values = {
+            name: getattr(changes, name)
+            for name in ProductChanges.__slots__  # type: ignore[attr-defined]
+            if getattr(changes, name) is not None
+        }
         updated = dataclasses.replace(product, **values)
         self.items[product_id] = updated
         return updated
@@ -191,8 +214,14 @@ class FakeUserRepository:
         if any(u.email.lower() == user.email.lower() for u in self.items.values()):
             raise Conflict(f"Email {user.email} is already registered", field="email")
         created = User(
-            id=next(self._ids), name=user.name, email=user.email, phone=user.phone, location=user.location,
-            city=user.city, province=user.province, ai_access_enabled=user.ai_access_enabled,
+            id=next(self._ids),
+            name=user.name,
+            email=user.email,
+            phone=user.phone,
+            location=user.location,
+            city=user.city,
+            province=user.province,
+            ai_access_enabled=user.ai_access_enabled,
             created_at=self._clock(),
         )
         self.items[created.id] = created
@@ -233,8 +262,9 @@ class FakeConversationRepository:
         if await self.get_by_session(session_id) is not None:
             raise Conflict(f"Session {session_id} already exists", field="session_id")
         now = self._clock()
-        created = Conversation(id=next(self._ids), user_id=user_id, session_id=session_id, created_at=now,
-                               updated_at=now)
+        created = Conversation(
+            id=next(self._ids), user_id=user_id, session_id=session_id, created_at=now, updated_at=now
+        )
         self.items[created.id] = created
         self.messages[created.id] = []
         return created
@@ -247,8 +277,14 @@ class FakeConversationRepository:
         self, conversation_id: int, role: MessageRole, content: str, details: str | None = None
     ) -> ConversationMessage:
         now = self._clock()
-        message = ConversationMessage(id=next(self._message_ids), conversation_id=conversation_id, role=role,
-                                      content=content, created_at=now, details=details)
+        message = ConversationMessage(
+            id=next(self._message_ids),
+            conversation_id=conversation_id,
+            role=role,
+            content=content,
+            created_at=now,
+            details=details,
+        )
         self.messages[conversation_id].append(message)
         self.items[conversation_id] = dataclasses.replace(self.items[conversation_id], updated_at=now)
         return message

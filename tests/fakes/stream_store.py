@@ -49,8 +49,9 @@ class FakeStreamStore:
         if session_id not in self.events:
             return None
         state = "finished" if session_id in self.finished else "running"
-        return StreamStatus(session_id, state, self.first_index, len(self.events[session_id]),
-                            self.metadata[session_id])
+        return StreamStatus(
+            session_id, state, self.first_index, len(self.events[session_id]), self.metadata[session_id]
+        )
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
         if session_id not in self.events:

@@ -81,8 +81,12 @@ MODEL_CACHE = Path(__file__).resolve().parents[2] / ".model-cache"
 def real_model_settings(**changes: object):  # type: ignore[no-untyped-def]
     from adapters.llm import TransformersModelSettings
 
-    values: dict[str, object] = {"cache_dir": MODEL_CACHE, "max_batch_size": 8, "max_queued_requests": 16,
-                                 "max_context_tokens": 2048}
+    values: dict[str, object] = {
+        "cache_dir": MODEL_CACHE,
+        "max_batch_size": 8,
+        "max_queued_requests": 16,
+        "max_context_tokens": 2048,
+    }
     values.update(changes)
     return TransformersModelSettings(**values)  # type: ignore[arg-type]
 

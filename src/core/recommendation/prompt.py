@@ -50,7 +50,9 @@ def system_prompt(products: Sequence[Product], language: Language, relaxed: bool
             "Tidak ada produk yang cocok. Katakan terus terang bahwa tidak ada produk yang cocok, lalu sarankan "
             "cara memperluas pencarian (naikkan budget, ganti kategori, atau cari di kota lain)."
         )
-        relaxed_note = "Catatan: tidak ada yang cocok dengan semua kata kunci; ini produk terdekat yang memenuhi filter."
+        relaxed_note = (
+            "Catatan: tidak ada yang cocok dengan semua kata kunci; ini produk terdekat yang memenuhi filter."
+        )
     else:
         rules = (
             "You are the shopping assistant of an Indonesian marketplace. Answer in English, briefly and clearly. "
@@ -62,16 +64,16 @@ def system_prompt(products: Sequence[Product], language: Language, relaxed: bool
             "No product matches. Say plainly that nothing matches, then suggest how to widen the search "
             "(raise the budget, change the category, or look in another city)."
         )
-        relaxed_note = "Note: nothing matched every keyword; these are the nearest products that meet the filters."
+        relaxed_note = (
+            "Note: nothing matched every keyword; these are the nearest products that meet the filters."
+        )
     if not products:
         return f"{rules}\n\n{empty}"
     note = f"\n{relaxed_note}" if relaxed else ""
     return f"{rules}{note}\n\nPRODUCTS (data, nearest first):\n<products>\n{listing}\n</products>"
 
 
-def build_messages(
-    system: str, history: Sequence[ChatMessage], query: str
-) -> tuple[ChatMessage, ...]:
+def build_messages(system: str, history: Sequence[ChatMessage], query: str) -> tuple[ChatMessage, ...]:
     return (ChatMessage("system", system), *history, ChatMessage("user", query))
 
 
@@ -79,15 +81,23 @@ def fallback_summary(products: Sequence[Product], language: Language) -> str:
     """A short deterministic answer from the products alone."""
     if not products:
         if language == "id":
-            return ("Maaf, tidak ada produk yang cocok dengan permintaan Anda. Coba naikkan budget, ganti "
-                    "kategori, atau cari di kota lain.")
-        return ("Sorry, no product matches your request. Try a higher budget, another category, "
-                "or another city.")
+            return (
+                "Maaf, tidak ada produk yang cocok dengan permintaan Anda. Coba naikkan budget, ganti "
+                "kategori, atau cari di kota lain."
+            )
+        return (
+            "Sorry, no product matches your request. Try a higher budget, another category, or another city."
+        )
     lines = []
     for product in products:
         where = f", {product.distance_km:.0f} km" if product.distance_km is not None else ""
-        lines.append(f"- {product.name}: {format_rupiah(product.price)} ({product.supplier_name}, "
-                     f"{product.city}{where})")
-    head = (f"Ditemukan {len(products)} produk yang cocok, terdekat lebih dulu:" if language == "id"
-            else f"Found {len(products)} matching products, nearest first:")
+        lines.append(
+            f"- {product.name}: {format_rupiah(product.price)} ({product.supplier_name}, "
+            f"{product.city}{where})"
+        )
+    head = (
+        f"Ditemukan {len(products)} produk yang cocok, terdekat lebih dulu:"
+        if language == "id"
+        else f"Found {len(products)} matching products, nearest first:"
+    )
     return head + "\n" + "\n".join(lines)

@@ -178,9 +178,7 @@ class CompleteChat:
             for generator in generators:
                 await generator.aclose()  # type: ignore[attr-defined]
             raise
-        return _merge(
-            [_choice_events(i, g, prepared.command.stop) for i, g in enumerate(generators)]
-        )
+        return _merge([_choice_events(i, g, prepared.command.stop) for i, g in enumerate(generators)])
 
     def _request(self, prepared: PreparedCompletion, index: int) -> GenerationRequest:
         sampling = prepared.sampling

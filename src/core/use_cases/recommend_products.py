@@ -120,7 +120,9 @@ class RecommendProducts:
         if not query:
             raise BadRequest("query must not be empty", field="query")
         if len(query) > self._settings.max_query_chars:
-            raise BadRequest(f"query is longer than {self._settings.max_query_chars} characters", field="query")
+            raise BadRequest(
+                f"query is longer than {self._settings.max_query_chars} characters", field="query"
+            )
         limit = command.limit or self._settings.default_limit
         if not 1 <= limit <= self._settings.max_limit:
             raise BadRequest(f"limit must be between 1 and {self._settings.max_limit}", field="limit")
@@ -132,8 +134,14 @@ class RecommendProducts:
             parsed = merge_with_previous(parsed, memory.parsed, cheapest_shown=memory.cheapest_shown)
         filters = _filters(parsed, user)
         origin = GeoPoint(filters.location.latitude, filters.location.longitude) if filters.location else None
-        criteria = Criteria(filters.category, filters.min_price, filters.max_price, filters.keywords, origin,
-                            filters.prefer_cheaper)
+        criteria = Criteria(
+            filters.category,
+            filters.min_price,
+            filters.max_price,
+            filters.keywords,
+            origin,
+            filters.prefer_cheaper,
+        )
         candidates = await find_candidates(uow.products, criteria, limit)
 
         history = tuple(
@@ -146,8 +154,9 @@ class RecommendProducts:
             conversation.id, msgspec.json.encode(_Memory(parsed, cheapest)).decode()
         )
         await uow.commit()
-        return PreparedSearch(user, conversation, query, parsed, filters, candidates.products, candidates.tier,
-                              history)
+        return PreparedSearch(
+            user, conversation, query, parsed, filters, candidates.products, candidates.tier, history
+        )
 
     async def answer(self, uow: UnitOfWork, prepared: PreparedSearch) -> SearchAnswer:
         """Generate the whole answer (or the fallback summary) and save it."""
@@ -173,8 +182,11 @@ class RecommendProducts:
             messages = await self._fit_history(system, prepared)
             request = GenerationRequest(
                 messages,
-                SamplingParams(max_tokens=self._settings.max_answer_tokens,
-                               temperature=self._settings.temperature, seed=0),
+                SamplingParams(
+                    max_tokens=self._settings.max_answer_tokens,
+                    temperature=self._settings.temperature,
+                    seed=0,
+                ),
             )
             parts: list[str] = []
             async with contextlib.aclosing(self._model.generate(request)) as events:  # type: ignore[type-var]
@@ -214,7 +226,9 @@ class RecommendProducts:
                 raise NotFound(f"User {command.user_id} does not exist", field="user_id")
             raise Forbidden("user_id names another user; use that user's own API key", field="user_id")
         if not user.ai_access_enabled:
-            raise Forbidden("AI access is not enabled for this user (a paid feature)", field="ai_access_enabled")
+            raise Forbidden(
+                "AI access is not enabled for this user (a paid feature)", field="ai_access_enabled"
+            )
         return user
 
     async def _conversation(
@@ -235,11 +249,13 @@ class RecommendProducts:
 
 
 async def save_answer(uow: UnitOfWork, prepared: PreparedSearch, response: str, ai_generated: bool) -> None:
-    details = msgspec.json.encode({
-        "ai_generated": ai_generated,
-        "product_ids": [p.id for p in prepared.products],
-        "filters": prepared.filters,
-    }).decode()
+    details = msgspec.json.encode(
+        {
+            "ai_generated": ai_generated,
+            "product_ids": [p.id for p in prepared.products],
+            "filters": prepared.filters,
+        }
+    ).decode()
     await uow.conversations.add_message(prepared.conversation.id, "assistant", response, details)
 
 
@@ -258,8 +274,9 @@ def _filters(parsed: ParsedQuery, user: User) -> UnderstoodFilters:
         place = parsed.location
         location = LocationFilter(place.name, place.latitude, place.longitude, "query")
     elif user.location is not None:
-        location = LocationFilter(user.city or "profile", user.location.latitude, user.location.longitude,
-                                  "profile")
+        location = LocationFilter(
+            user.city or "profile", user.location.latitude, user.location.longitude, "profile"
+        )
     return UnderstoodFilters(
         category=parsed.category,
         min_price=parsed.min_price,

@@ -41,8 +41,11 @@ class RegisterUser:
 
     async def __call__(self, user: NewUser, api_key: str | None = None) -> UserRegistration:
         cleaned = clean_user(user)
-        if cleaned.ai_access_enabled and self._authenticate.admin_configured \
-                and not self._authenticate.is_admin(api_key):
+        if (
+            cleaned.ai_access_enabled
+            and self._authenticate.admin_configured
+            and not self._authenticate.is_admin(api_key)
+        ):
             raise Forbidden(
                 "ai_access_enabled is a paid feature: only a request bearing the admin API key may set it",
                 field="ai_access_enabled",

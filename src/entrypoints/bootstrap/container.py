@@ -7,8 +7,8 @@ from dishka.integrations.litestar import LitestarProvider
 
 from entrypoints.bootstrap.ai_search import AiSearchProvider
 from entrypoints.bootstrap.database import DatabaseProvider
-from entrypoints.bootstrap.marketplace import MarketplaceProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
+from entrypoints.bootstrap.marketplace import MarketplaceProvider
 from entrypoints.bootstrap.settings import Settings
 
 
@@ -18,8 +18,14 @@ class SettingsProvider(Provider):
 
 def production_providers() -> list[Provider]:
     """Every provider of the running service, in one list that tests extend with overrides."""
-    return [SettingsProvider(), DatabaseProvider(), MarketplaceProvider(), LanguageModelProvider(),
-            StreamingProvider(), AiSearchProvider()]
+    return [
+        SettingsProvider(),
+        DatabaseProvider(),
+        MarketplaceProvider(),
+        LanguageModelProvider(),
+        StreamingProvider(),
+        AiSearchProvider(),
+    ]
 
 
 def build_container(settings: Settings, *overrides: Provider) -> AsyncContainer:

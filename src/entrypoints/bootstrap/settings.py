@@ -60,7 +60,9 @@ class Settings:
         env = os.environ if env is None else env
         reader = _EnvReader(env)
         persist = reader.boolean("PERSIST_SESSIONS", False)
-        store = reader.choice("SESSION_STORE", ("memory", "sqlite", "redis"), "sqlite" if persist else "memory")
+        store = reader.choice(
+            "SESSION_STORE", ("memory", "sqlite", "redis"), "sqlite" if persist else "memory"
+        )
         return cls(
             host=reader.text("HOST", "0.0.0.0"),
             port=reader.integer("PORT", 3000, minimum=0, maximum=65535),
@@ -97,7 +99,7 @@ def to_async_database_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise InvalidInput(f"DATABASE_URL is not a URL: {url!r}", field="DATABASE_URL")
-    base, _, driver = scheme.partition("+")
+    base, _, _driver = scheme.partition("+")
     if base == "sqlite":
         return f"sqlite+aiosqlite://{rest}"
     if base in ("postgresql", "postgres"):
@@ -132,7 +134,9 @@ class _EnvReader:
             return False
         raise InvalidInput(f"{name} must be a boolean (1/0, true/false), got {value!r}", field=name)
 
-    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self.optional(name)
         if value is None:
             return default

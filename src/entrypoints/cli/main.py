@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply pending migrations and serve HTTP (HOST, PORT)")
     serve.add_argument("--host", help="bind address (default: HOST or 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 3000)")
-    serve.add_argument("--seed-if-empty", action="store_true",
-                       help="load the demo data when the database has no suppliers")
+    serve.add_argument(
+        "--seed-if-empty", action="store_true", help="load the demo data when the database has no suppliers"
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -71,7 +71,9 @@ def error_response(
         content: dict[str, Any] = {
             "error": {
                 "message": message,
-                "type": OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+                "type": OPENAI_ERROR_TYPES.get(
+                    status, "server_error" if status >= 500 else "invalid_request_error"
+                ),
                 "param": field,
                 "code": code,
             }
@@ -107,8 +109,11 @@ def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationExce
             problem["key"] = _field_of(problem)
     first = problems[0] if isinstance(problems[0], dict) else {}
     field = first.get("key")
-    parts = [f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message")) for p in problems
-             if isinstance(p, dict)]
+    parts = [
+        f"{p.get('key')}: {p.get('message')}" if p.get("key") else str(p.get("message"))
+        for p in problems
+        if isinstance(p, dict)
+    ]
     message = "; ".join(parts) or str(exc.detail)
     malformed = any("malformed" in str(p.get("message", "")).lower() for p in problems if isinstance(p, dict))
     return error_response(request, 400 if malformed else 422, message, field=None if malformed else field)

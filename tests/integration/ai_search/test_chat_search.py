@@ -33,8 +33,9 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
 
     def start(model) -> str:  # type: ignore[no-untyped-def]
         settings = Settings(database_url=database_url, model_cache_dir=tmp_path / "models")
-        return stack.enter_context(live_server(create_app(settings, build_container(settings,
-                                                                                    FakeModelProvider(model)))))
+        return stack.enter_context(
+            live_server(create_app(settings, build_container(settings, FakeModelProvider(model))))
+        )
 
     with stack:
         yield start
@@ -79,21 +80,28 @@ async def test_medan_request_ranks_the_medan_supplier_first(real_url: str) -> No
 
 @pytest.mark.model
 async def test_follow_up_in_the_same_session_remembers_the_category(real_url: str) -> None:
-    first = (await ask(real_url, {"query": "I need a gaming laptop in Jakarta under 20 million"}, JOHN)).json()
+    first = (
+        await ask(real_url, {"query": "I need a gaming laptop in Jakarta under 20 million"}, JOHN)
+    ).json()
     assert first["filters"]["category"] == "laptop" and first["filters"]["language"] == "en"
-    follow = (await ask(real_url, {"query": "any cheaper ones?", "session_id": first["session_id"]}, JOHN)).json()
+    follow = (
+        await ask(real_url, {"query": "any cheaper ones?", "session_id": first["session_id"]}, JOHN)
+    ).json()
     assert follow["conversation_id"] == first["conversation_id"]
     assert follow["filters"]["category"] == "laptop"
     assert follow["filters"]["max_price"] < 20_000_000
     assert all(p["category"] == "laptop" for p in follow["products"])
     async with httpx.AsyncClient(base_url=real_url) as client:
-        messages = (await client.get(f"/api/conversations/{first['conversation_id']}/messages", headers=JOHN)).json()
+        messages = (
+            await client.get(f"/api/conversations/{first['conversation_id']}/messages", headers=JOHN)
+        ).json()
         assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
         assert messages[0]["content"].startswith("I need a gaming laptop")
         conversations = await client.get("/api/users/1/conversations", headers=JOHN)
         assert first["session_id"] in [c["session_id"] for c in conversations.json()]
-        assert (await client.get(f"/api/conversations/{first['conversation_id']}/messages",
-                                 headers=JANE)).status_code == 403
+        assert (
+            await client.get(f"/api/conversations/{first['conversation_id']}/messages", headers=JANE)
+        ).status_code == 403
 
 
 @pytest.mark.model
@@ -107,18 +115,24 @@ async def test_streaming_answer_can_be_cut_and_resumed(real_url: str) -> None:
                 cut.append(event)
                 if len(cut) == 3:
                     break
-        async with client.stream("POST", "/api/chat/search", json=body,
-                                 headers=JOHN | {"Last-Event-ID": cut[-1][0]}) as response:
+        async with client.stream(
+            "POST", "/api/chat/search", json=body, headers=JOHN | {"Last-Event-ID": cut[-1][0]}
+        ) as response:
             rest = [e async for e in sse_events(response)]
-        async with client.stream("POST", "/api/chat/search", json=body,
-                                 headers=JOHN | {"Last-Event-ID": "stream-me:-1"}) as response:
+        async with client.stream(
+            "POST", "/api/chat/search", json=body, headers=JOHN | {"Last-Event-ID": "stream-me:-1"}
+        ) as response:
             whole = [e async for e in sse_events(response)]
-        stranger = await client.post("/api/chat/search", json=body, headers=JANE | {"Last-Event-ID": "stream-me:0"})
+        stranger = await client.post(
+            "/api/chat/search", json=body, headers=JANE | {"Last-Event-ID": "stream-me:0"}
+        )
     assert cut + rest == whole
     first = json.loads(whole[0][1])
     assert first["type"] == "products" and first["products"][0]["name"] == "Laptop HP Pavilion Gaming"
     done = json.loads(whole[-2][1])
-    deltas = "".join(json.loads(d)["content"] for _, d in whole if d != "[DONE]" and json.loads(d)["type"] == "delta")
+    deltas = "".join(
+        json.loads(d)["content"] for _, d in whole if d != "[DONE]" and json.loads(d)["type"] == "delta"
+    )
     assert done["type"] == "done" and done["response"] == deltas.strip()
     assert whole[-1][1] == "[DONE]"
     assert stranger.status_code == 403

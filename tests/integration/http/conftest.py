@@ -28,7 +28,8 @@ def start_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]
 
     def start(model: FakeLanguageModel | None = None, **changes: object) -> str:
         values: dict[str, object] = {
-            "database_url": database_url, "model_cache_dir": tmp_path / "models",
+            "database_url": database_url,
+            "model_cache_dir": tmp_path / "models",
             "sessions_db_path": str(tmp_path / "sessions.db"),
         }
         values.update(changes)

@@ -13,8 +13,9 @@ HUGE_ID = 2**63  # one past the largest 64-bit id: no database can hold it
 
 
 async def add_product(client: httpx.AsyncClient, owner: dict, **changes: object) -> httpx.Response:
-    return await client.post(f"/api/suppliers/{owner['id']}/products", json=PRODUCT | changes,
-                             headers=bearer(owner["api_key"]))
+    return await client.post(
+        f"/api/suppliers/{owner['id']}/products", json=PRODUCT | changes, headers=bearer(owner["api_key"])
+    )
 
 
 async def product_count(client: httpx.AsyncClient) -> str:
@@ -42,11 +43,13 @@ async def test_a_request_without_a_key_is_401_even_with_a_bad_body(client: httpx
 
 
 async def test_a_user_key_cannot_add_products_and_a_supplier_key_cannot_read_users(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     owner = await register_supplier(client)
     user = (await client.post("/api/users/register", json={"name": "Eko", "email": "eko@example.com"})).json()
-    refused = await client.post(f"/api/suppliers/{owner['id']}/products", json=PRODUCT,
-                                headers=bearer(user["api_key"]))
+    refused = await client.post(
+        f"/api/suppliers/{owner['id']}/products", json=PRODUCT, headers=bearer(user["api_key"])
+    )
     assert refused.status_code == 403
     assert (await client.get(f"/api/users/{user['id']}", headers=bearer(owner["api_key"]))).status_code == 403
     assert await product_count(client) == "0"
@@ -67,8 +70,9 @@ async def test_a_user_key_cannot_add_products_and_a_supplier_key_cannot_read_use
         ({"longitude": None}, "longitude"),
     ],
 )
-async def test_more_bad_supplier_input_is_a_422_naming_the_field(client: httpx.AsyncClient, changes: dict,
-                                                                 field: str) -> None:
+async def test_more_bad_supplier_input_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, changes: dict, field: str
+) -> None:
     response = await client.post("/api/suppliers/register", json=SUPPLIER | changes)
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
@@ -81,8 +85,9 @@ async def test_missing_required_field_and_wrong_body_shape(client: httpx.AsyncCl
     assert missing.status_code == 422 and missing.json()["field"] == "business_name"
     array = await client.post("/api/suppliers/register", json=[SUPPLIER])
     assert array.status_code == 422 and array.json()["detail"]
-    not_json = await client.post("/api/suppliers/register", content=b"name=Budi",
-                                 headers={"content-type": "application/json"})
+    not_json = await client.post(
+        "/api/suppliers/register", content=b"name=Budi", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 400 and not_json.json()["detail"]
     assert (await client.get("/api/suppliers")).headers["x-total-count"] == "0"
 
@@ -107,8 +112,9 @@ async def test_emails_are_stored_lower_case_and_trimmed(client: httpx.AsyncClien
         ({"supplier_id": 5}, "supplier_id"),
     ],
 )
-async def test_more_bad_product_input_writes_nothing(client: httpx.AsyncClient, changes: dict,
-                                                     field: str) -> None:
+async def test_more_bad_product_input_writes_nothing(
+    client: httpx.AsyncClient, changes: dict, field: str
+) -> None:
     owner = await register_supplier(client)
     response = await add_product(client, owner, **changes)
     assert response.status_code == 422, response.text
@@ -138,8 +144,9 @@ async def test_update_rules(client: httpx.AsyncClient) -> None:
     assert sku.status_code == 422 and sku.json()["field"] == "sku"
     blank = await client.put(url, json={"name": "  "}, headers=key)
     assert blank.status_code == 422 and blank.json()["field"] == "name"
-    changed = await client.put(url, json={"category": "  GAMING Laptop ", "description": "", "price": None},
-                               headers=key)
+    changed = await client.put(
+        url, json={"category": "  GAMING Laptop ", "description": "", "price": None}, headers=key
+    )
     assert changed.status_code == 200
     body = changed.json()
     assert (body["category"], body["description"], body["price"]) == ("gaming laptop", "", PRODUCT["price"])
@@ -156,13 +163,20 @@ async def test_ids_beyond_64_bits_are_404_not_500(client: httpx.AsyncClient) -> 
     assert (await client.get(f"/api/suppliers/{HUGE_ID}")).status_code == 404
     assert (await client.get(f"/api/suppliers/{10**30}")).status_code == 404
     assert (await client.get("/api/suppliers/0")).status_code == 404
-    assert (await client.post(f"/api/suppliers/{HUGE_ID}/products", json=PRODUCT,
-                              headers=bearer(owner["api_key"]))).status_code == 404
-    assert (await client.put(f"/api/products/{HUGE_ID}", json={"price": 1},
-                             headers=bearer(owner["api_key"]))).status_code == 404
+    assert (
+        await client.post(
+            f"/api/suppliers/{HUGE_ID}/products", json=PRODUCT, headers=bearer(owner["api_key"])
+        )
+    ).status_code == 404
+    assert (
+        await client.put(f"/api/products/{HUGE_ID}", json={"price": 1}, headers=bearer(owner["api_key"]))
+    ).status_code == 404
     assert (await client.get(f"/api/users/{HUGE_ID}", headers=bearer(ADMIN_KEY))).status_code == 404
-    assert (await client.put(f"/api/users/{HUGE_ID}/ai-access", json={"ai_access_enabled": True},
-                             headers=bearer(ADMIN_KEY))).status_code == 404
+    assert (
+        await client.put(
+            f"/api/users/{HUGE_ID}/ai-access", json={"ai_access_enabled": True}, headers=bearer(ADMIN_KEY)
+        )
+    ).status_code == 404
     assert (await client.get("/api/suppliers/abc")).status_code in (400, 404)
 
 
@@ -181,7 +195,7 @@ async def test_hostile_query_parameters(client: httpx.AsyncClient, demo: dict) -
     assert city.status_code == 422 and city.json()["field"] == "city"
     long_q = await client.get("/api/products/search", params={"q": "x" * 201})
     assert long_q.status_code == 422 and long_q.json()["field"] == "q"
-    punctuation = await client.get("/api/products/search", params={"q": "\"laptop\" AND * OR -gaming' %_"})
+    punctuation = await client.get("/api/products/search", params={"q": '"laptop" AND * OR -gaming\' %_'})
     assert punctuation.status_code == 200
     crossed = await client.get("/api/products", params={"min_price": 10, "max_price": 5})
     assert crossed.status_code == 422 and crossed.json()["field"] == "min_price"
@@ -192,8 +206,10 @@ async def test_hostile_query_parameters(client: httpx.AsyncClient, demo: dict) -
 
 
 async def test_an_unbounded_radius_covers_the_earth(client: httpx.AsyncClient, demo: dict) -> None:
-    everywhere = await client.get("/api/products/search", params={"user_lat": -6.2088, "user_lon": 106.8456,
-                                                                  "radius_km": "1e9", "limit": 100})
+    everywhere = await client.get(
+        "/api/products/search",
+        params={"user_lat": -6.2088, "user_lon": 106.8456, "radius_km": "1e9", "limit": 100},
+    )
     assert everywhere.status_code == 200
     assert everywhere.headers["x-total-count"] == "15"
     assert len(everywhere.json()) == 15
@@ -216,11 +232,29 @@ async def test_list_paging_and_the_limit_cap(client: httpx.AsyncClient, demo: di
 
 async def test_search_word_order_and_best_match_first(client: httpx.AsyncClient) -> None:
     owner = await register_supplier(client)
-    strong = (await add_product(client, owner, name="Gaming Mouse Gaming Edition", tags="gaming,mouse",
-                                description="For gaming", category="mouse", sku="M-1")).json()
+    strong = (
+        await add_product(
+            client,
+            owner,
+            name="Gaming Mouse Gaming Edition",
+            tags="gaming,mouse",
+            description="For gaming",
+            category="mouse",
+            sku="M-1",
+        )
+    ).json()
     long_text = "A quiet wireless mouse for long office days, " * 10 + "not for gaming"
-    weak = (await add_product(client, owner, name="Office mouse", tags="office", category="mouse", sku="M-2",
-                              description=long_text)).json()
+    weak = (
+        await add_product(
+            client,
+            owner,
+            name="Office mouse",
+            tags="office",
+            category="mouse",
+            sku="M-2",
+            description=long_text,
+        )
+    ).json()
     forwards = await client.get("/api/products/search", params={"q": "mouse gaming"})
     backwards = await client.get("/api/products/search", params={"q": "GAMING Mouse"})
     order = [p["id"] for p in forwards.json()]
@@ -231,11 +265,13 @@ async def test_search_word_order_and_best_match_first(client: httpx.AsyncClient)
 
 
 async def test_user_coordinates_come_in_pairs(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/users/register", json={"name": "A", "email": "a@example.com",
-                                                              "latitude": -6.2})
+    response = await client.post(
+        "/api/users/register", json={"name": "A", "email": "a@example.com", "latitude": -6.2}
+    )
     assert response.status_code == 422 and response.json()["field"] == "longitude"
-    out_of_range = await client.post("/api/users/register", json={"name": "A", "email": "a@example.com",
-                                                                  "latitude": 0, "longitude": 200})
+    out_of_range = await client.post(
+        "/api/users/register", json={"name": "A", "email": "a@example.com", "latitude": 0, "longitude": 200}
+    )
     assert out_of_range.status_code == 422 and out_of_range.json()["field"] == "longitude"
     ok = await client.post("/api/users/register", json={"name": "A", "email": "a@example.com"})
     assert ok.status_code == 201
@@ -243,12 +279,30 @@ async def test_user_coordinates_come_in_pairs(client: httpx.AsyncClient) -> None
 
 
 async def test_user_registration_fields_and_duplicate(client: httpx.AsyncClient) -> None:
-    body = {"name": "Jane Smith", "email": "jane@email.com", "phone": "+62856789012", "latitude": -6.2088,
-            "longitude": 106.8456, "city": "Jakarta", "province": "DKI Jakarta"}
+    body = {
+        "name": "Jane Smith",
+        "email": "jane@email.com",
+        "phone": "+62856789012",
+        "latitude": -6.2088,
+        "longitude": 106.8456,
+        "city": "Jakarta",
+        "province": "DKI Jakarta",
+    }
     created = await client.post("/api/users/register", json=body, headers=bearer("not the admin"))
     assert created.status_code == 201
-    assert set(created.json()) == {"id", "name", "email", "phone", "latitude", "longitude", "city",
-                                   "province", "ai_access_enabled", "created_at", "api_key"}
+    assert set(created.json()) == {
+        "id",
+        "name",
+        "email",
+        "phone",
+        "latitude",
+        "longitude",
+        "city",
+        "province",
+        "ai_access_enabled",
+        "created_at",
+        "api_key",
+    }
     again = await client.post("/api/users/register", json=body | {"email": "JANE@email.com"})
     assert again.status_code == 409 and "already registered" in again.json()["detail"]
     assert again.json()["field"] == "email"
@@ -267,9 +321,12 @@ async def test_ai_access_with_a_wrong_or_missing_key(client: httpx.AsyncClient) 
 
 async def test_openapi_documents_schemas_tags_summaries_and_errors(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    marketplace = {path: item for path, item in spec["paths"].items()
-                   if path.startswith(("/api/suppliers", "/api/products", "/api/users/register"))
-                   or path in ("/api/users/{user_id}", "/api/users/{user_id}/ai-access")}
+    marketplace = {
+        path: item
+        for path, item in spec["paths"].items()
+        if path.startswith(("/api/suppliers", "/api/products", "/api/users/register"))
+        or path in ("/api/users/{user_id}", "/api/users/{user_id}/ai-access")
+    }
     assert len(marketplace) == 10
     for path, item in marketplace.items():
         for method, operation in item.items():
@@ -284,8 +341,18 @@ async def test_openapi_documents_schemas_tags_summaries_and_errors(client: httpx
     error_schema = add["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(spec["components"]["schemas"][error_schema]["properties"]) == {"detail", "field"}
     search = spec["paths"]["/api/products/search"]["get"]
-    assert {p["name"] for p in search["parameters"]} >= {"q", "category", "city", "min_price", "max_price",
-                                                         "user_lat", "user_lon", "radius_km", "skip", "limit"}
+    assert {p["name"] for p in search["parameters"]} >= {
+        "q",
+        "category",
+        "city",
+        "min_price",
+        "max_price",
+        "user_lat",
+        "user_lon",
+        "radius_km",
+        "skip",
+        "limit",
+    }
     assert "X-Total-Count" in search["responses"]["200"].get("headers", {})
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -34,8 +34,9 @@ def text_of(events: list[tuple[str | None, str]]) -> str:
 
 async def test_non_streaming_completion_has_openai_shape(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.post("/v1/chat/completions", json={"model": "test/fake-model", "messages": HELLO,
-                                                                   "max_tokens": 5})
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "test/fake-model", "messages": HELLO, "max_tokens": 5}
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "chat.completion"
@@ -49,7 +50,9 @@ async def test_non_streaming_completion_has_openai_shape(base_url: str) -> None:
 
 async def test_stream_events_carry_resumable_ids_and_end_with_done(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        events = await stream_all(client, {"messages": HELLO, "stream": True, "session_id": "abc", "max_tokens": 4})
+        events = await stream_all(
+            client, {"messages": HELLO, "stream": True, "session_id": "abc", "max_tokens": 4}
+        )
     ids = [event_id for event_id, _ in events]
     assert ids == [f"abc:{i}" for i in range(len(events))]
     assert events[-1][1] == "[DONE]"
@@ -63,8 +66,10 @@ async def test_stream_events_carry_resumable_ids_and_end_with_done(base_url: str
 
 async def test_include_usage_adds_a_final_usage_chunk(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        events = await stream_all(client, {"messages": HELLO, "stream": True, "max_tokens": 3,
-                                           "stream_options": {"include_usage": True}})
+        events = await stream_all(
+            client,
+            {"messages": HELLO, "stream": True, "max_tokens": 3, "stream_options": {"include_usage": True}},
+        )
     usage_chunk = json.loads(events[-2][1])
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"]["completion_tokens"] == 3
@@ -84,7 +89,7 @@ async def test_stream_cut_after_k_events_and_resumed_equals_the_whole(base_url: 
         assert last_id == "cut-me:4"
         rest = await stream_all(client, body, headers={"Last-Event-ID": last_id})
         whole = await stream_all(client, body | {}, params={"last_event_id": "cut-me:-1"})
-    assert [e[0] for e in rest][0] == "cut-me:5"
+    assert rest[0][0] == "cut-me:5"
     assert text_of(cut + rest) == text_of(whole)
     assert cut + rest == whole
     assert len(text_of(whole).split()) == 30
@@ -92,8 +97,11 @@ async def test_stream_cut_after_k_events_and_resumed_equals_the_whole(base_url: 
 
 async def test_resume_of_unknown_session_is_a_clear_404(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.post("/v1/chat/completions", json={"messages": HELLO, "stream": True},
-                                     headers={"Last-Event-ID": "never-seen:3"})
+        response = await client.post(
+            "/v1/chat/completions",
+            json={"messages": HELLO, "stream": True},
+            headers={"Last-Event-ID": "never-seen:3"},
+        )
     assert response.status_code == 404
     assert "never-seen" in response.json()["error"]["message"]
 
@@ -102,13 +110,17 @@ async def test_cancel_ends_followers_with_a_final_chunk(base_url: str, fake_mode
     fake_model.step_delay = 0.05
     body = {"messages": HELLO, "stream": True, "session_id": "to-cancel", "max_tokens": 40}
     async with httpx.AsyncClient(base_url=base_url) as client:
+
         async def follow() -> list[tuple[str | None, str]]:
             return await stream_all(client, body)
 
         follower = asyncio.create_task(follow())
         await asyncio.sleep(0.3)
         response = await client.post("/v1/cancel/to-cancel")
-        assert response.status_code == 200 and response.json() == {"session_id": "to-cancel", "cancelled": True}
+        assert response.status_code == 200 and response.json() == {
+            "session_id": "to-cancel",
+            "cancelled": True,
+        }
         events = await asyncio.wait_for(follower, timeout=5)
     assert events[-1][1] == "[DONE]"
     assert json.loads(events[-2][1])["choices"][0]["finish_reason"] == "cancelled"
@@ -123,8 +135,9 @@ async def test_cancel_unknown_session_is_404(base_url: str) -> None:
     assert response.json()["error"]["type"] == "not_found_error"
 
 
-async def test_a_client_that_disconnects_does_not_stop_the_generation(base_url: str,
-                                                                       fake_model: FakeLanguageModel) -> None:
+async def test_a_client_that_disconnects_does_not_stop_the_generation(
+    base_url: str, fake_model: FakeLanguageModel
+) -> None:
     body = {"messages": HELLO, "stream": True, "session_id": "keep-going", "max_tokens": 20}
     async with httpx.AsyncClient(base_url=base_url) as client:
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -141,10 +154,23 @@ async def test_a_client_that_disconnects_does_not_stop_the_generation(base_url: 
     [
         ({"messages": []}, 400, "messages", "at least one"),
         ({"messages": [{"role": "robot", "content": "x"}]}, 400, "messages[0].role", "robot"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}]},
-         400, "messages[0].content[0]", "text-only"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}
+                ]
+            },
+            400,
+            "messages[0].content[0]",
+            "text-only",
+        ),
         ({"messages": HELLO, "tools": [{"type": "function"}]}, 400, "tools", "not supported"),
-        ({"messages": HELLO, "response_format": {"type": "json_object"}}, 400, "response_format", "not supported"),
+        (
+            {"messages": HELLO, "response_format": {"type": "json_object"}},
+            400,
+            "response_format",
+            "not supported",
+        ),
         ({"messages": HELLO, "logit_bias": {"1": 5}}, 400, "logit_bias", "not supported"),
         ({"messages": HELLO, "logprobs": True}, 400, "logprobs", "not supported"),
         ({"messages": HELLO, "temperature": 9}, 400, "temperature", "between"),
@@ -168,14 +194,17 @@ async def test_bad_requests_get_openai_errors_naming_the_parameter(
 
 async def test_malformed_json_is_a_400_in_openai_shape(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.post("/v1/chat/completions", content=b"{not json",
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 async def test_text_content_parts_are_joined(base_url: str) -> None:
-    messages = [{"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}
+    ]
     async with httpx.AsyncClient(base_url=base_url) as client:
         response = await client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 4})
     assert response.json()["choices"][0]["message"]["content"].startswith("You said: part one\ntwo.")
@@ -183,8 +212,9 @@ async def test_text_content_parts_are_joined(base_url: str) -> None:
 
 async def test_stop_text_is_not_returned(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.post("/v1/chat/completions",
-                                     json={"messages": HELLO, "stop": ["w3"], "max_tokens": 30})
+        response = await client.post(
+            "/v1/chat/completions", json={"messages": HELLO, "stop": ["w3"], "max_tokens": 30}
+        )
         events = await stream_all(client, {"messages": HELLO, "stop": "w3", "stream": True, "max_tokens": 30})
     content = response.json()["choices"][0]["message"]["content"]
     assert content == "You said: hello there. w0 w1 w2 "

@@ -16,7 +16,9 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 async def collect(base_url: str, body: dict, headers: dict | None = None) -> list[tuple[str | None, str]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        async with client.stream("POST", "/v1/chat/completions", json=body, headers=headers or {}) as response:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=body, headers=headers or {}
+        ) as response:
             assert response.status_code == 200, await response.aread()
             return [e async for e in sse_events(response)]
 
@@ -27,8 +29,9 @@ async def test_sqlite_store_replays_a_finished_session_after_a_restart(server_fa
     original = await collect(first, body)
     assert original[-1][1] == "[DONE]"
     # A new app on the same file: the previous process's events are still there.
-    second = server_factory(FakeLanguageModel("never used"), session_store="sqlite",
-                            sessions_db_path=str(tmp_path / "streams.db"))
+    second = server_factory(
+        FakeLanguageModel("never used"), session_store="sqlite", sessions_db_path=str(tmp_path / "streams.db")
+    )
     replay = await collect(second, body, {"Last-Event-ID": "durable:-1"})
     assert replay == original
     tail = await collect(second, body, {"Last-Event-ID": "durable:3"})
@@ -40,11 +43,13 @@ async def test_redis_store_lets_a_second_instance_replay_and_follow(server_facto
     from tests.conftest import REDIS_URL
 
     session_id = f"shared-{uuid.uuid4().hex[:8]}"
-    slow = FakeLanguageModel(lambda r: " ".join(f"t{i}" for i in range(30)), model_id="test/fake-model",
-                             step_delay=0.03)
+    slow = FakeLanguageModel(
+        lambda r: " ".join(f"t{i}" for i in range(30)), model_id="test/fake-model", step_delay=0.03
+    )
     generator_url = server_factory(slow, session_store="redis", redis_url=REDIS_URL)
-    follower_url = server_factory(FakeLanguageModel("unused", model_id="test/fake-model"), session_store="redis",
-                                  redis_url=REDIS_URL)
+    follower_url = server_factory(
+        FakeLanguageModel("unused", model_id="test/fake-model"), session_store="redis", redis_url=REDIS_URL
+    )
     body = {"messages": HELLO, "stream": True, "session_id": session_id, "max_tokens": 30}
     async with httpx.AsyncClient(base_url=generator_url, timeout=30) as client:
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -53,8 +58,12 @@ async def test_redis_store_lets_a_second_instance_replay_and_follow(server_facto
                     break  # the first instance keeps generating
     followed = await collect(follower_url, body, {"Last-Event-ID": f"{session_id}:2"})
     assert followed[0][0] == f"{session_id}:3" and followed[-1][1] == "[DONE]"
-    text = "".join(c["delta"].get("content") or "" for _, d in followed if d != "[DONE]"
-                   for c in json.loads(d)["choices"])
+    text = "".join(
+        c["delta"].get("content") or ""
+        for _, d in followed
+        if d != "[DONE]"
+        for c in json.loads(d)["choices"]
+    )
     assert text.endswith("t29")
     whole = await collect(follower_url, body, {"Last-Event-ID": f"{session_id}:-1"})
     assert whole[3:] == followed
@@ -65,11 +74,13 @@ async def test_redis_cancel_from_another_instance(server_factory) -> None:  # ty
     from tests.conftest import REDIS_URL
 
     session_id = f"cancel-{uuid.uuid4().hex[:8]}"
-    slow = FakeLanguageModel(lambda r: " ".join(f"t{i}" for i in range(500)), model_id="test/fake-model",
-                             step_delay=0.02)
+    slow = FakeLanguageModel(
+        lambda r: " ".join(f"t{i}" for i in range(500)), model_id="test/fake-model", step_delay=0.02
+    )
     generator_url = server_factory(slow, session_store="redis", redis_url=REDIS_URL)
-    other_url = server_factory(FakeLanguageModel("unused", model_id="test/fake-model"), session_store="redis",
-                               redis_url=REDIS_URL)
+    other_url = server_factory(
+        FakeLanguageModel("unused", model_id="test/fake-model"), session_store="redis", redis_url=REDIS_URL
+    )
     body = {"messages": HELLO, "stream": True, "session_id": session_id, "max_tokens": 500}
     async with httpx.AsyncClient(base_url=generator_url, timeout=30) as client:
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:

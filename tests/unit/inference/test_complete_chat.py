@@ -6,7 +6,13 @@ import pytest
 
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.generation import ChatMessage
-from core.use_cases.complete_chat import ChatCommand, ChoiceFinished, CompleteChat, CompletionDefaults, TextDelta
+from core.use_cases.complete_chat import (
+    ChatCommand,
+    ChoiceFinished,
+    CompleteChat,
+    CompletionDefaults,
+    TextDelta,
+)
 from tests.fakes.language_model import FakeLanguageModel
 
 HELLO = (ChatMessage("user", "hello"),)
@@ -53,8 +59,19 @@ async def test_n_choices_get_distinct_derived_seeds() -> None:
 async def test_request_settings_are_passed_to_the_model() -> None:
     model = FakeLanguageModel("x")
     chat = make(model)
-    await chat.complete(await chat.prepare(ChatCommand(
-        HELLO, temperature=0.0, top_p=0.5, top_k=7, presence_penalty=1.5, frequency_penalty=-1.0, max_tokens=9)))
+    await chat.complete(
+        await chat.prepare(
+            ChatCommand(
+                HELLO,
+                temperature=0.0,
+                top_p=0.5,
+                top_k=7,
+                presence_penalty=1.5,
+                frequency_penalty=-1.0,
+                max_tokens=9,
+            )
+        )
+    )
     sampling = model.requests[0].sampling
     assert (sampling.temperature, sampling.top_p, sampling.top_k) == (0.0, 0.5, 7)
     assert (sampling.presence_penalty, sampling.frequency_penalty, sampling.max_tokens) == (1.5, -1.0, 9)

@@ -21,8 +21,13 @@ MEDAN = GeoPoint(3.5952, 98.6722)
 
 def new_supplier(**changes: Any) -> NewSupplier:
     base = NewSupplier(
-        name="Budi Santoso", business_name="Toko Komputer Jakarta", email="budi@tokokomputer.com",
-        phone="+62812345678", address="Jl. Sudirman No. 123", location=JAKARTA, city="Jakarta",
+        name="Budi Santoso",
+        business_name="Toko Komputer Jakarta",
+        email="budi@tokokomputer.com",
+        phone="+62812345678",
+        address="Jl. Sudirman No. 123",
+        location=JAKARTA,
+        city="Jakarta",
         province="DKI Jakarta",
     )
     return replace(base, **changes)
@@ -30,16 +35,26 @@ def new_supplier(**changes: Any) -> NewSupplier:
 
 def new_product(**changes: Any) -> NewProduct:
     base = NewProduct(
-        name="Laptop ASUS ROG Strix G15", description="Gaming laptop with RTX 4060", price=15_999_000,
-        stock_quantity=5, category="laptop", tags="gaming,asus,rtx", sku="ASU-ROG-G15-001",
+        name="Laptop ASUS ROG Strix G15",
+        description="Gaming laptop with RTX 4060",
+        price=15_999_000,
+        stock_quantity=5,
+        category="laptop",
+        tags="gaming,asus,rtx",
+        sku="ASU-ROG-G15-001",
     )
     return replace(base, **changes)
 
 
 def new_user(**changes: Any) -> NewUser:
     base = NewUser(
-        name="Jane Smith", email="jane@email.com", phone="+62856789012", location=JAKARTA, city="Jakarta",
-        province="DKI Jakarta", ai_access_enabled=False,
+        name="Jane Smith",
+        email="jane@email.com",
+        phone="+62856789012",
+        location=JAKARTA,
+        city="Jakarta",
+        province="DKI Jakarta",
+        ai_access_enabled=False,
     )
     return replace(base, **changes)
 
@@ -53,5 +68,6 @@ async def user_in(uow: FakeUnitOfWork, admin_key: str | None = None, **changes: 
 
 
 async def product_in(uow: FakeUnitOfWork, supplier: SupplierRegistration, **changes: Any):  # type: ignore[no-untyped-def]
-    return await AddProduct(uow, Authenticate(uow, None))(supplier.api_key, supplier.supplier.id,
-                                                           new_product(**changes))
+    return await AddProduct(uow, Authenticate(uow, None))(
+        supplier.api_key, supplier.supplier.id, new_product(**changes)
+    )

@@ -28,16 +28,35 @@ from tests.unit.marketplace.builders import (
 async def catalogue() -> FakeUnitOfWork:
     """Four shops in four places; each sells a gaming laptop, two sell a monitor."""
     uow = FakeUnitOfWork()
-    places = [("Jakarta", JAKARTA), ("Bandung", BANDUNG), ("Surabaya", SURABAYA),
-              ("Jakarta Selatan", JAKARTA_SELATAN)]
+    places = [
+        ("Jakarta", JAKARTA),
+        ("Bandung", BANDUNG),
+        ("Surabaya", SURABAYA),
+        ("Jakarta Selatan", JAKARTA_SELATAN),
+    ]
     for index, (city, point) in enumerate(places):
-        shop = await supplier_in(uow, email=f"shop{index}@x.id", city=city, location=point,
-                                 business_name=f"Shop {city}")
-        await product_in(uow, shop, name=f"Laptop Gaming {city}", sku=f"LAP-{index}",
-                         price=10_000_000 + index * 1_000_000, tags="gaming,rtx")
+        shop = await supplier_in(
+            uow, email=f"shop{index}@x.id", city=city, location=point, business_name=f"Shop {city}"
+        )
+        await product_in(
+            uow,
+            shop,
+            name=f"Laptop Gaming {city}",
+            sku=f"LAP-{index}",
+            price=10_000_000 + index * 1_000_000,
+            tags="gaming,rtx",
+        )
         if index % 2 == 0:
-            await product_in(uow, shop, name=f"Monitor 4K {city}", sku=f"MON-{index}", category="Monitor",
-                             description="IPS panel for gaming", price=4_500_000, tags="monitor,4k")
+            await product_in(
+                uow,
+                shop,
+                name=f"Monitor 4K {city}",
+                sku=f"MON-{index}",
+                category="Monitor",
+                description="IPS panel for gaming",
+                price=4_500_000,
+                tags="monitor,4k",
+            )
     return uow
 
 
@@ -74,14 +93,17 @@ async def test_nearest_first_with_haversine_distances(catalogue: FakeUnitOfWork)
 
 
 async def test_radius_bounds_the_distance(catalogue: FakeUnitOfWork) -> None:
-    found = await search(catalogue, q="laptop", user_lat=JAKARTA.latitude, user_lon=JAKARTA.longitude,
-                         radius_km=50)
+    found = await search(
+        catalogue, q="laptop", user_lat=JAKARTA.latitude, user_lon=JAKARTA.longitude, radius_km=50
+    )
     assert found == ["Laptop Gaming Jakarta", "Laptop Gaming Jakarta Selatan"]
 
 
 async def test_city_jakarta_also_matches_jakarta_selatan(catalogue: FakeUnitOfWork) -> None:
     assert sorted(await search(catalogue, q="laptop", city="jakarta")) == [
-        "Laptop Gaming Jakarta", "Laptop Gaming Jakarta Selatan"]
+        "Laptop Gaming Jakarta",
+        "Laptop Gaming Jakarta Selatan",
+    ]
     assert await search(catalogue, q="laptop", city="Jakarta Selatan") == ["Laptop Gaming Jakarta Selatan"]
     assert await search(catalogue, q="laptop", city="Medan") == []
 
@@ -90,7 +112,9 @@ async def test_price_and_category_filters(catalogue: FakeUnitOfWork) -> None:
     monitors = await search(catalogue, category=" MONITOR ")
     assert sorted(monitors) == ["Monitor 4K Jakarta", "Monitor 4K Surabaya"]
     assert await search(catalogue, q="laptop", min_price=11_000_000, max_price=12_000_000) == [
-        "Laptop Gaming Surabaya", "Laptop Gaming Bandung"]
+        "Laptop Gaming Surabaya",
+        "Laptop Gaming Bandung",
+    ]
 
 
 async def test_search_pages_and_counts(catalogue: FakeUnitOfWork) -> None:
@@ -130,8 +154,16 @@ def test_bad_searches_name_the_parameter(kwargs: dict, field: str) -> None:
 
 
 def test_search_translation() -> None:
-    criteria = search_filter(ProductSearch(q="  laptop gaming ", category="Laptop", city=" Jakarta ",
-                                           user_lat=-6.2, user_lon=106.8, radius_km=10**9))
+    criteria = search_filter(
+        ProductSearch(
+            q="  laptop gaming ",
+            category="Laptop",
+            city=" Jakarta ",
+            user_lat=-6.2,
+            user_lon=106.8,
+            radius_km=10**9,
+        )
+    )
     assert criteria.text == "laptop gaming"
     assert criteria.category == "laptop"
     assert criteria.cities == ("Jakarta",)
@@ -143,8 +175,11 @@ def test_search_translation() -> None:
 
 async def test_list_products_newest_first_with_filters(catalogue: FakeUnitOfWork) -> None:
     listed = await ListProducts(catalogue)(category="laptop", min_price=11_000_000)
-    assert [p.name for p in listed.items] == ["Laptop Gaming Jakarta Selatan", "Laptop Gaming Surabaya",
-                                              "Laptop Gaming Bandung"]
+    assert [p.name for p in listed.items] == [
+        "Laptop Gaming Jakarta Selatan",
+        "Laptop Gaming Surabaya",
+        "Laptop Gaming Bandung",
+    ]
     assert listed.total == 3
     assert all(p.distance_km is None for p in listed.items)
 
@@ -152,8 +187,9 @@ async def test_list_products_newest_first_with_filters(catalogue: FakeUnitOfWork
 async def test_list_products_hides_unavailable_unless_asked(catalogue: FakeUnitOfWork) -> None:
     shop = await supplier_in(catalogue, email="medan@x.id", city="Medan", location=MEDAN)
     product = await product_in(catalogue, shop, sku="GONE-1", name="Old laptop")
-    await UpdateProduct(catalogue, Authenticate(catalogue, None))(shop.api_key, product.id,
-                                                                   ProductChanges(is_available=False))
+    await UpdateProduct(catalogue, Authenticate(catalogue, None))(
+        shop.api_key, product.id, ProductChanges(is_available=False)
+    )
     assert product.id not in [p.id for p in (await ListProducts(catalogue)()).items]
     everything = await ListProducts(catalogue)(available_only=False)
     assert product.id in [p.id for p in everything.items]

@@ -128,8 +128,9 @@ async def test_update_changes_only_the_given_fields() -> None:
     shop = await supplier_in(uow)
     product = await product_in(uow, shop)
     commits = uow.commits
-    updated = await update(uow)(shop.api_key, product.id, ProductChanges(price=14_999_000, stock_quantity=3,
-                                                                         category=" LAPTOP"))
+    updated = await update(uow)(
+        shop.api_key, product.id, ProductChanges(price=14_999_000, stock_quantity=3, category=" LAPTOP")
+    )
     assert (updated.price, updated.stock_quantity, updated.category) == (14_999_000, 3, "laptop")
     unchanged = (updated.name, updated.sku, updated.description)
     assert unchanged == (product.name, product.sku, product.description)

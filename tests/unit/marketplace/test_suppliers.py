@@ -32,11 +32,16 @@ async def test_each_registration_gets_a_different_key() -> None:
 
 async def test_registration_trims_text_and_lower_cases_the_email() -> None:
     uow = FakeUnitOfWork()
-    registration = await supplier_in(uow, name="  Budi  ", email=" Budi@TokoKomputer.COM ", address="  ",
-                                     phone=" ")
+    registration = await supplier_in(
+        uow, name="  Budi  ", email=" Budi@TokoKomputer.COM ", address="  ", phone=" "
+    )
     supplier = registration.supplier
     assert (supplier.name, supplier.email, supplier.address, supplier.phone) == (
-        "Budi", "budi@tokokomputer.com", None, None)
+        "Budi",
+        "budi@tokokomputer.com",
+        None,
+        None,
+    )
 
 
 async def test_duplicate_email_is_a_conflict_that_says_so_and_commits_nothing() -> None:

@@ -47,8 +47,15 @@ async def test_duplicate_email_is_a_conflict() -> None:
     assert uow.commits == commits
 
 
-@pytest.mark.parametrize(("changes", "field"), [({"name": ""}, "name"), ({"email": "jane"}, "email"),
-                                                ({"city": "c" * 101}, "city"), ({"phone": "abc"}, "phone")])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"email": "jane"}, "email"),
+        ({"city": "c" * 101}, "city"),
+        ({"phone": "abc"}, "phone"),
+    ],
+)
 async def test_invalid_users_name_the_field(changes: dict, field: str) -> None:
     uow = FakeUnitOfWork()
     with pytest.raises(InvalidInput) as raised:

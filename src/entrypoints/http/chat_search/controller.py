@@ -63,7 +63,8 @@ class ChatSearchController(Controller):
         description=(
             "Needs `Authorization: Bearer <user api_key>` and `ai_access_enabled`. With `stream: true` the answer "
             "is SSE: a `products` event (products and filters), `delta` events, a `done` event, then `[DONE]`; "
-            "resume with `Last-Event-ID: <session_id>:<index>`, cancel with `POST /api/chat/search/{session_id}/cancel`."
+            "resume with `Last-Event-ID: <session_id>:<index>`, cancel with "
+            "`POST /api/chat/search/{session_id}/cancel`."
         ),
     )
     async def search(
@@ -94,8 +95,11 @@ class ChatSearchController(Controller):
         )
         return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id)))
 
-    @post("/chat/search/{session_id:str}/cancel", status_code=200,
-          summary="Cancel a streaming AI search answer (owner's key)")
+    @post(
+        "/chat/search/{session_id:str}/cancel",
+        status_code=200,
+        summary="Cancel a streaming AI search answer (owner's key)",
+    )
     async def cancel(
         self,
         request: Request[Any, Any, Any],
@@ -130,7 +134,9 @@ class ChatSearchController(Controller):
         skip: Annotated[int, Parameter(ge=0)] = 0,
         limit: Annotated[int, Parameter(ge=1)] = 100,
     ) -> Response[list[MessageOut]]:
-        page = await history.messages(uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100)))
+        page = await history.messages(
+            uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100))
+        )
         return Response([message_out(m) for m in page.items], headers={"X-Total-Count": str(page.total)})
 
 
@@ -149,14 +155,16 @@ def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSe
 def _producer(recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prepared: PreparedSearch):  # type: ignore[no-untyped-def]
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
         head = _response(prepared, "", False)
-        yield _payload({
-            "type": "products",
-            "session_id": head.session_id,
-            "conversation_id": head.conversation_id,
-            "products_found": head.products_found,
-            "products": head.products,
-            "filters": head.filters,
-        })
+        yield _payload(
+            {
+                "type": "products",
+                "session_id": head.session_id,
+                "conversation_id": head.conversation_id,
+                "products_found": head.products_found,
+                "products": head.products,
+                "filters": head.filters,
+            }
+        )
         parts: list[str] = []
         done: AnswerDone | None = None
         try:
@@ -173,29 +181,39 @@ def _producer(recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prep
             await save_answer_in_new_unit(uow_factory, prepared, done.response, done.ai_generated)
         except Exception:
             logger.exception("ai_search.save_answer_failed", conversation_id=prepared.conversation.id)
-        yield _payload({
-            "type": "done",
-            "response": done.response,
-            "ai_generated": done.ai_generated,
-            "products_found": len(prepared.products),
-            "cancelled": cancel.is_set(),
-        })
+        yield _payload(
+            {
+                "type": "done",
+                "response": done.response,
+                "ai_generated": done.ai_generated,
+                "products_found": len(prepared.products),
+                "cancelled": cancel.is_set(),
+            }
+        )
 
     return produce
 
 
 async def _resume(
-    uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, body_session_id: str | None, last_event_id: str
+    uow: UnitOfWork,
+    sessions: StreamSessions,
+    api_key: str | None,
+    body_session_id: str | None,
+    last_event_id: str,
 ) -> Stream:
     session_id, index = parse_last_event_id(last_event_id)
     if body_session_id is not None and body_session_id != session_id:
-        raise InvalidInput(f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
-                           field="session_id")
+        raise InvalidInput(
+            f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
+            field="session_id",
+        )
     await _owned_stream(uow, sessions, api_key, session_id)
     return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id, after=index)))
 
 
-async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:
+async def _owned_stream(
+    uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str
+) -> None:
     """The stream of ``session_id`` exists and belongs to the key's user."""
     if not api_key:
         raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")

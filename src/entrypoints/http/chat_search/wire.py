@@ -82,7 +82,8 @@ def filters_out(filters: UnderstoodFilters) -> FiltersOut:
         min_price=filters.min_price,
         max_price=filters.max_price,
         location=LocationOut(location.name, location.latitude, location.longitude, location.source)
-        if location else None,
+        if location
+        else None,
         keywords=list(filters.keywords),
         language=filters.language,
         prefer_cheaper=filters.prefer_cheaper,
@@ -104,8 +105,13 @@ def product_out(product: Product) -> RecommendedProduct:
 
 
 def conversation_out(conversation: Conversation) -> ConversationOut:
-    return ConversationOut(conversation.id, conversation.user_id, conversation.session_id,
-                           conversation.created_at, conversation.updated_at)
+    return ConversationOut(
+        conversation.id,
+        conversation.user_id,
+        conversation.session_id,
+        conversation.created_at,
+        conversation.updated_at,
+    )
 
 
 def message_out(message: ConversationMessage) -> MessageOut:
@@ -115,5 +121,6 @@ def message_out(message: ConversationMessage) -> MessageOut:
             details = msgspec.json.decode(message.details)
         except msgspec.DecodeError:
             details = None
-    return MessageOut(message.id, message.conversation_id, message.role, message.content, message.created_at,
-                      details)
+    return MessageOut(
+        message.id, message.conversation_id, message.role, message.content, message.created_at, details
+    )

@@ -64,23 +64,34 @@ DEFAULT_SEARCH_LIMIT = 20
 Skip = Annotated[int, Parameter(ge=0, le=rules.MAX_SKIP, description="Rows to skip")]
 Limit = Annotated[int, Parameter(ge=1, description=f"Page size; values above {MAX_PAGE_SIZE} are capped")]
 Money = Annotated[int | None, Parameter(ge=0, required=False, description="Integer rupiah")]
-CategoryQuery = Annotated[str | None, Parameter(max_length=rules.MAX_CATEGORY, required=False,
-                                                description="Exact category, case-insensitive")]
-CityQuery = Annotated[str | None, Parameter(
-    max_length=rules.MAX_CITY, required=False,
-    description='Supplier city, case-insensitive; "Jakarta" also matches "Jakarta Selatan"')]
+CategoryQuery = Annotated[
+    str | None,
+    Parameter(max_length=rules.MAX_CATEGORY, required=False, description="Exact category, case-insensitive"),
+]
+CityQuery = Annotated[
+    str | None,
+    Parameter(
+        max_length=rules.MAX_CITY,
+        required=False,
+        description='Supplier city, case-insensitive; "Jakarta" also matches "Jakarta Selatan"',
+    ),
+]
 
 
 def _errors(*pairs: tuple[int, str]) -> dict[int, ResponseSpec]:
     """Error answers for OpenAPI; every route can answer 400 (say, a body that is not JSON)."""
     documented = ((400, "The request cannot be read, such as a body that is not JSON"), *pairs)
-    return {status: ResponseSpec(ErrorOut, description=text, generate_examples=False)
-            for status, text in documented}
+    return {
+        status: ResponseSpec(ErrorOut, description=text, generate_examples=False)
+        for status, text in documented
+    }
 
 
 BAD_INPUT = (422, "A field breaks a rule; `field` names it")
-AUTH = ((401, "No API key, or one that matches nobody (WWW-Authenticate: Bearer)"),
-        (403, "A valid key that does not grant this action"))
+AUTH = (
+    (401, "No API key, or one that matches nobody (WWW-Authenticate: Bearer)"),
+    (403, "A valid key that does not grant this action"),
+)
 LIST_HEADERS = f"JSON array; the `{TOTAL_HEADER}` header holds the number of matches before paging"
 TOTAL = [ResponseHeader(name=TOTAL_HEADER, description="Matches before paging", documentation_only=True)]
 
@@ -103,23 +114,42 @@ class SupplierController(Controller):
     path = "/api/suppliers"
     tags: ClassVar[list[str]] = ["suppliers"]
 
-    @post("/register", status_code=201, summary="Register a supplier",
-          description="Answers with the supplier's `api_key`, shown only this once (needed to add products).",
-          responses=_errors((409, "The email is already registered"), BAD_INPUT))
+    @post(
+        "/register",
+        status_code=201,
+        summary="Register a supplier",
+        description="Answers with the supplier's `api_key`, shown only this once (needed to add products).",
+        responses=_errors((409, "The email is already registered"), BAD_INPUT),
+    )
     async def register(
         self, data: SupplierRegistration, register: FromDishka[RegisterSupplier]
     ) -> RegisteredSupplierOut:
-        created = await register(NewSupplier(
-            name=data.name, business_name=data.business_name, email=data.email, phone=data.phone,
-            address=data.address, location=GeoPoint(data.latitude, data.longitude), city=data.city,
-            province=data.province,
-        ))
+        created = await register(
+            NewSupplier(
+                name=data.name,
+                business_name=data.business_name,
+                email=data.email,
+                phone=data.phone,
+                address=data.address,
+                location=GeoPoint(data.latitude, data.longitude),
+                city=data.city,
+                province=data.province,
+            )
+        )
         return registered_supplier_out(created.supplier, created.api_key)
 
-    @get("", summary="List suppliers", description=LIST_HEADERS + "; oldest registration first.",
-         response_headers=TOTAL, responses=_errors(BAD_INPUT))
+    @get(
+        "",
+        summary="List suppliers",
+        description=LIST_HEADERS + "; oldest registration first.",
+        response_headers=TOTAL,
+        responses=_errors(BAD_INPUT),
+    )
     async def list_suppliers(
-        self, suppliers: FromDishka[ListSuppliers], city: CityQuery = None, skip: Skip = 0,
+        self,
+        suppliers: FromDishka[ListSuppliers],
+        city: CityQuery = None,
+        skip: Skip = 0,
         limit: Limit = MAX_PAGE_SIZE,
     ) -> Response[list[SupplierOut]]:
         result = await suppliers(city=city, page=page(skip, limit))
@@ -129,19 +159,35 @@ class SupplierController(Controller):
     async def get_supplier(self, supplier_id: int, get_supplier: FromDishka[GetSupplier]) -> SupplierOut:
         return supplier_out(await get_supplier(supplier_id))
 
-    @post("/{supplier_id:int}/products", status_code=201, guards=[requires_bearer],
-          summary="Add a product (Authorization: Bearer <that supplier's api_key>)",
-          description="The category is stored lower-case; the SKU must be unique.",
-          responses=_errors(*AUTH, (404, "No such supplier"), (409, "The SKU already exists"), BAD_INPUT))
+    @post(
+        "/{supplier_id:int}/products",
+        status_code=201,
+        guards=[requires_bearer],
+        summary="Add a product (Authorization: Bearer <that supplier's api_key>)",
+        description="The category is stored lower-case; the SKU must be unique.",
+        responses=_errors(*AUTH, (404, "No such supplier"), (409, "The SKU already exists"), BAD_INPUT),
+    )
     async def add_product(
-        self, request: Request[Any, Any, Any], supplier_id: int, data: ProductCreate,
+        self,
+        request: Request[Any, Any, Any],
+        supplier_id: int,
+        data: ProductCreate,
         add: FromDishka[AddProduct],
     ) -> ProductOut:
-        created = await add(bearer_token(request), supplier_id, NewProduct(
-            name=data.name, description=data.description, price=data.price,
-            stock_quantity=data.stock_quantity, category=data.category, tags=data.tags, sku=data.sku,
-            is_available=data.is_available,
-        ))
+        created = await add(
+            bearer_token(request),
+            supplier_id,
+            NewProduct(
+                name=data.name,
+                description=data.description,
+                price=data.price,
+                stock_quantity=data.stock_quantity,
+                category=data.category,
+                tags=data.tags,
+                sku=data.sku,
+                is_available=data.is_available,
+            ),
+        )
         return product_out(created)
 
 
@@ -149,55 +195,104 @@ class ProductController(Controller):
     path = "/api/products"
     tags: ClassVar[list[str]] = ["products"]
 
-    @put("/{product_id:int}", guards=[requires_bearer],
-         summary="Change some fields of a product (Authorization: Bearer <its supplier's api_key>)",
-         responses=_errors(*AUTH, (404, "No such product"), BAD_INPUT))
+    @put(
+        "/{product_id:int}",
+        guards=[requires_bearer],
+        summary="Change some fields of a product (Authorization: Bearer <its supplier's api_key>)",
+        responses=_errors(*AUTH, (404, "No such product"), BAD_INPUT),
+    )
     async def update(
-        self, request: Request[Any, Any, Any], product_id: int, data: ProductUpdate,
+        self,
+        request: Request[Any, Any, Any],
+        product_id: int,
+        data: ProductUpdate,
         update: FromDishka[UpdateProduct],
     ) -> ProductOut:
         changes = ProductChanges(
-            name=data.name, description=data.description, price=data.price,
-            stock_quantity=data.stock_quantity, category=data.category, tags=data.tags,
+            name=data.name,
+            description=data.description,
+            price=data.price,
+            stock_quantity=data.stock_quantity,
+            category=data.category,
+            tags=data.tags,
             is_available=data.is_available,
         )
         return product_out(await update(bearer_token(request), product_id, changes))
 
-    @get("", summary="List products by category and price",
-         description=LIST_HEADERS + "; newest first.", response_headers=TOTAL, responses=_errors(BAD_INPUT))
+    @get(
+        "",
+        summary="List products by category and price",
+        description=LIST_HEADERS + "; newest first.",
+        response_headers=TOTAL,
+        responses=_errors(BAD_INPUT),
+    )
     async def list_products(
-        self, products: FromDishka[ListProducts], category: CategoryQuery = None,
-        min_price: Money = None, max_price: Money = None,
+        self,
+        products: FromDishka[ListProducts],
+        category: CategoryQuery = None,
+        min_price: Money = None,
+        max_price: Money = None,
         available_only: Annotated[bool, Parameter(description="Hide products marked unavailable")] = True,
-        skip: Skip = 0, limit: Limit = MAX_PAGE_SIZE,
+        skip: Skip = 0,
+        limit: Limit = MAX_PAGE_SIZE,
     ) -> Response[list[ProductOut]]:
-        result = await products(category=category, min_price=min_price, max_price=max_price,
-                                available_only=available_only, page=page(skip, limit))
+        result = await products(
+            category=category,
+            min_price=min_price,
+            max_price=max_price,
+            available_only=available_only,
+            page=page(skip, limit),
+        )
         return listing(result, [product_out(p) for p in result.items])
 
-    @get("/search", summary="Search products by words, category, city, price and distance",
-         description=(
-             LIST_HEADERS + ". Every word of `q` must match the name, description, tags or category "
-             "(case-insensitive, any order, word prefixes). With `user_lat` and `user_lon` (both or neither) "
-             "every product has `distance_km` and the nearest comes first, within `radius_km` when given; "
-             "otherwise the best text match comes first. Only available products are shown."
-         ), response_headers=TOTAL, responses=_errors(BAD_INPUT))
+    @get(
+        "/search",
+        summary="Search products by words, category, city, price and distance",
+        description=(
+            LIST_HEADERS + ". Every word of `q` must match the name, description, tags or category "
+            "(case-insensitive, any order, word prefixes). With `user_lat` and `user_lon` (both or neither) "
+            "every product has `distance_km` and the nearest comes first, within `radius_km` when given; "
+            "otherwise the best text match comes first. Only available products are shown."
+        ),
+        response_headers=TOTAL,
+        responses=_errors(BAD_INPUT),
+    )
     async def search(
-        self, search: FromDishka[SearchProducts],
-        q: Annotated[str | None, Parameter(max_length=rules.MAX_QUERY, required=False,
-                                           description="Words that must all match, in any order")] = None,
-        category: CategoryQuery = None, city: CityQuery = None,
-        min_price: Money = None, max_price: Money = None,
+        self,
+        search: FromDishka[SearchProducts],
+        q: Annotated[
+            str | None,
+            Parameter(
+                max_length=rules.MAX_QUERY,
+                required=False,
+                description="Words that must all match, in any order",
+            ),
+        ] = None,
+        category: CategoryQuery = None,
+        city: CityQuery = None,
+        min_price: Money = None,
+        max_price: Money = None,
         user_lat: Annotated[float | None, Parameter(ge=-90, le=90, required=False)] = None,
         user_lon: Annotated[float | None, Parameter(ge=-180, le=180, required=False)] = None,
-        radius_km: Annotated[float | None, Parameter(gt=0, required=False,
-                                                     description="Needs user_lat and user_lon")] = None,
-        skip: Skip = 0, limit: Limit = DEFAULT_SEARCH_LIMIT,
+        radius_km: Annotated[
+            float | None, Parameter(gt=0, required=False, description="Needs user_lat and user_lon")
+        ] = None,
+        skip: Skip = 0,
+        limit: Limit = DEFAULT_SEARCH_LIMIT,
     ) -> Response[list[ProductOut]]:
-        result = await search(ProductSearch(
-            q=q, category=category, city=city, min_price=min_price, max_price=max_price, user_lat=user_lat,
-            user_lon=user_lon, radius_km=radius_km, page=page(skip, limit),
-        ))
+        result = await search(
+            ProductSearch(
+                q=q,
+                category=category,
+                city=city,
+                min_price=min_price,
+                max_price=max_price,
+                user_lat=user_lat,
+                user_lon=user_lon,
+                radius_km=radius_km,
+                page=page(skip, limit),
+            )
+        )
         return listing(result, [product_out(p) for p in result.items])
 
 
@@ -205,37 +300,61 @@ class UserController(Controller):
     path = "/api/users"
     tags: ClassVar[list[str]] = ["users"]
 
-    @post("/register", status_code=201, summary="Register a user",
-          description=(
-              "Answers the user with its `api_key`, shown only this once. `ai_access_enabled` is a paid "
-              "feature: when the server has an ADMIN_API_KEY, only a request bearing it "
-              "(Authorization: Bearer <admin key>) may set it true."
-          ),
-          responses=_errors((403, "ai_access_enabled needs the admin key"),
-                            (409, "The email is already registered"), BAD_INPUT))
+    @post(
+        "/register",
+        status_code=201,
+        summary="Register a user",
+        description=(
+            "Answers the user with its `api_key`, shown only this once. `ai_access_enabled` is a paid "
+            "feature: when the server has an ADMIN_API_KEY, only a request bearing it "
+            "(Authorization: Bearer <admin key>) may set it true."
+        ),
+        responses=_errors(
+            (403, "ai_access_enabled needs the admin key"),
+            (409, "The email is already registered"),
+            BAD_INPUT,
+        ),
+    )
     async def register(
         self, request: Request[Any, Any, Any], data: UserRegistration, register: FromDishka[RegisterUser]
     ) -> RegisteredUserOut:
         location = rules.location(data.latitude, data.longitude, required=False)
-        created = await register(NewUser(
-            name=data.name, email=data.email, phone=data.phone, location=location, city=data.city,
-            province=data.province, ai_access_enabled=data.ai_access_enabled,
-        ), bearer_token(request))
+        created = await register(
+            NewUser(
+                name=data.name,
+                email=data.email,
+                phone=data.phone,
+                location=location,
+                city=data.city,
+                province=data.province,
+                ai_access_enabled=data.ai_access_enabled,
+            ),
+            bearer_token(request),
+        )
         return registered_user_out(created.user, created.api_key)
 
-    @get("/{user_id:int}", guards=[requires_bearer],
-         summary="Get a user's private profile (that user's api_key or the admin key)",
-         responses=_errors(*AUTH, (404, "No such user")))
+    @get(
+        "/{user_id:int}",
+        guards=[requires_bearer],
+        summary="Get a user's private profile (that user's api_key or the admin key)",
+        responses=_errors(*AUTH, (404, "No such user")),
+    )
     async def profile(
         self, request: Request[Any, Any, Any], user_id: int, get_user: FromDishka[GetUser]
     ) -> UserOut:
         return user_out(await get_user(bearer_token(request), user_id))
 
-    @put("/{user_id:int}/ai-access", summary="Turn a user's paid AI access on or off (the admin key)",
-         description="403 when the server has no ADMIN_API_KEY configured.",
-         responses=_errors(*AUTH, (404, "No such user"), BAD_INPUT))
+    @put(
+        "/{user_id:int}/ai-access",
+        summary="Turn a user's paid AI access on or off (the admin key)",
+        description="403 when the server has no ADMIN_API_KEY configured.",
+        responses=_errors(*AUTH, (404, "No such user"), BAD_INPUT),
+    )
     async def set_ai_access(
-        self, request: Request[Any, Any, Any], user_id: int, data: AiAccessChange,
+        self,
+        request: Request[Any, Any, Any],
+        user_id: int,
+        data: AiAccessChange,
         set_access: FromDishka[SetAiAccess],
     ) -> UserOut:
         return user_out(await set_access(bearer_token(request), user_id, data.ai_access_enabled))

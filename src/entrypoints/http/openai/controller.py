@@ -17,8 +17,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from core.domain.api_keys import same_secret
+from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion
 from core.use_cases.stream_sessions import StreamSessions
@@ -57,7 +57,9 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     for key in settings.api_keys:  # compare against every key: no early exit, constant time each
         matched |= same_secret(token, key)
     if not matched:
-        raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
+        raise Unauthorized(
+            "Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key"
+        )
 
 
 class OpenAIController(Controller):
@@ -67,8 +69,12 @@ class OpenAIController(Controller):
 
     @get("/models", summary="List the served models")
     async def list_models(self, chat: FromDishka[CompleteChat]) -> ModelList:
-        return ModelList(data=[ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai")
-                               for m in chat.served_model_ids()])
+        return ModelList(
+            data=[
+                ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai")
+                for m in chat.served_model_ids()
+            ]
+        )
 
     @get("/models/{model_id:path}", summary="Describe one served model")
     async def get_model(self, model_id: str, chat: FromDishka[CompleteChat]) -> ModelCard:
@@ -111,14 +117,19 @@ class OpenAIController(Controller):
         prepared = await chat.prepare(command)
         if not data.stream:
             if data.stream_options is not None:
-                raise InvalidInput("stream_options is only allowed when stream is true", field="stream_options")
+                raise InvalidInput(
+                    "stream_options is only allowed when stream is true", field="stream_options"
+                )
             return await _complete_unless_disconnected(request, chat, prepared)
         include_usage = bool(data.stream_options and data.stream_options.include_usage)
         session_id = session_id or f"chatcmpl-{uuid.uuid4().hex}"
         writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
         events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
-        await sessions.start(session_id, _producer(events, writer, prepared, include_usage),
-                             metadata={"kind": COMPLETION_KIND, "model": prepared.model_id})
+        await sessions.start(
+            session_id,
+            _producer(events, writer, prepared, include_usage),
+            metadata={"kind": COMPLETION_KIND, "model": prepared.model_id},
+        )
         return sse_response(session_id, await prime(sessions.follow(session_id)))
 
 
@@ -140,8 +151,9 @@ async def _require_completion_session(sessions: StreamSessions, session_id: str)
         raise NotFound(f"No session {session_id!r} (unknown or expired)", field="session_id")
 
 
-def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion,
-              include_usage: bool):  # type: ignore[no-untyped-def]
+def _producer(
+    events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion, include_usage: bool
+):  # type: ignore[no-untyped-def]
     choices = prepared.command.n
 
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:

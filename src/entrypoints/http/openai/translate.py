@@ -23,8 +23,17 @@ from entrypoints.http.openai.wire import (
 )
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-MEDIA_PART_TYPES = {"image_url", "input_image", "image", "video_url", "input_video", "video", "input_audio", "audio",
-                    "file"}
+MEDIA_PART_TYPES = {
+    "image_url",
+    "input_image",
+    "image",
+    "video_url",
+    "input_video",
+    "video",
+    "input_audio",
+    "audio",
+    "file",
+}
 MAX_SESSION_ID_LENGTH = 128
 
 # Fields that would change behaviour, with the values that mean "off".
@@ -47,8 +56,11 @@ _NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
 
 def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
     _refuse_unsupported(body)
-    if body.max_tokens is not None and body.max_completion_tokens is not None \
-            and body.max_tokens != body.max_completion_tokens:
+    if (
+        body.max_tokens is not None
+        and body.max_completion_tokens is not None
+        and body.max_tokens != body.max_completion_tokens
+    ):
         raise InvalidInput(
             "max_tokens and max_completion_tokens disagree; send one of them", field="max_completion_tokens"
         )
@@ -72,8 +84,12 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
 def check_session_id(session_id: str | None) -> str | None:
     if session_id is None:
         return None
-    if not session_id or len(session_id) > MAX_SESSION_ID_LENGTH or not session_id.isprintable() \
-            or any(c.isspace() for c in session_id):
+    if (
+        not session_id
+        or len(session_id) > MAX_SESSION_ID_LENGTH
+        or not session_id.isprintable()
+        or any(c.isspace() for c in session_id)
+    ):
         raise InvalidInput(
             f"session_id must be 1 to {MAX_SESSION_ID_LENGTH} printable characters without spaces",
             field="session_id",
@@ -86,7 +102,9 @@ def _refuse_unsupported(body: ChatCompletionRequest) -> None:
         value = getattr(body, name)
         if value is msgspec.UNSET or any(value == ok for ok in allowed):
             continue
-        raise InvalidInput(f"{name} is not supported by this server", field=name, code="unsupported_parameter")
+        raise InvalidInput(
+            f"{name} is not supported by this server", field=name, code="unsupported_parameter"
+        )
 
 
 def _message(index: int, message: Any) -> ChatMessage:
@@ -163,22 +181,27 @@ class ChunkWriter:
 
     def event(self, event: CompletionEvent) -> str:
         if isinstance(event, ChoiceFinished):
-            return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)])
+            return self._encode(
+                [ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)]
+            )
         return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(content=event.text))])
 
     def finish(self, index: int, reason: str) -> str:
         return self._encode([ChunkChoice(index=index, delta=ChunkDelta(), finish_reason=reason)])
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> str:
-        return self._encode(
-            [], Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens)
-        )
+        return self._encode([], Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens))
 
 
 def error_payload(error: Exception) -> str:
     """The final event of a stream that failed after it started."""
     if isinstance(error, DomainError):
-        body = {"message": error.message, "type": "invalid_request_error", "param": error.field, "code": error.code}
+        body = {
+            "message": error.message,
+            "type": "invalid_request_error",
+            "param": error.field,
+            "code": error.code,
+        }
     else:
         body = {"message": "The generation failed", "type": "server_error", "param": None, "code": None}
     return json.dumps({"error": body}, ensure_ascii=False, separators=(",", ":"))
