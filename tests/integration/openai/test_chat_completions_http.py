@@ -246,3 +246,17 @@ async def test_models_and_health(base_url: str) -> None:
         health = (await client.get("/health")).json()
     assert [m["id"] for m in models["data"]] == ["test/fake-model"]
     assert health == {"ok": True, "modelReady": True, "modelId": "test/fake-model", "error": None}
+
+
+async def test_a_plain_request_whose_client_leaves_is_cancelled_at_once(
+    base_url: str, fake_model: FakeLanguageModel
+) -> None:
+    fake_model.step_delay = 0.05
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/v1/chat/completions", json={"messages": HELLO, "max_tokens": 40}, timeout=0.3)
+    for _ in range(40):
+        if fake_model.cancelled:
+            break
+        await asyncio.sleep(0.05)
+    assert fake_model.cancelled == 1, "the generation must stop when its only reader disconnects"
