@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOG_FORMAT=json \
     DATABASE_URL=sqlite:////data/marketplace.db \
     SESSIONS_DB_PATH=/data/sessions.db \
-    MODEL_CACHE_DIR=/data/model-cache
+    MODEL_CACHE_DIR=/data/model-cache \
+    MIGRATIONS_DIR=/app/migrations
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app:app /data
