@@ -64,9 +64,7 @@ def system_prompt(products: Sequence[Product], language: Language, relaxed: bool
             "No product matches. Say plainly that nothing matches, then suggest how to widen the search "
             "(raise the budget, change the category, or look in another city)."
         )
-        relaxed_note = (
-            "Note: nothing matched every keyword; these are the nearest products that meet the filters."
-        )
+        relaxed_note = "Note: nothing matched every keyword; these are the nearest products that meet the filters."
     if not products:
         return f"{rules}\n\n{empty}"
     note = f"\n{relaxed_note}" if relaxed else ""
@@ -85,15 +83,12 @@ def fallback_summary(products: Sequence[Product], language: Language) -> str:
                 "Maaf, tidak ada produk yang cocok dengan permintaan Anda. Coba naikkan budget, ganti "
                 "kategori, atau cari di kota lain."
             )
-        return (
-            "Sorry, no product matches your request. Try a higher budget, another category, or another city."
-        )
+        return "Sorry, no product matches your request. Try a higher budget, another category, or another city."
     lines = []
     for product in products:
         where = f", {product.distance_km:.0f} km" if product.distance_km is not None else ""
         lines.append(
-            f"- {product.name}: {format_rupiah(product.price)} ({product.supplier_name}, "
-            f"{product.city}{where})"
+            f"- {product.name}: {format_rupiah(product.price)} ({product.supplier_name}, {product.city}{where})"
         )
     head = (
         f"Ditemukan {len(products)} produk yang cocok, terdekat lebih dulu:"
@@ -101,3 +96,26 @@ def fallback_summary(products: Sequence[Product], language: Language) -> str:
         else f"Found {len(products)} matching products, nearest first:"
     )
     return head + "\n" + "\n".join(lines)
+
+
+_CATEGORY_WORDS = {"laptop", "smartphone", "tablet", "monitor", "keyboard", "mouse", "printer", "headphone"}
+
+
+def answer_is_usable(text: str, products: Sequence[Product]) -> bool:
+    """A model answer worth showing: not stuck in a loop, and naming at least one listed product.
+
+    Small models sometimes repeat a sentence or drift off the list; such an answer is replaced by the
+    deterministic summary (and ``ai_generated`` is false) rather than shown.
+    """
+    lines = [line.strip().lower() for line in re.split(r"[\n.!?]+", text) if line.strip()]
+    if any(lines.count(line) >= 3 for line in set(lines)):
+        return False
+    if not products:
+        return bool(text.strip())
+    lowered = text.lower()
+    for product in products:
+        words = [w for w in re.findall(r"[0-9a-z]+", product.name.lower()) if len(w) >= 3]
+        distinctive = [w for w in words if w not in _CATEGORY_WORDS]
+        if distinctive and any(word in lowered for word in distinctive):
+            return True
+    return False

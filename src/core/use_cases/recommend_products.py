@@ -25,7 +25,7 @@ from core.ports.language_model import LanguageModel
 from core.ports.marketplace import UnitOfWork
 from core.ports.transactions import UnitOfWorkFactory
 from core.query import ParsedQuery, merge_with_previous, parse_query
-from core.recommendation.prompt import build_messages, fallback_summary, system_prompt
+from core.recommendation.prompt import answer_is_usable, build_messages, fallback_summary, system_prompt
 from core.recommendation.retrieval import Criteria, MatchTier, find_candidates
 
 HISTORY_MESSAGES = 20
@@ -33,8 +33,9 @@ HISTORY_MESSAGES = 20
 
 @dataclass(frozen=True, slots=True)
 class RecommendationSettings:
-    max_answer_tokens: int = 256
+    max_answer_tokens: int = 192
     temperature: float = 0.3
+    frequency_penalty: float = 0.4  # keeps a small model out of repetition loops
     max_query_chars: int = 1000
     default_limit: int = 5
     max_limit: int = 10
@@ -120,9 +121,7 @@ class RecommendProducts:
         if not query:
             raise BadRequest("query must not be empty", field="query")
         if len(query) > self._settings.max_query_chars:
-            raise BadRequest(
-                f"query is longer than {self._settings.max_query_chars} characters", field="query"
-            )
+            raise BadRequest(f"query is longer than {self._settings.max_query_chars} characters", field="query")
         limit = command.limit or self._settings.default_limit
         if not 1 <= limit <= self._settings.max_limit:
             raise BadRequest(f"limit must be between 1 and {self._settings.max_limit}", field="limit")
@@ -154,9 +153,7 @@ class RecommendProducts:
             conversation.id, msgspec.json.encode(_Memory(parsed, cheapest)).decode()
         )
         await uow.commit()
-        return PreparedSearch(
-            user, conversation, query, parsed, filters, candidates.products, candidates.tier, history
-        )
+        return PreparedSearch(user, conversation, query, parsed, filters, candidates.products, candidates.tier, history)
 
     async def answer(self, uow: UnitOfWork, prepared: PreparedSearch) -> SearchAnswer:
         """Generate the whole answer (or the fallback summary) and save it."""
@@ -173,8 +170,9 @@ class RecommendProducts:
         return SearchAnswer(prepared, done.response, done.ai_generated)
 
     async def stream_answer(self, prepared: PreparedSearch) -> AsyncIterator[AnswerEvent]:
-        """Text deltas from the model, then ``AnswerDone``. If the model is unavailable or fails, the
-        answer is the deterministic summary with ``ai_generated=False``."""
+        """Text deltas from the model, then ``AnswerDone``. If the model is unavailable or fails, or its
+        answer loops or names none of the listed products, the final answer is the deterministic
+        summary with ``ai_generated=False`` (streamed deltas are then superseded by ``AnswerDone``)."""
         language = prepared.filters.language
         try:
             await self._model.start()
@@ -185,6 +183,7 @@ class RecommendProducts:
                 SamplingParams(
                     max_tokens=self._settings.max_answer_tokens,
                     temperature=self._settings.temperature,
+                    frequency_penalty=self._settings.frequency_penalty,
                     seed=0,
                 ),
             )
@@ -197,7 +196,7 @@ class RecommendProducts:
                     elif isinstance(event, GenerationFinished):
                         break
             text = "".join(parts).strip()
-            if text:
+            if answer_is_usable(text, prepared.products):
                 yield AnswerDone(text, True)
                 return
         except Exception:  # the products are still worth returning
@@ -226,9 +225,7 @@ class RecommendProducts:
                 raise NotFound(f"User {command.user_id} does not exist", field="user_id")
             raise Forbidden("user_id names another user; use that user's own API key", field="user_id")
         if not user.ai_access_enabled:
-            raise Forbidden(
-                "AI access is not enabled for this user (a paid feature)", field="ai_access_enabled"
-            )
+            raise Forbidden("AI access is not enabled for this user (a paid feature)", field="ai_access_enabled")
         return user
 
     async def _conversation(
@@ -274,9 +271,7 @@ def _filters(parsed: ParsedQuery, user: User) -> UnderstoodFilters:
         place = parsed.location
         location = LocationFilter(place.name, place.latitude, place.longitude, "query")
     elif user.location is not None:
-        location = LocationFilter(
-            user.city or "profile", user.location.latitude, user.location.longitude, "profile"
-        )
+        location = LocationFilter(user.city or "profile", user.location.latitude, user.location.longitude, "profile")
     return UnderstoodFilters(
         category=parsed.category,
         min_price=parsed.min_price,
