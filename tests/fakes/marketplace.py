@@ -88,9 +88,7 @@ class FakeSupplierRepository:
 
     async def list(self, *, city: str | None, page: Page) -> PageResult[Supplier]:
         found = [
-            s
-            for s in sorted(self.items.values(), key=lambda s: s.id)
-            if city is None or city_matches(city, s.city)
+            s for s in sorted(self.items.values(), key=lambda s: s.id) if city is None or city_matches(city, s.city)
         ]
         return _page(found, page)
 

@@ -54,11 +54,7 @@ def product(row: ProductRow, supplier_name: str, distance_km: float | None = Non
 
 
 def user(row: UserRow) -> User:
-    location = (
-        GeoPoint(row.latitude, row.longitude)
-        if row.latitude is not None and row.longitude is not None
-        else None
-    )
+    location = GeoPoint(row.latitude, row.longitude) if row.latitude is not None and row.longitude is not None else None
     return User(
         id=row.id,
         name=row.name,

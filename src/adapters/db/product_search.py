@@ -108,9 +108,7 @@ def _filters(criteria: ProductFilter) -> _Where:
         options = []
         for index, name in enumerate(criteria.cities):
             lowered = " ".join(name.lower().split())
-            options.append(
-                f"lower(p.city) = :city_{index} OR lower(p.city) LIKE :city_prefix_{index} ESCAPE '\\'"
-            )
+            options.append(f"lower(p.city) = :city_{index} OR lower(p.city) LIKE :city_prefix_{index} ESCAPE '\\'")
             where.params[f"city_{index}"] = lowered
             where.params[f"city_prefix_{index}"] = escape_like(lowered) + " %"
         where.clauses.append("(" + " OR ".join(options) + ")")
@@ -129,9 +127,7 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " & ".join(f"{term}:*" for term in terms)
 
 
-def _ranked_by_distance(
-    rows: Sequence[Any], near: GeoPoint, radius_km: float | None
-) -> list[tuple[float, int]]:
+def _ranked_by_distance(rows: Sequence[Any], near: GeoPoint, radius_km: float | None) -> list[tuple[float, int]]:
     """(distance, id) nearest first for rows of (id, latitude, longitude), within ``radius_km`` if given.
 
     The arithmetic is ``core.geo.distance.haversine_km``'s, step for step (so the results are identical),
@@ -199,8 +195,7 @@ class ProductSearch:
         anything = "%" if self._postgres else "*"
         for index, term in enumerate(terms):
             result.add(
-                f"(p.search_text {operator} :term_start_{index} "
-                f"OR p.search_text {operator} :term_word_{index})",
+                f"(p.search_text {operator} :term_start_{index} OR p.search_text {operator} :term_word_{index})",
                 **{
                     f"term_start_{index}": f"{term}{anything}",
                     f"term_word_{index}": f"{anything} {term}{anything}",
@@ -225,9 +220,7 @@ class ProductSearch:
             {f"id_{i}": product_id for i, product_id in enumerate(ids)},
         )
         by_id = {row.id: row for row in rows}
-        return [
-            mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id
-        ]
+        return [mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id]
 
     # -- without a location -------------------------------------------------------------------------
 
@@ -239,9 +232,7 @@ class ProductSearch:
             f"ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :skip",
             {**where.params, "limit": page.limit, "skip": page.skip},
         )
-        total = await self._capped_count(
-            f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
-        )
+        total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page))
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     async def _relevance(self, criteria: ProductFilter, terms: list[str]) -> PageResult[Product]:
@@ -277,18 +268,14 @@ class ProductSearch:
             total = min(rows[0].matches, total_cap(page))
         else:  # past the last page (or nothing matches)
             total = int(
-                (
-                    await self._session.execute(text(f"SELECT count(*) FROM ({window}) AS recent"), params)
-                ).scalar_one()
+                (await self._session.execute(text(f"SELECT count(*) FROM ({window}) AS recent"), params)).scalar_one()
             )
             total = min(total, total_cap(page))
         return PageResult(await self._load([row[0] for row in rows], None), total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
 
-    async def _postgres_nearest(
-        self, criteria: ProductFilter, terms: list[str], near: GeoPoint
-    ) -> PageResult[Product]:
+    async def _postgres_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
         where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
@@ -297,9 +284,7 @@ class ProductSearch:
             # Few text matches: read them all through the GIN index and rank them here.
             both = self._tsvector_where(where, terms)
             if criteria.radius_km is not None:
-                both.add(
-                    _HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km
-                )
+                both.add(_HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km)
             rows = await self._rows(
                 f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{both.sql()}", both.params
             )
@@ -406,9 +391,7 @@ class ProductSearch:
 
     # -- SQLite: rare text, or growing boxes --------------------------------------------------------
 
-    async def _sqlite_nearest(
-        self, criteria: ProductFilter, terms: list[str], near: GeoPoint
-    ) -> PageResult[Product]:
+    async def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
         where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
@@ -448,15 +431,12 @@ class ProductSearch:
             total = total_cap(page)  # the text alone matches that many
         elif terms:
             total = await self._capped_count(
-                "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts"
-                + filters.sql(),
+                "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts" + filters.sql(),
                 {**filters.params, "fts": _fts_query(terms)},
                 total_cap(page),
             )
         else:
-            total = await self._capped_count(
-                f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
-            )
+            total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page))
         return PageResult(await self._load(ids, near), total)
 
     async def _sqlite_text_matches(self, terms: Sequence[str], limit: int) -> int:
@@ -465,20 +445,12 @@ class ProductSearch:
         A prefix query on a long word merges the postings of every word it prefixes before yielding
         anything, while whole words stream: when the whole words alone reach ``limit``, so do the prefixes.
         """
-        count = (
-            "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
-        )
+        count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
         whole_words = " ".join(f'"{term}"' for term in terms)
-        found = int(
-            (await self._session.execute(text(count), {"fts": whole_words, "limit": limit})).scalar_one()
-        )
+        found = int((await self._session.execute(text(count), {"fts": whole_words, "limit": limit})).scalar_one())
         if found >= limit:
             return found
-        return int(
-            (
-                await self._session.execute(text(count), {"fts": _fts_query(terms), "limit": limit})
-            ).scalar_one()
-        )
+        return int((await self._session.execute(text(count), {"fts": _fts_query(terms), "limit": limit})).scalar_one())
 
     async def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Sequence[Any]:
         """(id, latitude, longitude) of the matches in ``box`` but not in ``inner``."""
@@ -491,8 +463,7 @@ class ProductSearch:
             cells = range(_cell(box.min_latitude), _cell(box.max_latitude) + 1)
             source = "products p INDEXED BY ix_products_geo_cell"
             conditions = (
-                f"CAST(p.latitude * {CELLS_PER_DEGREE} AS INTEGER) IN ({', '.join(map(str, cells))}) "
-                f"AND {conditions}"
+                f"CAST(p.latitude * {CELLS_PER_DEGREE} AS INTEGER) IN ({', '.join(map(str, cells))}) AND {conditions}"
             )
         if inner is not None:
             conditions += f" AND NOT ({_in_box_sql('inner_', inner)})"

@@ -90,11 +90,7 @@ class SqlSupplierRepository:
         total = await self._session.scalar(select(func.count(SupplierRow.id)).where(*conditions))
         rows = (
             await self._session.scalars(
-                select(SupplierRow)
-                .where(*conditions)
-                .order_by(SupplierRow.id)
-                .offset(page.skip)
-                .limit(page.limit)
+                select(SupplierRow).where(*conditions).order_by(SupplierRow.id).offset(page.skip).limit(page.limit)
             )
         ).all()
         return PageResult([mappers.supplier(r) for r in rows], int(total or 0))
@@ -198,9 +194,7 @@ class SqlConversationRepository:
         self._session = session
 
     async def get_by_session(self, session_id: str) -> Conversation | None:
-        row = await self._session.scalar(
-            select(ConversationRow).where(ConversationRow.session_id == session_id)
-        )
+        row = await self._session.scalar(select(ConversationRow).where(ConversationRow.session_id == session_id))
         return mappers.conversation(row) if row else None
 
     async def get(self, conversation_id: int) -> Conversation | None:

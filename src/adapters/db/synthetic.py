@@ -226,9 +226,7 @@ class SyntheticCatalog:
             name = f"{category.title()} {brand} {model}"
             description = f"{descriptor.title()} {category} {brand} {model}, {spec}, {rng.choice(_PHRASES)}"
             tags = f"{descriptor},{brand.lower()},{category}"
-            price = (
-                rng.randrange(low // 1000, high // 1000) * 1000 - (1000 if rng.random() < 0.5 else 0) + 1000
-            )
+            price = rng.randrange(low // 1000, high // 1000) * 1000 - (1000 if rng.random() < 0.5 else 0) + 1000
             created = now - datetime.timedelta(seconds=rng.randrange(year))
             yield (
                 pid,
@@ -286,9 +284,7 @@ async def load_synthetic(
     engine: AsyncEngine, count: int, *, reset: bool, seed: int, products_per_supplier: int = 200
 ) -> None:
     if engine.dialect.name == "postgresql":
-        await _load_postgres(
-            engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier
-        )
+        await _load_postgres(engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier)
         return
     database = make_url(str(engine.url)).database
     if not database or database == ":memory:":
@@ -387,9 +383,7 @@ async def _load_postgres(
             )
             for index in indexes:
                 await connection.execute(f'DROP INDEX "{index["indexname"]}"')
-            await connection.copy_records_to_table(
-                "suppliers", records=catalog.suppliers, columns=SUPPLIER_COLUMNS
-            )
+            await connection.copy_records_to_table("suppliers", records=catalog.suppliers, columns=SUPPLIER_COLUMNS)
             batch: list[tuple] = []
             for row in catalog.products():
                 batch.append(row)

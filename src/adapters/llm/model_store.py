@@ -40,9 +40,7 @@ def converted_folder_name(gguf: Path) -> str:
     return f"{gguf.stem}-{stat.st_size}-bf16"
 
 
-def ensure_converted(
-    gguf: Path, cache_dir: Path, convert: Callable[[Path, Path], None] | None = None
-) -> Path:
+def ensure_converted(gguf: Path, cache_dir: Path, convert: Callable[[Path, Path], None] | None = None) -> Path:
     """Return a safetensors folder for ``gguf`` under ``cache_dir``, converting it on first use.
 
     ``convert(gguf, out)`` writes the folder (default: dequantize with transformers); tests pass a fake.
@@ -88,9 +86,7 @@ def _convert(gguf: Path, out: Path) -> None:
         raise ValueError(f"{gguf.name} carries no chat template")
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    loaded = load_gguf_checkpoint(
-        str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16
-    )
+    loaded = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model, torch_dtype=torch.bfloat16)
     missing, unexpected = model.load_state_dict(loaded["tensors"], strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:

@@ -63,9 +63,7 @@ class TokenSampler:
 
     def _penalty_counts(self) -> torch.Tensor:
         if self._counts is None:
-            self._counts = torch.zeros(
-                self._max_slots, self._vocab_size, dtype=torch.float32, device=self._device
-            )
+            self._counts = torch.zeros(self._max_slots, self._vocab_size, dtype=torch.float32, device=self._device)
         return self._counts
 
     def _apply_penalties(

@@ -110,9 +110,7 @@ class SlotDecodeBackend:
                 return None
             return torch.cat(
                 [
-                    b
-                    if b is not None
-                    else torch.zeros(m.out_features, dtype=self._dtype, device=self._device)
+                    b if b is not None else torch.zeros(m.out_features, dtype=self._dtype, device=self._device)
                     for b, m in zip(biases, modules, strict=True)
                 ]
             )
@@ -170,9 +168,7 @@ class SlotDecodeBackend:
             and hasattr(decoder, "rotary_emb")
             and hasattr(decoder, "norm")
             and hasattr(model, "lm_head")
-            and all(
-                hasattr(layer.self_attn, "q_proj") and hasattr(layer.mlp, "gate_proj") for layer in layers
-            )
+            and all(hasattr(layer.self_attn, "q_proj") and hasattr(layer.mlp, "gate_proj") for layer in layers)
             and rope.get("rope_type", "default") not in _UNSUPPORTED_ROPE
             and (not windowed or window >= getattr(config, "max_position_embeddings", 0))
         )

@@ -36,9 +36,7 @@ class TransformersModelSettings:
 
     model_repo_id: str | None = None  # None: the embedded SmolLM2-135M-Instruct; else a HF id or local folder
     hf_token: str | None = None
-    torch_dtype: str = (
-        "auto"  # auto (bfloat16 on CPU, the checkpoint's dtype elsewhere), bfloat16, float16, float32
-    )
+    torch_dtype: str = "auto"  # auto (bfloat16 on CPU, the checkpoint's dtype elsewhere), bfloat16, float16, float32
     device_map: str = "auto"  # auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...
     cache_dir: Path = Path(".model-cache")  # where the embedded GGUF is converted once
     max_batch_size: int = 8  # sequences decoded together
@@ -96,9 +94,7 @@ class TransformersLanguageModel:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         scheduler = await self._require_ready()
         prompt_ids = self._encode(request.messages)
-        async with aclosing(
-            stream_events(scheduler, prompt_ids, request.sampling, request.request_id)
-        ) as events:
+        async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
             async for event in events:
                 yield event
 
@@ -151,9 +147,7 @@ class TransformersLanguageModel:
         source, token = self._source()
         device = self._device(torch)
         dtype = self._dtype(torch, device)
-        log.info(
-            "llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype)
-        )
+        log.info("llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype))
         tokenizer = AutoTokenizer.from_pretrained(source, token=token)
         model = AutoModelForCausalLM.from_pretrained(source, token=token, dtype=dtype)
         model.to(device)
@@ -204,9 +198,7 @@ class TransformersLanguageModel:
         if wanted == "auto":
             return torch.bfloat16 if device == "cpu" else "auto"
         if wanted not in _DTYPES:
-            raise ValueError(
-                f"torch_dtype {self._settings.torch_dtype!r} is not one of auto, {', '.join(_DTYPES)}"
-            )
+            raise ValueError(f"torch_dtype {self._settings.torch_dtype!r} is not one of auto, {', '.join(_DTYPES)}")
         return getattr(torch, wanted)
 
     @staticmethod

@@ -28,9 +28,7 @@ def still_generating(session_id: str) -> Conflict:
 
 
 def already_finished(session_id: str) -> Conflict:
-    return Conflict(
-        f"Session {session_id!r} has finished; open it again to start a new stream", field="session_id"
-    )
+    return Conflict(f"Session {session_id!r} has finished; open it again to start a new stream", field="session_id")
 
 
 def evicted(session_id: str, after: int, first_index: int, next_index: int) -> Gone:
@@ -100,9 +98,7 @@ class RingLog:
         return True
 
     def status(self) -> StreamStatus:
-        return StreamStatus(
-            self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata)
-        )
+        return StreamStatus(self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata))
 
     def events_from(self, index: int) -> list[str]:
         """Retained payloads from ``index`` (>= ``first_index``) to the newest."""

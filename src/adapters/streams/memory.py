@@ -73,9 +73,7 @@ class InMemoryStreamStore:
         existing = self._get(session_id)
         if existing is not None and existing.running:
             raise still_generating(session_id)
-        self._sessions[session_id] = RingLog(
-            session_id, self._buffer_events, dict(metadata or {}), self._clock()
-        )
+        self._sessions[session_id] = RingLog(session_id, self._buffer_events, dict(metadata or {}), self._clock())
 
     async def append(self, session_id: str, data: str) -> int:
         # Hot path: no expiry check here, a session that is appended to is alive by definition.

@@ -198,9 +198,7 @@ class RedisStreamStore:
         snapshot = await self._snapshot(session_id)
         if snapshot is None:
             return None
-        return StreamStatus(
-            session_id, snapshot.state, snapshot.first_index, snapshot.next_index, snapshot.metadata
-        )
+        return StreamStatus(session_id, snapshot.state, snapshot.first_index, snapshot.next_index, snapshot.metadata)
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
         snapshot = await self._snapshot(session_id)

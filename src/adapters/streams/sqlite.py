@@ -361,9 +361,7 @@ class SqliteStreamStore:
 
     async def _pick_up_cancels(self) -> None:
         """Cancels asked by other processes land in the file; copy them onto local sessions."""
-        waiting = [
-            sid for sid, local in self._local.items() if local.log.running and not local.log.cancel_requested
-        ]
+        waiting = [sid for sid, local in self._local.items() if local.log.running and not local.log.cancel_requested]
         if not waiting:
             return
         for session_id in await self._call(self._cancelled_among, waiting):
@@ -503,9 +501,7 @@ class SqliteStreamStore:
     def _read_events(self, session_id: str, epoch: str, start: int) -> list[tuple[int, str]]:
         db = self._conn
         with _transaction(db, "DEFERRED"):
-            current = db.execute(
-                "SELECT epoch FROM stream_sessions WHERE session_id = ?", (session_id,)
-            ).fetchone()
+            current = db.execute("SELECT epoch FROM stream_sessions WHERE session_id = ?", (session_id,)).fetchone()
             if current is None or current[0] != epoch:
                 return []
             return db.execute(
@@ -529,8 +525,7 @@ class SqliteStreamStore:
             found += [
                 row[0]
                 for row in self._conn.execute(
-                    "SELECT session_id FROM stream_sessions"
-                    f" WHERE cancel_requested = 1 AND session_id IN ({marks})",
+                    f"SELECT session_id FROM stream_sessions WHERE cancel_requested = 1 AND session_id IN ({marks})",
                     chunk,
                 )
             ]

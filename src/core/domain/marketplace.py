@@ -22,9 +22,7 @@ class GeoPoint:
         if not -90.0 <= self.latitude <= 90.0:
             raise InvalidInput(f"latitude must be within [-90, 90], got {self.latitude}", field="latitude")
         if not -180.0 <= self.longitude <= 180.0:
-            raise InvalidInput(
-                f"longitude must be within [-180, 180], got {self.longitude}", field="longitude"
-            )
+            raise InvalidInput(f"longitude must be within [-180, 180], got {self.longitude}", field="longitude")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,7 @@ def merge_with_previous(
     """
     if previous is None:
         return current
-    fresh = current.category is not None and (
-        current.category != previous.category or not current.is_follow_up
-    )
+    fresh = current.category is not None and (current.category != previous.category or not current.is_follow_up)
     if fresh:
         return replace(current, location=current.location or previous.location)
 

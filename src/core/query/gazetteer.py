@@ -150,9 +150,7 @@ class Gazetteer:
                 continue
             key, entry, length = found
             before = words[i - 1] if i > 0 and (i - 1) not in skip else ""
-            preposition = (
-                2 if before in PLACE_PREPOSITIONS_STRONG else 1 if before in PLACE_PREPOSITIONS_WEAK else 0
-            )
+            preposition = 2 if before in PLACE_PREPOSITIONS_STRONG else 1 if before in PLACE_PREPOSITIONS_WEAK else 0
             if preposition or key not in self._guarded:
                 score = (preposition, length, -i)
                 if best is None or score > best[0]:

@@ -42,9 +42,7 @@ def _strip_nya(word: str) -> str:
     return word
 
 
-def _find_phrases(
-    words: Sequence[str], phrases: tuple[tuple[str, ...], ...], skip: frozenset[int]
-) -> list[int] | None:
+def _find_phrases(words: Sequence[str], phrases: tuple[tuple[str, ...], ...], skip: frozenset[int]) -> list[int] | None:
     for phrase in sorted(phrases, key=len, reverse=True):
         n = len(phrase)
         for i in range(len(words) - n + 1):
@@ -73,9 +71,7 @@ def parse_query(text: str, *, gazetteer: Gazetteer | None = None) -> ParsedQuery
     language = language_of_tokens(words)
 
     prices = extract_prices(normalized, tokens, language)
-    price_tokens = {
-        i for i, t in enumerate(tokens) if any(start <= t.start < end for start, end in prices.spans)
-    }
+    price_tokens = {i for i, t in enumerate(tokens) if any(start <= t.start < end for start, end in prices.spans)}
     used: set[int] = price_tokens | set(prices.consumed)
 
     match = places.match(tokens, skip=frozenset(used))
@@ -131,9 +127,7 @@ def _keywords(words: Sequence[str], used: frozenset[int], *, hp_is_brand: bool) 
             continue
         if word in STOPWORDS or word in CHEAP_WORDS or (len(word) < 2 and not word.isdigit()):
             continue
-        if (
-            word in STRONG_CATEGORY_WORDS or word in WEAK_CATEGORY_WORDS
-        ) and word not in SPECIFIC_CATEGORY_WORDS:
+        if (word in STRONG_CATEGORY_WORDS or word in WEAK_CATEGORY_WORDS) and word not in SPECIFIC_CATEGORY_WORDS:
             if word != "hp":
                 continue
         if word.isdigit():

@@ -50,15 +50,11 @@ _BETWEEN = re.compile(rf"^[ \t]*{_CONNECTOR}[ \t]*$")
 _LEFT_OF_RANGE = re.compile(rf"(?<![\w.,])(?P<num>{_NUM})[ \t]*{_CONNECTOR}[ \t]*(?:(?:rp|idr)\.?[ \t]*)?$")
 
 _UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        ("juta", "jutaan", "jt", "jtan", "jta", "jeti", "million", "millions", "mio", "mln"), 10**6
-    ),
+    **dict.fromkeys(("juta", "jutaan", "jt", "jtan", "jta", "jeti", "million", "millions", "mio", "mln"), 10**6),
     **dict.fromkeys(("ribu", "ribuan", "rb", "rban", "rebu", "k", "thousand"), 10**3),
     **dict.fromkeys(("miliar", "milyar", "billion", "bn"), 10**9),
 }
-_APPROXIMATE_UNITS = frozenset(
-    {"jutaan", "jtan", "ribuan", "rban"}
-)  # "5 jutaan", "5jt-an": 5-point-something
+_APPROXIMATE_UNITS = frozenset({"jutaan", "jtan", "ribuan", "rban"})  # "5 jutaan", "5jt-an": 5-point-something
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,9 +293,7 @@ def extract_prices(text: str, tokens: list[Token], language: Language) -> PriceC
         following = mentions[index + 1] if index + 1 < len(mentions) else None
         if following is not None and not mention.needs_context:
             between = _BETWEEN.match(text[mention.end : following.start])
-            joined = between is not None and (
-                between.group("and") is None or _range_word_before(text, mention.start)
-            )
+            joined = between is not None and (between.group("and") is None or _range_word_before(text, mention.start))
             if joined and following.amount != mention.amount:
                 low, high = sorted((mention.amount, following.amount))
                 lows.append(low)

@@ -12,9 +12,7 @@ from core.use_cases.authenticate import Authenticate
 def clean_product(product: NewProduct) -> NewProduct:
     return NewProduct(
         name=rules.required_text(product.name, "name", rules.MAX_NAME),
-        description=rules.optional_text(
-            product.description, "description", rules.MAX_DESCRIPTION, multiline=True
-        ),
+        description=rules.optional_text(product.description, "description", rules.MAX_DESCRIPTION, multiline=True),
         price=rules.price(product.price),
         stock_quantity=rules.stock(product.stock_quantity),
         category=rules.category(product.category),

@@ -34,9 +34,7 @@ def search_filter(search: ProductSearch) -> ProductFilter:
     category = rules.query_text(search.category, "category", rules.MAX_CATEGORY)
     city = rules.query_text(search.city, "city", rules.MAX_CITY)
     low, high = price_range(search.min_price, search.max_price)
-    near = rules.location(
-        search.user_lat, search.user_lon, required=False, lat_field="user_lat", lon_field="user_lon"
-    )
+    near = rules.location(search.user_lat, search.user_lon, required=False, lat_field="user_lat", lon_field="user_lon")
     radius = search.radius_km
     if radius is not None:
         if near is None:

@@ -55,9 +55,7 @@ class StreamSessions:
     def is_running_here(self, session_id: str) -> bool:
         return session_id in self._running
 
-    async def start(
-        self, session_id: str, producer: Producer, metadata: Mapping[str, str] | None = None
-    ) -> None:
+    async def start(self, session_id: str, producer: Producer, metadata: Mapping[str, str] | None = None) -> None:
         """Open the session's stream and start producing. Raises ``Conflict`` while it is running."""
         await self._store.open(session_id, metadata)
         cancel = asyncio.Event()

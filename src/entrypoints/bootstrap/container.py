@@ -30,6 +30,4 @@ def production_providers() -> list[Provider]:
 
 def build_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
     """Production providers plus optional overrides (later providers win)."""
-    return make_async_container(
-        *production_providers(), LitestarProvider(), *overrides, context={Settings: settings}
-    )
+    return make_async_container(*production_providers(), LitestarProvider(), *overrides, context={Settings: settings})

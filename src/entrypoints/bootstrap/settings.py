@@ -60,9 +60,7 @@ class Settings:
         env = os.environ if env is None else env
         reader = _EnvReader(env)
         persist = reader.boolean("PERSIST_SESSIONS", False)
-        store = reader.choice(
-            "SESSION_STORE", ("memory", "sqlite", "redis"), "sqlite" if persist else "memory"
-        )
+        store = reader.choice("SESSION_STORE", ("memory", "sqlite", "redis"), "sqlite" if persist else "memory")
         return cls(
             host=reader.text("HOST", "0.0.0.0"),
             port=reader.integer("PORT", 3000, minimum=0, maximum=65535),
@@ -88,9 +86,7 @@ class Settings:
             sessions_ttl_seconds=reader.number("SESSIONS_TTL_SECONDS", 600.0, minimum=1.0),
             sessions_db_path=reader.text("SESSIONS_DB_PATH", "sessions.db"),
             redis_url=reader.text("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            cancel_after_disconnect_seconds=reader.number(
-                "CANCEL_AFTER_DISCONNECT_SECONDS", 3600.0, minimum=0.0
-            ),
+            cancel_after_disconnect_seconds=reader.number("CANCEL_AFTER_DISCONNECT_SECONDS", 3600.0, minimum=0.0),
         )
 
 
@@ -134,9 +130,7 @@ class _EnvReader:
             return False
         raise InvalidInput(f"{name} must be a boolean (1/0, true/false), got {value!r}", field=name)
 
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.optional(name)
         if value is None:
             return default
@@ -147,9 +141,7 @@ class _EnvReader:
         self._check_range(name, number, minimum, maximum)
         return number
 
-    def number(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
         value = self.optional(name)
         if value is None:
             return default

@@ -50,8 +50,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             title="Marketplace AI backend",
             version="0.1.0",
             description=(
-                "OpenAI-compatible inference, marketplace REST API and AI product search "
-                "for an Indonesian marketplace."
+                "OpenAI-compatible inference, marketplace REST API and AI product search for an Indonesian marketplace."
             ),
             path="/",
             render_plugins=[

@@ -71,9 +71,7 @@ def error_response(
         content: dict[str, Any] = {
             "error": {
                 "message": message,
-                "type": OPENAI_ERROR_TYPES.get(
-                    status, "server_error" if status >= 500 else "invalid_request_error"
-                ),
+                "type": OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
                 "param": field,
                 "code": code,
             }

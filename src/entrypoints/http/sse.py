@@ -26,15 +26,11 @@ def parse_last_event_id(value: str) -> tuple[str, int]:
     """``<session_id>:<index>`` -> (session_id, index). The session id may itself contain colons."""
     session_id, sep, index = value.strip().rpartition(":")
     if not sep or not session_id:
-        raise InvalidInput(
-            f"Last-Event-ID must look like '<session_id>:<index>', got {value!r}", field="last_event_id"
-        )
+        raise InvalidInput(f"Last-Event-ID must look like '<session_id>:<index>', got {value!r}", field="last_event_id")
     try:
         number = int(index)
     except ValueError:
-        raise InvalidInput(
-            f"Last-Event-ID index must be an integer, got {index!r}", field="last_event_id"
-        ) from None
+        raise InvalidInput(f"Last-Event-ID index must be an integer, got {index!r}", field="last_event_id") from None
     if number < -1:
         raise InvalidInput("Last-Event-ID index must be >= -1", field="last_event_id")
     return session_id, number

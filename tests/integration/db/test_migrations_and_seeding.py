@@ -29,9 +29,7 @@ async def scalar(engine: AsyncEngine, sql: str) -> object:
         return (await connection.execute(text(sql))).scalar()
 
 
-async def test_upgrade_from_empty_builds_the_schema_and_is_idempotent(
-    database_url: str, engine: AsyncEngine
-) -> None:
+async def test_upgrade_from_empty_builds_the_schema_and_is_idempotent(database_url: str, engine: AsyncEngine) -> None:
     assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0002"
     for table in ("suppliers", "products", "users", "conversations", "messages"):
         assert await scalar(engine, f"SELECT count(*) FROM {table}") == 0
@@ -45,17 +43,13 @@ async def test_upgrade_from_empty_builds_the_schema_and_is_idempotent(
         assert (
             await scalar(
                 engine,
-                "SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                "('ix_products_earth', 'ix_products_search_tsv')",
+                "SELECT count(*) FROM pg_indexes WHERE indexname IN ('ix_products_earth', 'ix_products_search_tsv')",
             )
             == 2
         )
     else:
         assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'products_fts'") == 1
-        assert (
-            await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_products_geo_cell'")
-            == 1
-        )
+        assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_products_geo_cell'") == 1
     await upgrade_database(Settings(database_url=database_url))  # at every start: nothing to do, no error
     assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0002"
 
@@ -82,9 +76,7 @@ async def test_demo_seed_is_idempotent_with_deterministic_public_keys(
     first = await seed_demo_data(settings, reset=False)
     second = await seed_demo_data(settings, reset=False)
     assert first == second
-    assert [key.api_key for key in first if key.kind == "supplier"] == [
-        f"sk_sup_demo_{n}" for n in range(1, 6)
-    ]
+    assert [key.api_key for key in first if key.kind == "supplier"] == [f"sk_sup_demo_{n}" for n in range(1, 6)]
     assert [key.api_key for key in first if key.kind == "user"] == [f"sk_usr_demo_{n}" for n in range(1, 4)]
     assert not await database_is_empty(settings)
     counts = [await scalar(engine, f"SELECT count(*) FROM {t}") for t in ("suppliers", "products", "users")]
@@ -113,9 +105,11 @@ async def test_reset_wipes_everything_before_seeding(
         await uow.conversations.add_message(conversation.id, "user", "halo")
         await uow.commit()
     await seed_demo_data(settings, reset=True)
-    assert [
-        await scalar(engine, f"SELECT count(*) FROM {t}") for t in ("users", "conversations", "messages")
-    ] == [3, 0, 0]
+    assert [await scalar(engine, f"SELECT count(*) FROM {t}") for t in ("users", "conversations", "messages")] == [
+        3,
+        0,
+        0,
+    ]
     async with sessions() as session:
         assert (await SqlUnitOfWork(session).products.find(ProductFilter(text="laptop"))).total == 5
 
@@ -150,9 +144,7 @@ async def test_seed_never_returns_a_demo_key_that_does_not_work(
 ) -> None:
     async with sessions() as session:
         uow = SqlUnitOfWork(session)
-        await uow.users.add(
-            NewUser("Someone", "john.doe@email.com", None, None, None, None), hash_api_key("mine")
-        )
+        await uow.users.add(NewUser("Someone", "john.doe@email.com", None, None, None, None), hash_api_key("mine"))
         await uow.commit()
     keys = await seed_demo_data(Settings(database_url=database_url), reset=False)
     assert "sk_usr_demo_1" not in [key.api_key for key in keys]

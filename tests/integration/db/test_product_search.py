@@ -126,9 +126,7 @@ async def catalogue(request: pytest.FixtureRequest, sessions: async_sessionmaker
         supplier_ids = {}
         for index, (city, location) in enumerate(PLACES.items()):
             supplier = await suppliers.add(
-                NewSupplier(
-                    f"Owner {index}", f"Toko {city}", f"s{index}@x.com", None, None, location, city, None
-                ),
+                NewSupplier(f"Owner {index}", f"Toko {city}", f"s{index}@x.com", None, None, location, city, None),
                 f"hash-{index}",
             )
             supplier_ids[city] = supplier.id
@@ -211,9 +209,7 @@ async def test_radius_keeps_only_products_within_it(catalogue: Catalogue) -> Non
         )
         assert catalogue.keys(result.items) == expected, radius
         assert result.total == len(expected)
-    laptops = await catalogue.find(
-        ProductFilter(text="laptop", near=JAKARTA, radius_km=20, max_price=16_000_000)
-    )
+    laptops = await catalogue.find(ProductFilter(text="laptop", near=JAKARTA, radius_km=20, max_price=16_000_000))
     assert catalogue.keys(laptops.items) == ["rog", "aspire"] and laptops.total == 2
 
 
@@ -263,9 +259,7 @@ async def test_synthetic_catalogue_matches_a_brute_force_reference(
         city = rng.choice(CITIES)
         near = GeoPoint(city[2] + rng.uniform(-0.1, 0.1), city[3] + rng.uniform(-0.1, 0.1))
         criteria = ProductFilter(
-            text=rng.choice(
-                ["laptop", "gaming laptop", "samsung galaxy", "mouse wireless", "thinkpad", None]
-            ),
+            text=rng.choice(["laptop", "gaming laptop", "samsung galaxy", "mouse wireless", "thinkpad", None]),
             near=near,
             radius_km=rng.choice([None, None, 3.0, 30.0, 300.0]),
             max_price=rng.choice([None, 2_000_000, 15_000_000]),

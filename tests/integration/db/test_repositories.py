@@ -21,9 +21,7 @@ from tests.integration.db.conftest import UnitOfWorkOpener
 JAKARTA = GeoPoint(-6.2088, 106.8456)
 
 
-def new_supplier(
-    email: str = "budi@x.com", city: str = "Jakarta", location: GeoPoint = JAKARTA
-) -> NewSupplier:
+def new_supplier(email: str = "budi@x.com", city: str = "Jakarta", location: GeoPoint = JAKARTA) -> NewSupplier:
     return NewSupplier(
         name="Budi",
         business_name=f"Toko {city}",
@@ -195,10 +193,7 @@ async def test_users_conflict_on_email_and_toggle_ai_access(open_uow: UnitOfWork
                 ),
                 "other-hash",
             )
-        assert (
-            caught.value.field == "email"
-            and caught.value.message == "Email jane@email.com is already registered"
-        )
+        assert caught.value.field == "email" and caught.value.message == "Email jane@email.com is already registered"
         enabled = await uow.users.set_ai_access(user.id, True)
         await uow.commit()
     async with open_uow() as uow:

@@ -125,9 +125,7 @@ async def test_partial_update_by_owner_only(client: httpx.AsyncClient) -> None:
     owner = await register_supplier(client)
     other = await register_supplier(client, email="other@example.com")
     product = (
-        await client.post(
-            f"/api/suppliers/{owner['id']}/products", json=PRODUCT, headers=bearer(owner["api_key"])
-        )
+        await client.post(f"/api/suppliers/{owner['id']}/products", json=PRODUCT, headers=bearer(owner["api_key"]))
     ).json()
     url = f"/api/products/{product['id']}"
     assert (await client.put(url, json={"price": 1})).status_code == 401
@@ -135,9 +133,7 @@ async def test_partial_update_by_owner_only(client: httpx.AsyncClient) -> None:
     assert (
         await client.put("/api/products/999", json={"price": 1}, headers=bearer(owner["api_key"]))
     ).status_code == 404
-    updated = await client.put(
-        url, json={"price": 14_000_000, "stock_quantity": 0}, headers=bearer(owner["api_key"])
-    )
+    updated = await client.put(url, json={"price": 14_000_000, "stock_quantity": 0}, headers=bearer(owner["api_key"]))
     assert updated.status_code == 200
     assert (updated.json()["price"], updated.json()["stock_quantity"], updated.json()["name"]) == (
         14_000_000,
@@ -241,9 +237,7 @@ async def test_search_nearest_first_with_haversine_distances(client: httpx.Async
     assert products[0]["name"] == "Laptop ASUS ROG Strix G15" and distances[0] == 0.0
     origin = GeoPoint(*JAKARTA)
     surabaya = next(p for p in products if p["city"] == "Surabaya")
-    assert surabaya["distance_km"] == pytest.approx(
-        haversine_km(origin, GeoPoint(-7.2575, 112.7521)), abs=0.01
-    )
+    assert surabaya["distance_km"] == pytest.approx(haversine_km(origin, GeoPoint(-7.2575, 112.7521)), abs=0.01)
 
 
 async def test_radius_bounds_the_distance(client: httpx.AsyncClient, demo: dict) -> None:
@@ -255,9 +249,7 @@ async def test_radius_bounds_the_distance(client: httpx.AsyncClient, demo: dict)
     assert response.headers["x-total-count"] == "6"
 
 
-async def test_city_jakarta_includes_jakarta_selatan_and_price_bounds(
-    client: httpx.AsyncClient, demo: dict
-) -> None:
+async def test_city_jakarta_includes_jakarta_selatan_and_price_bounds(client: httpx.AsyncClient, demo: dict) -> None:
     response = await client.get("/api/products/search", params={"city": "Jakarta", "max_price": 5_000_000})
     assert {(p["city"], p["name"]) for p in response.json()} == {
         ("Jakarta", "Monitor LG 27' 4K UHD"),
@@ -290,18 +282,12 @@ async def test_user_registration_and_private_profile(client: httpx.AsyncClient) 
     assert response.status_code == 201
     user = response.json()
     assert user["ai_access_enabled"] is False and user["api_key"].startswith("sk_usr_")
-    other = (
-        await client.post("/api/users/register", json={"name": "Eko", "email": "eko@example.com"})
-    ).json()
+    other = (await client.post("/api/users/register", json={"name": "Eko", "email": "eko@example.com"})).json()
     url = f"/api/users/{user['id']}"
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=bearer(other["api_key"]))).status_code == 403
     mine = await client.get(url, headers=bearer(user["api_key"]))
-    assert (
-        mine.status_code == 200
-        and mine.json()["email"] == "siti@example.com"
-        and "api_key" not in mine.json()
-    )
+    assert mine.status_code == 200 and mine.json()["email"] == "siti@example.com" and "api_key" not in mine.json()
     assert (await client.get(url, headers=bearer(ADMIN_KEY))).status_code == 200
     assert (await client.get("/api/users/999", headers=bearer(ADMIN_KEY))).status_code == 404
 
@@ -321,9 +307,7 @@ async def test_ai_access_is_granted_by_the_admin_only(client: httpx.AsyncClient)
     toggled = await client.put(url, json={"ai_access_enabled": False}, headers=bearer(ADMIN_KEY))
     assert toggled.status_code == 200 and toggled.json()["ai_access_enabled"] is False
     assert (
-        await client.put(
-            "/api/users/999/ai-access", json={"ai_access_enabled": True}, headers=bearer(ADMIN_KEY)
-        )
+        await client.put("/api/users/999/ai-access", json={"ai_access_enabled": True}, headers=bearer(ADMIN_KEY))
     ).status_code == 404
 
 
@@ -334,9 +318,7 @@ async def test_without_admin_key_the_flag_is_taken_as_given(start_app) -> None: 
             "/api/users/register", json={"name": "A", "email": "a@example.com", "ai_access_enabled": True}
         )
         assert response.status_code == 201 and response.json()["ai_access_enabled"] is True
-        toggle = await client.put(
-            f"/api/users/{response.json()['id']}/ai-access", json={"ai_access_enabled": False}
-        )
+        toggle = await client.put(f"/api/users/{response.json()['id']}/ai-access", json={"ai_access_enabled": False})
         assert toggle.status_code == 403 and "ADMIN_API_KEY" in toggle.json()["detail"]
 
 

@@ -47,9 +47,7 @@ async def test_a_user_key_cannot_add_products_and_a_supplier_key_cannot_read_use
 ) -> None:
     owner = await register_supplier(client)
     user = (await client.post("/api/users/register", json={"name": "Eko", "email": "eko@example.com"})).json()
-    refused = await client.post(
-        f"/api/suppliers/{owner['id']}/products", json=PRODUCT, headers=bearer(user["api_key"])
-    )
+    refused = await client.post(f"/api/suppliers/{owner['id']}/products", json=PRODUCT, headers=bearer(user["api_key"]))
     assert refused.status_code == 403
     assert (await client.get(f"/api/users/{user['id']}", headers=bearer(owner["api_key"]))).status_code == 403
     assert await product_count(client) == "0"
@@ -112,9 +110,7 @@ async def test_emails_are_stored_lower_case_and_trimmed(client: httpx.AsyncClien
         ({"supplier_id": 5}, "supplier_id"),
     ],
 )
-async def test_more_bad_product_input_writes_nothing(
-    client: httpx.AsyncClient, changes: dict, field: str
-) -> None:
+async def test_more_bad_product_input_writes_nothing(client: httpx.AsyncClient, changes: dict, field: str) -> None:
     owner = await register_supplier(client)
     response = await add_product(client, owner, **changes)
     assert response.status_code == 422, response.text
@@ -164,18 +160,14 @@ async def test_ids_beyond_64_bits_are_404_not_500(client: httpx.AsyncClient) -> 
     assert (await client.get(f"/api/suppliers/{10**30}")).status_code == 404
     assert (await client.get("/api/suppliers/0")).status_code == 404
     assert (
-        await client.post(
-            f"/api/suppliers/{HUGE_ID}/products", json=PRODUCT, headers=bearer(owner["api_key"])
-        )
+        await client.post(f"/api/suppliers/{HUGE_ID}/products", json=PRODUCT, headers=bearer(owner["api_key"]))
     ).status_code == 404
     assert (
         await client.put(f"/api/products/{HUGE_ID}", json={"price": 1}, headers=bearer(owner["api_key"]))
     ).status_code == 404
     assert (await client.get(f"/api/users/{HUGE_ID}", headers=bearer(ADMIN_KEY))).status_code == 404
     assert (
-        await client.put(
-            f"/api/users/{HUGE_ID}/ai-access", json={"ai_access_enabled": True}, headers=bearer(ADMIN_KEY)
-        )
+        await client.put(f"/api/users/{HUGE_ID}/ai-access", json={"ai_access_enabled": True}, headers=bearer(ADMIN_KEY))
     ).status_code == 404
     assert (await client.get("/api/suppliers/abc")).status_code in (400, 404)
 
@@ -265,9 +257,7 @@ async def test_search_word_order_and_best_match_first(client: httpx.AsyncClient)
 
 
 async def test_user_coordinates_come_in_pairs(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/users/register", json={"name": "A", "email": "a@example.com", "latitude": -6.2}
-    )
+    response = await client.post("/api/users/register", json={"name": "A", "email": "a@example.com", "latitude": -6.2})
     assert response.status_code == 422 and response.json()["field"] == "longitude"
     out_of_range = await client.post(
         "/api/users/register", json={"name": "A", "email": "a@example.com", "latitude": 0, "longitude": 200}

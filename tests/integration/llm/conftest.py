@@ -23,9 +23,7 @@ from core.domain.generation import (
 
 
 def chat(prompt: str, *, max_tokens: int = 8, **sampling: object) -> GenerationRequest:
-    return GenerationRequest(
-        (ChatMessage("user", prompt),), SamplingParams(max_tokens=max_tokens, **sampling)
-    )  # type: ignore[arg-type]
+    return GenerationRequest((ChatMessage("user", prompt),), SamplingParams(max_tokens=max_tokens, **sampling))  # type: ignore[arg-type]
 
 
 async def run(model, request: GenerationRequest) -> list[GenerationEvent]:  # type: ignore[no-untyped-def]

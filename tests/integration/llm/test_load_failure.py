@@ -14,9 +14,7 @@ from core.domain.generation import ChatMessage, GenerationRequest, SamplingParam
 async def test_a_model_that_fails_to_load_is_unavailable(tmp_path: Path) -> None:
     empty_folder = tmp_path / "not-a-model"
     empty_folder.mkdir()
-    model = TransformersLanguageModel(
-        TransformersModelSettings(model_repo_id=str(empty_folder), cache_dir=tmp_path)
-    )
+    model = TransformersLanguageModel(TransformersModelSettings(model_repo_id=str(empty_folder), cache_dir=tmp_path))
     await model.start()  # does not raise: the failure is reported by info()
     info = model.info()
     assert not info.ready and info.error and info.model_id == str(empty_folder)

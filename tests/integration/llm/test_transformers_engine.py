@@ -42,12 +42,9 @@ async def test_greedy_is_deterministic_and_text_matches_the_full_decode(model) -
 
 async def test_same_seed_same_text_and_different_seeds_differ(model) -> None:  # type: ignore[no-untyped-def]
     seeds = (7, 1, 2, 3)
-    requests = [
-        chat("Name a colour.", max_tokens=8, temperature=1.0, top_p=0.95, seed=seed) for seed in seeds
-    ]
+    requests = [chat("Name a colour.", max_tokens=8, temperature=1.0, top_p=0.95, seed=seed) for seed in seeds]
     rounds = [
-        [text_of(events) for events in await asyncio.gather(*(run(model, r) for r in requests))]
-        for _ in range(2)
+        [text_of(events) for events in await asyncio.gather(*(run(model, r) for r in requests))] for _ in range(2)
     ]
     assert rounds[0] == rounds[1], "each seed gives the same text run after run"
     assert len(set(rounds[0])) >= 2, "different seeds should usually give different text"

@@ -50,9 +50,7 @@ async def test_non_streaming_completion_has_openai_shape(base_url: str) -> None:
 
 async def test_stream_events_carry_resumable_ids_and_end_with_done(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        events = await stream_all(
-            client, {"messages": HELLO, "stream": True, "session_id": "abc", "max_tokens": 4}
-        )
+        events = await stream_all(client, {"messages": HELLO, "stream": True, "session_id": "abc", "max_tokens": 4})
     ids = [event_id for event_id, _ in events]
     assert ids == [f"abc:{i}" for i in range(len(events))]
     assert events[-1][1] == "[DONE]"
@@ -155,11 +153,7 @@ async def test_a_client_that_disconnects_does_not_stop_the_generation(
         ({"messages": []}, 400, "messages", "at least one"),
         ({"messages": [{"role": "robot", "content": "x"}]}, 400, "messages[0].role", "robot"),
         (
-            {
-                "messages": [
-                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}
-                ]
-            },
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}]},
             400,
             "messages[0].content[0]",
             "text-only",
@@ -202,9 +196,7 @@ async def test_malformed_json_is_a_400_in_openai_shape(base_url: str) -> None:
 
 
 async def test_text_content_parts_are_joined(base_url: str) -> None:
-    messages = [
-        {"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}
-    ]
+    messages = [{"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}]
     async with httpx.AsyncClient(base_url=base_url) as client:
         response = await client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 4})
     assert response.json()["choices"][0]["message"]["content"].startswith("You said: part one\ntwo.")
@@ -212,9 +204,7 @@ async def test_text_content_parts_are_joined(base_url: str) -> None:
 
 async def test_stop_text_is_not_returned(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.post(
-            "/v1/chat/completions", json={"messages": HELLO, "stop": ["w3"], "max_tokens": 30}
-        )
+        response = await client.post("/v1/chat/completions", json={"messages": HELLO, "stop": ["w3"], "max_tokens": 30})
         events = await stream_all(client, {"messages": HELLO, "stop": "w3", "stream": True, "max_tokens": 30})
     content = response.json()["choices"][0]["message"]["content"]
     assert content == "You said: hello there. w0 w1 w2 "

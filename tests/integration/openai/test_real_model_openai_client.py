@@ -32,9 +32,7 @@ def server(real_model, tmp_path: Path) -> Iterator[str]:  # type: ignore[no-unty
 def test_sync_client_plain_completion_with_real_usage(server: str, real_model) -> None:  # type: ignore[no-untyped-def]
     client = openai.OpenAI(base_url=f"{server}/v1", api_key="unused")
     model_id = client.models.list().data[0].id
-    completion = client.chat.completions.create(
-        model=model_id, messages=QUESTION, max_tokens=16, temperature=0
-    )
+    completion = client.chat.completions.create(model=model_id, messages=QUESTION, max_tokens=16, temperature=0)
     choice = completion.choices[0]
     assert choice.message.role == "assistant" and choice.message.content.strip()
     assert choice.finish_reason in ("stop", "length")
@@ -128,10 +126,7 @@ async def test_stream_cut_and_resumed_equals_uninterrupted(server: str) -> None:
 
     def text(events: list) -> str:  # type: ignore[type-arg]
         return "".join(
-            c["delta"].get("content") or ""
-            for _, d in events
-            if d != "[DONE]"
-            for c in json.loads(d)["choices"]
+            c["delta"].get("content") or "" for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"]
         )
 
     assert rest[-1][1] == "[DONE]"
@@ -147,9 +142,7 @@ async def test_cancel_frees_the_only_batch_slot(tmp_path: Path) -> None:
     try:
         with live_server(create_app(settings, build_container(settings, FakeModelProvider(model)))) as url:
             async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-                essay = [
-                    {"role": "user", "content": "Write a very long essay about the history of Indonesia."}
-                ]
+                essay = [{"role": "user", "content": "Write a very long essay about the history of Indonesia."}]
                 long = {
                     "messages": essay,
                     "stream": True,
@@ -163,9 +156,7 @@ async def test_cancel_frees_the_only_batch_slot(tmp_path: Path) -> None:
                 cancelled = await client.post("/v1/cancel/hog")
                 assert cancelled.status_code == 200
                 await asyncio.sleep(0.5)
-                freed = await client.post(
-                    "/v1/chat/completions", json={"messages": QUESTION, "max_tokens": 4}
-                )
+                freed = await client.post("/v1/chat/completions", json={"messages": QUESTION, "max_tokens": 4})
                 assert freed.status_code == 200, "the cancelled request's slot was freed"
                 async with client.stream(
                     "POST", "/v1/chat/completions", json=long, headers={"Last-Event-ID": "hog:-1"}

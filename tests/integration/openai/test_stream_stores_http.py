@@ -16,9 +16,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 async def collect(base_url: str, body: dict, headers: dict | None = None) -> list[tuple[str | None, str]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        async with client.stream(
-            "POST", "/v1/chat/completions", json=body, headers=headers or {}
-        ) as response:
+        async with client.stream("POST", "/v1/chat/completions", json=body, headers=headers or {}) as response:
             assert response.status_code == 200, await response.aread()
             return [e async for e in sse_events(response)]
 
@@ -59,10 +57,7 @@ async def test_redis_store_lets_a_second_instance_replay_and_follow(server_facto
     followed = await collect(follower_url, body, {"Last-Event-ID": f"{session_id}:2"})
     assert followed[0][0] == f"{session_id}:3" and followed[-1][1] == "[DONE]"
     text = "".join(
-        c["delta"].get("content") or ""
-        for _, d in followed
-        if d != "[DONE]"
-        for c in json.loads(d)["choices"]
+        c["delta"].get("content") or "" for _, d in followed if d != "[DONE]" for c in json.loads(d)["choices"]
     )
     assert text.endswith("t29")
     whole = await collect(follower_url, body, {"Last-Event-ID": f"{session_id}:-1"})

@@ -101,9 +101,7 @@ async def test_open_of_a_running_id_has_one_winner_across_instances(
     first, second = two_processes
     for attempt in range(10):
         session_id = f"race{attempt}"
-        results = await asyncio.gather(
-            first.open(session_id), second.open(session_id), return_exceptions=True
-        )
+        results = await asyncio.gather(first.open(session_id), second.open(session_id), return_exceptions=True)
         assert sum(result is None for result in results) == 1
         assert sum(isinstance(result, Conflict) for result in results) == 1
 

@@ -29,9 +29,7 @@ async def stores(tmp_path: Path) -> AsyncIterator[StoreMaker]:
     made: list[SqliteStreamStore] = []
 
     async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0) -> StreamStore:
-        store = SqliteStreamStore(
-            str(tmp_path / f"streams{len(made)}.db"), buffer_events, ttl_seconds, clock=clock
-        )
+        store = SqliteStreamStore(str(tmp_path / f"streams{len(made)}.db"), buffer_events, ttl_seconds, clock=clock)
         await store.start()
         made.append(store)
         return store

@@ -14,7 +14,5 @@ def test_the_adapter_imports_without_torch_or_transformers() -> None:
         "assert not model.info().ready\n"
         "print(sorted(name for name in ('torch', 'transformers') if name in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"

@@ -93,9 +93,7 @@ async def test_nearest_first_with_haversine_distances(catalogue: FakeUnitOfWork)
 
 
 async def test_radius_bounds_the_distance(catalogue: FakeUnitOfWork) -> None:
-    found = await search(
-        catalogue, q="laptop", user_lat=JAKARTA.latitude, user_lon=JAKARTA.longitude, radius_km=50
-    )
+    found = await search(catalogue, q="laptop", user_lat=JAKARTA.latitude, user_lon=JAKARTA.longitude, radius_km=50)
     assert found == ["Laptop Gaming Jakarta", "Laptop Gaming Jakarta Selatan"]
 
 

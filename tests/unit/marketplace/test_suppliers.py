@@ -32,9 +32,7 @@ async def test_each_registration_gets_a_different_key() -> None:
 
 async def test_registration_trims_text_and_lower_cases_the_email() -> None:
     uow = FakeUnitOfWork()
-    registration = await supplier_in(
-        uow, name="  Budi  ", email=" Budi@TokoKomputer.COM ", address="  ", phone=" "
-    )
+    registration = await supplier_in(uow, name="  Budi  ", email=" Budi@TokoKomputer.COM ", address="  ", phone=" ")
     supplier = registration.supplier
     assert (supplier.name, supplier.email, supplier.address, supplier.phone) == (
         "Budi",

@@ -79,9 +79,7 @@ def test_hp_next_to_a_computer_word_is_the_brand(text: str) -> None:
     assert "hp" in query.keywords
 
 
-@pytest.mark.parametrize(
-    "text", ["hp samsung", "hp murah", "beli hp", "hp xiaomi 2 jutaan", "cari hp di Jaksel"]
-)
+@pytest.mark.parametrize("text", ["hp samsung", "hp murah", "beli hp", "hp xiaomi 2 jutaan", "cari hp di Jaksel"])
 def test_hp_alone_is_a_phone(text: str) -> None:
     query = parse_query(text)
     assert query.category == "smartphone"

@@ -107,12 +107,8 @@ def test_coordinates_are_real(gazetteer: Gazetteer) -> None:
     jakarta = gazetteer.lookup("Jakarta")
     surabaya = gazetteer.lookup("Surabaya")
     assert jakarta is not None and surabaya is not None
-    assert jakarta.latitude == pytest.approx(-6.2, abs=0.1) and jakarta.longitude == pytest.approx(
-        106.8, abs=0.1
-    )
-    assert surabaya.latitude == pytest.approx(-7.25, abs=0.1) and surabaya.longitude == pytest.approx(
-        112.75, abs=0.1
-    )
+    assert jakarta.latitude == pytest.approx(-6.2, abs=0.1) and jakarta.longitude == pytest.approx(106.8, abs=0.1)
+    assert surabaya.latitude == pytest.approx(-7.25, abs=0.1) and surabaya.longitude == pytest.approx(112.75, abs=0.1)
 
 
 @pytest.mark.parametrize(
@@ -178,9 +174,7 @@ def test_province_contains_its_cities(gazetteer: Gazetteer) -> None:
     jabar = gazetteer.lookup("Jawa Barat")
     assert jogja is not None and jabar is not None
     assert jogja.matches_city("Sleman") and jogja.matches_city("Bantul") and jogja.matches_city("Yogyakarta")
-    assert (
-        jabar.matches_city("Bandung") and jabar.matches_city("Bekasi") and not jabar.matches_city("Semarang")
-    )
+    assert jabar.matches_city("Bandung") and jabar.matches_city("Bekasi") and not jabar.matches_city("Semarang")
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,7 @@ class StoreMaker:
     short_ttl: float = 1.0
 
 
-async def collect(
-    store: StreamStore, session_id: str, after: int = -1, within: float = 5.0
-) -> list[tuple[int, str]]:
+async def collect(store: StreamStore, session_id: str, after: int = -1, within: float = 5.0) -> list[tuple[int, str]]:
     async def run() -> list[tuple[int, str]]:
         return [(e.index, e.data) async for e in store.follow(session_id, after)]
 

@@ -134,9 +134,7 @@ class ChatSearchController(Controller):
         skip: Annotated[int, Parameter(ge=0)] = 0,
         limit: Annotated[int, Parameter(ge=1)] = 100,
     ) -> Response[list[MessageOut]]:
-        page = await history.messages(
-            uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100))
-        )
+        page = await history.messages(uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100)))
         return Response([message_out(m) for m in page.items], headers={"X-Total-Count": str(page.total)})
 
 
@@ -211,9 +209,7 @@ async def _resume(
     return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id, after=index)))
 
 
-async def _owned_stream(
-    uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str
-) -> None:
+async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:
     """The stream of ``session_id`` exists and belongs to the key's user."""
     if not api_key:
         raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")

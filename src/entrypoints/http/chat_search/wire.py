@@ -121,6 +121,4 @@ def message_out(message: ConversationMessage) -> MessageOut:
             details = msgspec.json.decode(message.details)
         except msgspec.DecodeError:
             details = None
-    return MessageOut(
-        message.id, message.conversation_id, message.role, message.content, message.created_at, details
-    )
+    return MessageOut(message.id, message.conversation_id, message.role, message.content, message.created_at, details)

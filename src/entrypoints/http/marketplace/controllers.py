@@ -81,10 +81,7 @@ CityQuery = Annotated[
 def _errors(*pairs: tuple[int, str]) -> dict[int, ResponseSpec]:
     """Error answers for OpenAPI; every route can answer 400 (say, a body that is not JSON)."""
     documented = ((400, "The request cannot be read, such as a body that is not JSON"), *pairs)
-    return {
-        status: ResponseSpec(ErrorOut, description=text, generate_examples=False)
-        for status, text in documented
-    }
+    return {status: ResponseSpec(ErrorOut, description=text, generate_examples=False) for status, text in documented}
 
 
 BAD_INPUT = (422, "A field breaks a rule; `field` names it")
@@ -339,9 +336,7 @@ class UserController(Controller):
         summary="Get a user's private profile (that user's api_key or the admin key)",
         responses=_errors(*AUTH, (404, "No such user")),
     )
-    async def profile(
-        self, request: Request[Any, Any, Any], user_id: int, get_user: FromDishka[GetUser]
-    ) -> UserOut:
+    async def profile(self, request: Request[Any, Any, Any], user_id: int, get_user: FromDishka[GetUser]) -> UserOut:
         return user_out(await get_user(bearer_token(request), user_id))
 
     @put(

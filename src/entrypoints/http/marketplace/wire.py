@@ -15,9 +15,7 @@ from core.domain.marketplace import Product, Supplier, User
 from core.use_cases import marketplace_rules as rules
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_NAME, examples=["Budi Santoso"])]
-BusinessName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=rules.MAX_NAME, examples=["Toko Komputer Jakarta"])
-]
+BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_NAME, examples=["Toko Komputer Jakarta"])]
 # The address's shape is checked by the use case (a clearer message than a regex dump).
 Email = Annotated[
     str,
@@ -34,19 +32,13 @@ City = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.MAX_CITY, exam
 Province = Annotated[str, msgspec.Meta(max_length=rules.MAX_PROVINCE, examples=["DKI Jakarta"])]
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90, examples=[-6.2088])]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180, examples=[106.8456])]
-Price = Annotated[
-    int, msgspec.Meta(gt=0, le=rules.MAX_PRICE, description="Integer rupiah", examples=[15_999_000])
-]
+Price = Annotated[int, msgspec.Meta(gt=0, le=rules.MAX_PRICE, description="Integer rupiah", examples=[15_999_000])]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=rules.MAX_STOCK, examples=[5])]
 Category = Annotated[
     str,
-    msgspec.Meta(
-        min_length=1, max_length=rules.MAX_CATEGORY, description="Stored lower-case", examples=["laptop"]
-    ),
+    msgspec.Meta(min_length=1, max_length=rules.MAX_CATEGORY, description="Stored lower-case", examples=["laptop"]),
 ]
-Description = Annotated[
-    str, msgspec.Meta(max_length=rules.MAX_DESCRIPTION, examples=["Gaming laptop with RTX 4060"])
-]
+Description = Annotated[str, msgspec.Meta(max_length=rules.MAX_DESCRIPTION, examples=["Gaming laptop with RTX 4060"])]
 Tags = Annotated[
     str, msgspec.Meta(max_length=rules.MAX_TAGS, description="Comma-separated", examples=["gaming,asus,rtx"])
 ]

@@ -57,9 +57,7 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     for key in settings.api_keys:  # compare against every key: no early exit, constant time each
         matched |= same_secret(token, key)
     if not matched:
-        raise Unauthorized(
-            "Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key"
-        )
+        raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
 
 
 class OpenAIController(Controller):
@@ -70,10 +68,7 @@ class OpenAIController(Controller):
     @get("/models", summary="List the served models")
     async def list_models(self, chat: FromDishka[CompleteChat]) -> ModelList:
         return ModelList(
-            data=[
-                ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai")
-                for m in chat.served_model_ids()
-            ]
+            data=[ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai") for m in chat.served_model_ids()]
         )
 
     @get("/models/{model_id:path}", summary="Describe one served model")
@@ -117,9 +112,7 @@ class OpenAIController(Controller):
         prepared = await chat.prepare(command)
         if not data.stream:
             if data.stream_options is not None:
-                raise InvalidInput(
-                    "stream_options is only allowed when stream is true", field="stream_options"
-                )
+                raise InvalidInput("stream_options is only allowed when stream is true", field="stream_options")
             return await _complete_unless_disconnected(request, chat, prepared)
         include_usage = bool(data.stream_options and data.stream_options.include_usage)
         session_id = session_id or f"chatcmpl-{uuid.uuid4().hex}"
@@ -151,9 +144,7 @@ async def _require_completion_session(sessions: StreamSessions, session_id: str)
         raise NotFound(f"No session {session_id!r} (unknown or expired)", field="session_id")
 
 
-def _producer(
-    events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion, include_usage: bool
-):  # type: ignore[no-untyped-def]
+def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion, include_usage: bool):  # type: ignore[no-untyped-def]
     choices = prepared.command.n
 
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:

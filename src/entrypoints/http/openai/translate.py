@@ -102,9 +102,7 @@ def _refuse_unsupported(body: ChatCompletionRequest) -> None:
         value = getattr(body, name)
         if value is msgspec.UNSET or any(value == ok for ok in allowed):
             continue
-        raise InvalidInput(
-            f"{name} is not supported by this server", field=name, code="unsupported_parameter"
-        )
+        raise InvalidInput(f"{name} is not supported by this server", field=name, code="unsupported_parameter")
 
 
 def _message(index: int, message: Any) -> ChatMessage:
@@ -168,9 +166,7 @@ class ChunkWriter:
         self._include_usage = include_usage
 
     def _encode(self, choices: list[ChunkChoice], usage: Usage | None = None) -> str:
-        chunk = ChatCompletionChunk(
-            id=self._id, created=self._created, model=self._model, choices=choices, usage=usage
-        )
+        chunk = ChatCompletionChunk(id=self._id, created=self._created, model=self._model, choices=choices, usage=usage)
         raw = msgspec.to_builtins(chunk)
         if not self._include_usage:
             raw.pop("usage", None)
@@ -181,9 +177,7 @@ class ChunkWriter:
 
     def event(self, event: CompletionEvent) -> str:
         if isinstance(event, ChoiceFinished):
-            return self._encode(
-                [ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)]
-            )
+            return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)])
         return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(content=event.text))])
 
     def finish(self, index: int, reason: str) -> str:
