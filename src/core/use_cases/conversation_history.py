@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.domain.api_keys import hash_api_key, same_secret
-from core.domain.errors import Forbidden, NotFound, Unauthorized
+from core.domain.errors import Forbidden, NotFound
 from core.domain.marketplace import Conversation, ConversationMessage, Page, PageResult
 from core.ports.marketplace import UnitOfWork
+from core.use_cases.authenticate import Authenticate
 
 
 class ConversationHistory:
@@ -30,16 +30,14 @@ class ConversationHistory:
         return await uow.conversations.list_messages(conversation_id, page)
 
     async def _authorise(self, uow: UnitOfWork, api_key: str | None, owner_id: int | None) -> None:
-        if not api_key:
-            raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")
-        if self._admin_api_key and same_secret(api_key, self._admin_api_key):
+        caller = await Authenticate(uow, self._admin_api_key)(api_key)
+        if caller.admin:
             if owner_id is not None and await uow.users.get(owner_id) is None:
                 raise NotFound(f"User {owner_id} does not exist", field="user_id")
             return
-        user = await uow.users.get_by_api_key_hash(hash_api_key(api_key))
-        if user is None:
-            raise Unauthorized("The API key is not valid")
-        if owner_id is not None and user.id != owner_id:
+        if caller.user is None:
+            raise Forbidden("Conversations are read with the user's own API key")
+        if owner_id is not None and caller.user.id != owner_id:
             if await uow.users.get(owner_id) is None:
                 raise NotFound(f"User {owner_id} does not exist", field="user_id")
             raise Forbidden("These conversations belong to another user")

@@ -11,8 +11,7 @@ from typing import Literal
 
 import msgspec
 
-from core.domain.api_keys import hash_api_key
-from core.domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from core.domain.errors import BadRequest, Forbidden, NotFound
 from core.domain.generation import (
     ChatMessage,
     GenerationFinished,
@@ -27,6 +26,7 @@ from core.ports.transactions import UnitOfWorkFactory
 from core.query import ParsedQuery, merge_with_previous, parse_query
 from core.recommendation.prompt import answer_is_usable, build_messages, fallback_summary, system_prompt
 from core.recommendation.retrieval import Criteria, MatchTier, find_candidates
+from core.use_cases.authenticate import Authenticate
 
 HISTORY_MESSAGES = 20
 
@@ -215,11 +215,10 @@ class RecommendProducts:
             history = history[2:] if len(history) > 1 else []
 
     async def _authorise(self, uow: UnitOfWork, command: SearchCommand) -> User:
-        if not command.api_key:
-            raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")
-        user = await uow.users.get_by_api_key_hash(hash_api_key(command.api_key))
-        if user is None:
-            raise Unauthorized("The API key is not valid")
+        caller = await Authenticate(uow, None)(command.api_key)
+        if caller.user is None:
+            raise Forbidden("AI search needs a user's API key")
+        user = caller.user
         if command.user_id is not None and command.user_id != user.id:
             if await uow.users.get(command.user_id) is None:
                 raise NotFound(f"User {command.user_id} does not exist", field="user_id")

@@ -14,12 +14,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from core.domain.api_keys import hash_api_key
-from core.domain.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from core.domain.errors import Forbidden, InvalidInput, NotFound
 from core.domain.marketplace import Page
 from core.inference.racing import Cancelled, until_cancelled
 from core.ports.marketplace import UnitOfWork
 from core.ports.transactions import UnitOfWorkFactory
+from core.use_cases.authenticate import Authenticate
 from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.recommend_products import (
     AnswerDelta,
@@ -211,11 +211,9 @@ async def _resume(
 
 async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:
     """The stream of ``session_id`` exists and belongs to the key's user."""
-    if not api_key:
-        raise Unauthorized("Send the user's API key as Authorization: Bearer <api_key>")
-    user = await uow.users.get_by_api_key_hash(hash_api_key(api_key))
+    user = (await Authenticate(uow, None)(api_key)).user
     if user is None:
-        raise Unauthorized("The API key is not valid")
+        raise Forbidden("This stream is read with the user's own API key")
     status = await sessions.store.status(STREAM_KEY_PREFIX + session_id)
     if status is None:
         raise NotFound(f"No stream for session {session_id!r} (unknown or expired)", field="session_id")
