@@ -8,9 +8,8 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.db.synthetic import load_synthetic
 from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.api_keys import SUPPLIER_KEY_PREFIX, USER_KEY_PREFIX, hash_api_key
 from core.search_text import product_search_text
@@ -93,10 +92,3 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, reset: bool) 
 async def is_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
     async with sessions() as session:
         return not await session.scalar(select(func.count(SupplierRow.id)))
-
-
-async def seed_synthetic(
-    engine: AsyncEngine, count: int, *, reset: bool, seed: int = 42, products_per_supplier: int = 200
-) -> None:
-    """Bulk-load ``count`` synthetic products and their suppliers (see ``adapters.db.synthetic``)."""
-    await load_synthetic(engine, count, reset=reset, seed=seed, products_per_supplier=products_per_supplier)

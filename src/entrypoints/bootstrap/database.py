@@ -13,6 +13,7 @@ from adapters.db import migrations, seeding
 from adapters.db.engine import create_engine, create_session_factory
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.db.seeding import SeededKey
+from adapters.db.synthetic import load_synthetic
 from core.ports.marketplace import (
     ConversationRepository,
     ProductRepository,
@@ -116,4 +117,4 @@ async def seed_demo_data(settings: Settings, *, reset: bool) -> list[SeededKey]:
 
 async def seed_synthetic(settings: Settings, count: int, *, reset: bool = False, seed: int = 42) -> None:
     async with _engine(settings) as engine:
-        await seeding.seed_synthetic(engine, count, reset=reset, seed=seed)
+        await load_synthetic(engine, count, reset=reset, seed=seed)

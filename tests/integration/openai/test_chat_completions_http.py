@@ -250,3 +250,16 @@ async def test_a_plain_request_whose_client_leaves_is_cancelled_at_once(
             break
         await asyncio.sleep(0.05)
     assert fake_model.cancelled == 1, "the generation must stop when its only reader disconnects"
+
+
+async def test_n_choices_plain_and_streamed(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        plain = await client.post("/v1/chat/completions", json={"messages": HELLO, "n": 2, "max_tokens": 3})
+        events = await stream_all(client, {"messages": HELLO, "n": 2, "max_tokens": 3, "stream": True})
+    choices = plain.json()["choices"]
+    assert [c["index"] for c in choices] == [0, 1]
+    assert plain.json()["usage"]["completion_tokens"] == 6
+    finishes = [
+        c["index"] for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"] if c["finish_reason"]
+    ]
+    assert sorted(finishes) == [0, 1]
