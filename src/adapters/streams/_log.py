@@ -3,6 +3,10 @@
 Shared by the in-memory store and by the SQLite store (for the sessions its own process generates).
 Everything here runs on the event loop thread, so no locks are needed: a follower checks for new
 events and registers its waiter without an ``await`` in between, so no wake-up can be lost.
+
+Followers see only *published* events. The in-memory store publishes on append; the SQLite store
+publishes after the commit that made them durable, so no client ever sees an event that a crash
+could take back.
 """
 
 from __future__ import annotations
@@ -49,19 +53,29 @@ class RingLog:
 
     __slots__ = (
         "_events",
+        "_publish_on_append",
         "_waiter",
         "cancel_requested",
         "finished_at",
         "first_index",
         "metadata",
         "next_index",
+        "published_finished",
+        "published_to",
         "session_id",
         "state",
         "touched_at",
     )
 
     def __init__(
-        self, session_id: str, capacity: int, metadata: dict[str, str], now: float, *, first_index: int = 0
+        self,
+        session_id: str,
+        capacity: int,
+        metadata: dict[str, str],
+        now: float,
+        *,
+        first_index: int = 0,
+        publish_on_append: bool = True,
     ) -> None:
         self.session_id = session_id
         self.metadata = metadata
@@ -73,6 +87,9 @@ class RingLog:
         self.cancel_requested = False
         self._events: deque[str] = deque(maxlen=capacity)
         self._waiter: asyncio.Event | None = None
+        self._publish_on_append = publish_on_append
+        self.published_to = first_index  # followers see indexes below this
+        self.published_finished = False
 
     @property
     def running(self) -> bool:
@@ -85,7 +102,9 @@ class RingLog:
         self.next_index = index + 1
         self.first_index = self.next_index - len(self._events)
         self.touched_at = now
-        self._wake()
+        if self._publish_on_append:
+            self.published_to = self.next_index
+            self._wake()
         return index
 
     def finish(self, now: float) -> bool:
@@ -94,8 +113,18 @@ class RingLog:
             return False
         self.state = "finished"
         self.finished_at = now
-        self._wake()
+        if self._publish_on_append:
+            self.published_finished = True
+            self._wake()
         return True
+
+    def publish(self, upto: int, finished: bool) -> None:
+        """Let followers see the events below ``upto`` (and the end, when ``finished``): they are durable."""
+        if upto > self.published_to:
+            self.published_to = upto
+        if finished:
+            self.published_finished = True
+        self._wake()
 
     def status(self) -> StreamStatus:
         return StreamStatus(self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata))
@@ -120,13 +149,13 @@ class RingLog:
         while True:
             if position < self.first_index:
                 raise evicted(self.session_id, position - 1, self.first_index, self.next_index)
-            if position < self.next_index:
-                batch = self.events_from(position)
+            if position < self.published_to:
+                batch = self.events_from(position)[: self.published_to - position]
                 for offset, data in enumerate(batch):
                     yield StreamEvent(position + offset, data)
                 position += len(batch)
                 continue
-            if self.state == "finished":
+            if self.published_finished:
                 return
             await self._wait()
 

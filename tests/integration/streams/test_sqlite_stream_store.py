@@ -77,7 +77,7 @@ async def test_a_finished_session_replays_after_a_restart(db_path: str) -> None:
 
 
 async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: str) -> None:
-    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600, flush_batch_events=10_000)
+    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
     await crashed.start()
     await crashed.open("s")
     await crashed.append("s", "a")
@@ -103,6 +103,57 @@ async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: s
         assert await collect(again, "s") == [(0, "new")]
     finally:
         await again.close()
+
+
+async def _pending_after_idle(task: asyncio.Task[object]) -> bool:
+    for _ in range(50):  # the local log needs no I/O: a committed event would arrive within a few turns
+        await asyncio.sleep(0)
+    return not task.done()
+
+
+async def test_followers_are_sent_an_event_only_once_it_is_committed(db_path: str) -> None:
+    store = SqliteStreamStore(db_path, flush_interval_seconds=3600)  # commits only when flush() is called
+    await store.start()
+    try:
+        await store.open("s")
+        follower = store.follow("s")
+        await store.append("s", "a")
+        first = asyncio.ensure_future(anext(follower))
+        assert await _pending_after_idle(first), "a follower saw an event that was not committed yet"
+        await store.flush()
+        assert (await asyncio.wait_for(first, 5)).data == "a"
+        await store.append("s", "b")
+        await store.finish("s")
+        assert [e.data async for e in follower] == ["b"]
+    finally:
+        await store.close()
+
+
+async def test_a_resume_after_a_crash_returns_every_event_a_client_was_sent(db_path: str) -> None:
+    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
+    await crashed.start()
+    await crashed.open("s")
+    follower = crashed.follow("s")
+    seen: list[str] = []
+    for batch in (["a", "b"], ["c"]):
+        for data in batch:
+            await crashed.append("s", data)
+        await crashed.flush()
+        seen += [(await asyncio.wait_for(anext(follower), 5)).data for _ in batch]
+    await crashed.append("s", "d")  # appended, never committed: no client may have it
+    pending = asyncio.ensure_future(anext(follower))
+    assert await _pending_after_idle(pending)
+    pending.cancel()
+    assert crashed._flusher is not None
+    crashed._flusher.cancel()  # the "crash": this store never writes again
+    restarted = SqliteStreamStore(db_path)
+    await restarted.start()
+    try:
+        stored = [data for _, data in await collect(restarted, "s")]
+        assert stored[: len(seen)] == seen == ["a", "b", "c"]
+    finally:
+        await restarted.close()
+        await crashed._call(crashed._disconnect)  # drop the handle without writing anything
 
 
 async def test_events_reach_the_file_within_the_flush_interval(db_path: str) -> None:
