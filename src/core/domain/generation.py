@@ -57,6 +57,8 @@ class TokenGenerated:
 class GenerationFinished:
     reason: FinishReason
     completion_tokens: int
+    # The engine's own count of the prompt where it reports one (a remote engine's usage).
+    prompt_tokens: int | None = None
 
 
 GenerationEvent = PromptAccepted | TokenGenerated | GenerationFinished

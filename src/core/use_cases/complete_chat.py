@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
 
-from core.domain.errors import InvalidInput, NotFound
+from core.domain.errors import InvalidInput, NotFound, Unavailable
 from core.domain.generation import (
     ChatMessage,
     FinishReason,
@@ -92,6 +92,7 @@ class ChoiceFinished:
     index: int
     finish_reason: FinishReason
     completion_tokens: int
+    prompt_tokens: int | None = None  # the engine's count, where it reports one
 
 
 CompletionEvent = TextDelta | ChoiceFinished
@@ -105,9 +106,31 @@ class CompleteChat:
     def served_model_ids(self) -> tuple[str, ...]:
         return (self._model.info().model_id, *self._defaults.model_aliases)
 
+    def context_length(self) -> int:
+        return self._model.info().context_length
+
+    async def tokenize(self, messages: tuple[ChatMessage, ...], model: str | None = None) -> int:
+        """The prompt's tokens after the chat template (for ``POST /tokenize``)."""
+        served = await self.served_models()
+        if model is not None and model not in served:
+            raise NotFound(f"The model {model!r} does not exist", field="model", code="model_not_found")
+        if not messages:
+            raise InvalidInput("messages must contain at least one message", field="messages")
+        await self._model.start()
+        return await self._model.count_prompt_tokens(messages)
+
+    async def served_models(self) -> tuple[str, ...]:
+        """The served ids; a model that does not know its id yet (a remote engine) is asked first."""
+        if not self._model.info().model_id:
+            await self._model.start()
+        info = self._model.info()
+        if not info.model_id:
+            raise Unavailable(info.error or "The model is not available")
+        return self.served_model_ids()
+
     async def prepare(self, command: ChatCommand) -> PreparedCompletion:
         """Validate and fix the token budget. Raises ``InvalidInput``/``NotFound`` before any work."""
-        served = self.served_model_ids()
+        served = await self.served_models()
         if command.model is not None and command.model not in served:
             raise NotFound(
                 f"The model {command.model!r} does not exist; this server serves: {', '.join(served)}",
@@ -163,15 +186,18 @@ class CompleteChat:
             Choice(i, "".join(texts[i]), finished[i].finish_reason, finished[i].completion_tokens)
             for i in sorted(texts)
         )
-        return CompletionResult(prepared.model_id, choices, prepared.prompt_tokens)
+        return CompletionResult(prepared.model_id, choices, reported_prompt_tokens(prepared, finished.values()))
 
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[CompletionEvent]:
         """Start every choice now (so admission errors such as ``Overloaded`` raise here) and return
         the merged stream of their events. Closing the stream cancels the generations."""
         generators = [self._model.generate(self._request(prepared, i)) for i in range(prepared.command.n)]
         try:
-            for generator in generators:
-                first = await anext(generator)  # type: ignore[call-overload]
+            # Admitted together: a remote engine answers every choice's first step in parallel.
+            firsts = await asyncio.gather(*(anext(g) for g in generators), return_exceptions=True)  # type: ignore[call-overload]
+            for first in firsts:
+                if isinstance(first, BaseException):
+                    raise first
                 if not isinstance(first, PromptAccepted):
                     raise RuntimeError("a language model must yield PromptAccepted first")
         except BaseException:
@@ -187,6 +213,11 @@ class CompleteChat:
             sampling = replace(sampling, seed=sampling.seed + index)
         request_id = f"{prepared.command.request_id}/{index}" if prepared.command.request_id else ""
         return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop)
+
+
+def reported_prompt_tokens(prepared: PreparedCompletion, finished: Iterable[ChoiceFinished]) -> int:
+    """The engine's prompt count where it reported one (usage from a remote engine), else ours."""
+    return next((f.prompt_tokens for f in finished if f.prompt_tokens is not None), prepared.prompt_tokens)
 
 
 async def _choice_events(
@@ -208,7 +239,7 @@ async def _choice_events(
                 rest = stop_filter.flush()
                 if rest:
                     yield TextDelta(index, rest)
-                yield ChoiceFinished(index, event.reason, event.completion_tokens)
+                yield ChoiceFinished(index, event.reason, event.completion_tokens, event.prompt_tokens)
                 return
     finally:
         await generator.aclose()  # type: ignore[attr-defined]

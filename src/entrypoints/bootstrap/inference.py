@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide
 
 from adapters.llm import TransformersLanguageModel, TransformersModelSettings
+from adapters.llm.remote import RemoteLanguageModel, RemoteModelSettings
 from adapters.streams import build_stream_store
 from core.ports.language_model import LanguageModel
 from core.ports.stream_store import StreamStore
@@ -21,21 +22,39 @@ class LanguageModelProvider(Provider):
     @provide
     async def language_model(self, settings: Settings) -> AsyncIterator[LanguageModel]:
         # The container owns the model: it is closed when the container closes, never by a caller.
-        model = TransformersLanguageModel(
-            TransformersModelSettings(
-                model_repo_id=settings.model_repo_id,
-                hf_token=settings.hf_token,
-                torch_dtype=settings.torch_dtype,
-                device_map=settings.device_map,
-                cache_dir=settings.model_cache_dir,
-                max_batch_size=settings.max_batch_size,
-                max_queued_requests=settings.max_queued_requests,
-            )
-        )
+        model = build_language_model(settings)
         try:
             yield model
         finally:
             await model.close()
+
+
+def build_language_model(settings: Settings) -> LanguageModel:
+    """A remote OpenAI-compatible engine when ``LLM_BASE_URL`` is set, else the local model."""
+    if settings.llm_base_url is not None:
+        return RemoteLanguageModel(
+            RemoteModelSettings(
+                base_url=settings.llm_base_url,
+                api_key=settings.llm_api_key,
+                model=settings.llm_model,
+                timeout_seconds=settings.llm_timeout_seconds,
+                max_connections=settings.llm_max_connections,
+                max_queued_requests=settings.max_queued_requests,
+                max_context_tokens=settings.max_context_tokens,
+            )
+        )
+    return TransformersLanguageModel(
+        TransformersModelSettings(
+            model_repo_id=settings.model_repo_id,
+            hf_token=settings.hf_token,
+            torch_dtype=settings.torch_dtype,
+            device_map=settings.device_map,
+            cache_dir=settings.model_cache_dir,
+            max_batch_size=settings.max_batch_size,
+            max_queued_requests=settings.max_queued_requests,
+            max_context_tokens=settings.max_context_tokens,
+        )
+    )
 
 
 class StreamingProvider(Provider):

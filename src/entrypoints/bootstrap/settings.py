@@ -11,6 +11,8 @@ from typing import Literal
 from core.domain.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///./marketplace.db"
+ROLES = ("all", "api", "engine")
+Role = Literal["all", "api", "engine"]
 
 
 def _default_model_cache_dir() -> Path:
@@ -22,8 +24,10 @@ def _default_model_cache_dir() -> Path:
 @dataclass(frozen=True, slots=True)
 class Settings:
     # HTTP
+    role: Role = "all"  # what this process serves (`marketplace serve --role`, see docs/deployment.md)
     host: str = "0.0.0.0"
     port: int = 3000
+    web_concurrency: int = 1
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"
     max_body_bytes: int = 1_048_576
@@ -43,6 +47,13 @@ class Settings:
     max_queued_requests: int = 64
     api_keys: tuple[str, ...] = ()
     served_model_name: str | None = None
+    max_context_tokens: int | None = None
+    # A remote OpenAI-compatible engine instead of the local model
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout_seconds: float = 60.0
+    llm_max_connections: int = 64
     # Streams
     session_store: Literal["memory", "sqlite", "redis"] = "memory"
     session_buffer_events: int = 2048
@@ -62,8 +73,10 @@ class Settings:
         persist = reader.boolean("PERSIST_SESSIONS", False)
         store = reader.choice("SESSION_STORE", ("memory", "sqlite", "redis"), "sqlite" if persist else "memory")
         return cls(
+            role=reader.choice("MARKETPLACE_ROLE", ROLES, "all"),
             host=reader.text("HOST", "0.0.0.0"),
             port=reader.integer("PORT", 3000, minimum=0, maximum=65535),
+            web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1, maximum=256),
             log_level=reader.text("LOG_LEVEL", "INFO").upper(),
             log_format=reader.choice("LOG_FORMAT", ("json", "console"), "console"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1_048_576, minimum=1024),
@@ -81,6 +94,12 @@ class Settings:
             max_queued_requests=reader.integer("MAX_QUEUED_REQUESTS", 64, minimum=0),
             api_keys=tuple(k.strip() for k in (reader.optional("API_KEY") or "").split(",") if k.strip()),
             served_model_name=reader.optional("SERVED_MODEL_NAME"),
+            max_context_tokens=reader.optional_integer("MAX_CONTEXT_TOKENS", minimum=16),
+            llm_base_url=reader.url("LLM_BASE_URL"),
+            llm_api_key=reader.optional("LLM_API_KEY"),
+            llm_model=reader.optional("LLM_MODEL"),
+            llm_timeout_seconds=reader.number("LLM_TIMEOUT_SECONDS", 60.0, minimum=0.1),
+            llm_max_connections=reader.integer("LLM_MAX_CONNECTIONS", 64, minimum=1, maximum=10_000),
             session_store=store,
             session_buffer_events=reader.integer("SESSION_BUFFER_EVENTS", 2048, minimum=16),
             sessions_ttl_seconds=reader.number("SESSIONS_TTL_SECONDS", 600.0, minimum=1.0),
@@ -115,6 +134,18 @@ class _EnvReader:
     def optional(self, name: str) -> str | None:
         value = self._env.get(name, "").strip()
         return value or None
+
+    def url(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest.strip("/"):
+            raise InvalidInput(f"{name} must be an http:// or https:// URL, got {value!r}", field=name)
+        return value.rstrip("/")
+
+    def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
+        return None if self.optional(name) is None else self.integer(name, 0, minimum=minimum)
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
 from core.domain.errors import DomainError
 from entrypoints.bootstrap.logging import configure_logging
-from entrypoints.bootstrap.settings import Settings
+from entrypoints.bootstrap.roles import check_serving, serves_marketplace
+from entrypoints.bootstrap.settings import ROLES, Settings
 
 logger = structlog.get_logger(__name__)
 
@@ -26,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed-if-empty", action="store_true", help="load the demo data when the database has no suppliers"
     )
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default: everything, the local model unless LLM_BASE_URL), api (marketplace, AI search and /v1 "
+        "through the engine at LLM_BASE_URL, no local model), engine (only /v1 and health, the local model)",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -39,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "role", None):
+        os.environ["MARKETPLACE_ROLE"] = args.role  # the env carries it to WEB_CONCURRENCY workers
     try:
         settings = Settings.from_env()
+        if args.command == "serve":
+            check_serving(settings)
     except DomainError as error:
         print(f"marketplace: configuration error: {error.message}", file=sys.stderr)
         return 2
@@ -96,16 +109,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             keys = await seed_demo_data(settings, reset=False)
             logger.info("seed.demo_loaded", keys=len(keys))
 
-    asyncio.run(prepare())
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+    if serves_marketplace(settings):  # an engine needs no database
+        asyncio.run(prepare())
+    logger.info(
+        "serve.starting", role=settings.role, workers=settings.web_concurrency, remote_engine=settings.llm_base_url
     )
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.web_concurrency > 1:
+        # Worker processes import the app themselves; each one holds its own model when it loads one.
+        factory = "entrypoints.http.app:create_app_from_env"
+        uvicorn.run(factory, factory=True, workers=settings.web_concurrency, **options)
+    else:
+        uvicorn.run(create_app(settings), workers=1, **options)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from dishka import AsyncContainer
@@ -15,6 +16,8 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, Yaml
 
 from entrypoints.bootstrap.container import build_container
 from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
+from entrypoints.bootstrap.logging import configure_logging
+from entrypoints.bootstrap.roles import serves_marketplace
 from entrypoints.bootstrap.settings import Settings
 from entrypoints.http.chat_search.controller import ChatSearchController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -37,9 +40,10 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             await shutdown_services(container)
             await container.close()
 
-    router = DishkaRouter(
-        "", route_handlers=[HealthController, *MARKETPLACE_ROUTES, ChatSearchController, *OPENAI_ROUTES]
-    )
+    handlers: list[Any] = [HealthController, *OPENAI_ROUTES]
+    if serves_marketplace(settings):
+        handlers += [*MARKETPLACE_ROUTES, ChatSearchController]
+    router = DishkaRouter("", route_handlers=handlers)
     app = Litestar(
         route_handlers=[router],
         lifespan=[lifespan],
@@ -64,3 +68,10 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     )
     setup_dishka(container, app)
     return app
+
+
+def create_app_from_env() -> Litestar:
+    """The factory each ``WEB_CONCURRENCY`` worker process calls (``marketplace serve`` checked the settings)."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

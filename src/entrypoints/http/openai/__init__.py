@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.http.openai.controller import OpenAIController
+from entrypoints.http.openai.controller import OpenAIController, TokenizeController
 
-OPENAI_ROUTES: list[Any] = [OpenAIController]
+OPENAI_ROUTES: list[Any] = [OpenAIController, TokenizeController]

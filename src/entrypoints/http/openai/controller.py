@@ -20,7 +20,7 @@ from litestar.response import Stream
 from core.domain.api_keys import same_secret
 from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from core.inference.racing import Cancelled, until_cancelled
-from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion
+from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion, reported_prompt_tokens
 from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.settings import Settings
 from entrypoints.http.bearer import bearer_token
@@ -30,6 +30,7 @@ from entrypoints.http.openai.translate import (
     completion_body,
     error_payload,
     to_command,
+    to_messages,
 )
 from entrypoints.http.openai.wire import (
     CancelResult,
@@ -37,6 +38,8 @@ from entrypoints.http.openai.wire import (
     ChatCompletionRequest,
     ModelCard,
     ModelList,
+    TokenizeRequest,
+    TokenizeResponse,
 )
 from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
@@ -67,16 +70,14 @@ class OpenAIController(Controller):
 
     @get("/models", summary="List the served models")
     async def list_models(self, chat: FromDishka[CompleteChat]) -> ModelList:
-        return ModelList(
-            data=[ModelCard(id=m, created=SERVER_START, owned_by="marketplace-ai") for m in chat.served_model_ids()]
-        )
+        return ModelList(data=[_card(m, chat) for m in await chat.served_models()])
 
     @get("/models/{model_id:path}", summary="Describe one served model")
     async def get_model(self, model_id: str, chat: FromDishka[CompleteChat]) -> ModelCard:
         model_id = model_id.lstrip("/")
-        if model_id not in chat.served_model_ids():
+        if model_id not in await chat.served_models():
             raise NotFound(f"The model {model_id!r} does not exist", field="model", code="model_not_found")
-        return ModelCard(id=model_id, created=SERVER_START, owned_by="marketplace-ai")
+        return _card(model_id, chat)
 
     @post("/cancel/{session_id:str}", status_code=200, summary="Cancel a running generation session")
     async def cancel(self, session_id: str, sessions: FromDishka[StreamSessions]) -> CancelResult:
@@ -126,6 +127,25 @@ class OpenAIController(Controller):
         return sse_response(session_id, await prime(sessions.follow(session_id)))
 
 
+def _card(model_id: str, chat: CompleteChat) -> ModelCard:
+    return ModelCard(id=model_id, created=SERVER_START, owned_by="marketplace-ai", max_model_len=chat.context_length())
+
+
+class TokenizeController(Controller):
+    """vLLM's ``POST /tokenize`` (chat form), so that a front in ``--role api`` counts prompts exactly."""
+
+    path = "/tokenize"
+    tags = ["openai"]
+    guards = [require_api_key]
+
+    @post(status_code=200, summary="Count a chat prompt's tokens after the chat template")
+    async def tokenize(self, data: TokenizeRequest, chat: FromDishka[CompleteChat]) -> TokenizeResponse:
+        if not data.add_generation_prompt:
+            raise InvalidInput("only add_generation_prompt: true is supported", field="add_generation_prompt")
+        count = await chat.tokenize(to_messages(data.messages), data.model)
+        return TokenizeResponse(count=count, max_model_len=chat.context_length())
+
+
 async def _resume(sessions: StreamSessions, body_session_id: str | None, last_event_id: str) -> Stream:
     session_id, index = parse_last_event_id(last_event_id)
     if body_session_id is not None and body_session_id != session_id:
@@ -150,6 +170,7 @@ def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: Prepare
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
         open_choices = set(range(choices))
         completion_tokens = 0
+        finished: list[ChoiceFinished] = []
         for index in range(choices):
             yield writer.role(index)
         try:
@@ -157,6 +178,7 @@ def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: Prepare
                 if isinstance(event, ChoiceFinished):
                     open_choices.discard(event.index)
                     completion_tokens += event.completion_tokens
+                    finished.append(event)
                 yield writer.event(event)
         except Cancelled:
             for index in sorted(open_choices):
@@ -169,7 +191,7 @@ def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: Prepare
             yield error_payload(error)
             return
         if include_usage:
-            yield writer.usage(prepared.prompt_tokens, completion_tokens)
+            yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
 
     return produce
 

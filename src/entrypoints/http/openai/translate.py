@@ -66,7 +66,7 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
         )
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     return ChatCommand(
-        messages=tuple(_message(i, m) for i, m in enumerate(body.messages)),
+        messages=to_messages(body.messages),
         model=body.model,
         max_tokens=body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens,
         temperature=body.temperature,
@@ -79,6 +79,10 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
         n=1 if body.n is None else body.n,
         request_id=request_id,
     )
+
+
+def to_messages(messages: list[Any]) -> tuple[ChatMessage, ...]:
+    return tuple(_message(i, m) for i, m in enumerate(messages))
 
 
 def check_session_id(session_id: str | None) -> str | None:

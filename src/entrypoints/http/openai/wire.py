@@ -114,6 +114,7 @@ class ModelCard(msgspec.Struct):
     created: int
     owned_by: str
     object: Literal["model"] = "model"
+    max_model_len: int | None = None  # the context length, as vLLM reports it
 
 
 class ModelList(msgspec.Struct):
@@ -135,3 +136,16 @@ class ErrorDetail(msgspec.Struct):
 
 class ErrorBody(msgspec.Struct):
     error: ErrorDetail
+
+
+class TokenizeRequest(msgspec.Struct, omit_defaults=True):
+    """``POST /tokenize`` in vLLM's chat form: the prompt's tokens after the chat template."""
+
+    messages: list[WireMessage]
+    model: str | None = None
+    add_generation_prompt: bool = True
+
+
+class TokenizeResponse(msgspec.Struct):
+    count: int
+    max_model_len: int
