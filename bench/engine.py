@@ -113,9 +113,7 @@ def raw_generate_tokens_per_s(model: Any, tokenizer: Any, batch: int, max_tokens
     import torch
 
     messages = [{"role": "user", "content": PROMPTS[0]}]
-    encoded = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     inputs = {name: tensor.repeat(batch, 1) for name, tensor in encoded.items()}
     with torch.inference_mode():
         model.generate(**inputs, max_new_tokens=4, do_sample=False)  # warm-up
@@ -133,14 +131,10 @@ def _load() -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".model-cache")
-    parser.add_argument(
-        "--max-batch-size", type=int, default=16, help="engine slots (the service default is 8)"
-    )
+    parser.add_argument("--max-batch-size", type=int, default=16, help="engine slots (the service default is 8)")
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw model.generate baselines")
     args = parser.parse_args()
 
@@ -188,9 +182,7 @@ async def main() -> None:
         print(f"  single stream / raw generate batch 1:   {single_tps / raw1:5.2f}  (target >= 0.90)")
         print(f"  8 concurrent / raw static batch 8:      {agg8 / raw8:5.2f}")
     print(f"  8 concurrent / our single stream:       {agg8 / single_tps:5.2f}  (target >= 5.00)")
-    print(
-        f"  8 concurrent / serve --cb (113 tok/s):  {agg8 / SERVE_CB_8_TOKENS_PER_S:5.2f}  (target >= 1.20)"
-    )
+    print(f"  8 concurrent / serve --cb (113 tok/s):  {agg8 / SERVE_CB_8_TOKENS_PER_S:5.2f}  (target >= 1.20)")
     print(f"  16 concurrent / 8 concurrent:           {results[16].tokens_per_s / agg8:5.2f}")
 
 

@@ -90,9 +90,7 @@ async def timed(runs: int, call: Callable[[int], Awaitable[object]]) -> list[flo
     return samples
 
 
-async def repository_way(
-    sessions: async_sessionmaker[AsyncSession], query: Query, point: GeoPoint
-) -> list[int]:
+async def repository_way(sessions: async_sessionmaker[AsyncSession], query: Query, point: GeoPoint) -> list[int]:
     async with sessions() as session:
         result = await SqlProductRepository(session).find(query.criteria(point))
         return [product.id for product in result.items]
@@ -121,9 +119,7 @@ async def original_way(
     async with sessions() as session:
         rows = (await session.execute(text(sql), params)).all()
     if not query.located:
-        return [
-            row.id for row in sorted(rows, key=lambda row: (str(row.created_at), row.id), reverse=True)[:20]
-        ]
+        return [row.id for row in sorted(rows, key=lambda row: (str(row.created_at), row.id), reverse=True)[:20]]
     located = []
     for row in rows:
         distance = haversine_km(point, GeoPoint(row.latitude, row.longitude))
@@ -173,8 +169,7 @@ async def bench(name: str, url: str, args: argparse.Namespace) -> None:
     postgres = engine.dialect.name == "postgresql"
     print(f"\n{name}: {args.products:,} products ({how})")
     print(
-        f"  {'query':<40} {'find p50':>9} {'p95':>8}   {'original p50':>12} {'p95':>8}   "
-        f"{'speed-up':>8}  same top 20"
+        f"  {'query':<40} {'find p50':>9} {'p95':>8}   {'original p50':>12} {'p95':>8}   {'speed-up':>8}  same top 20"
     )
     try:
         for query in QUERIES:
@@ -183,9 +178,7 @@ async def bench(name: str, url: str, args: argparse.Namespace) -> None:
                 return JAKARTA_POINTS[index % len(JAKARTA_POINTS)]
 
             fast = await timed(args.runs, lambda i, q=query: repository_way(sessions, q, point(i)))
-            slow = await timed(
-                args.baseline_runs, lambda i, q=query: original_way(sessions, q, point(i), postgres)
-            )
+            slow = await timed(args.baseline_runs, lambda i, q=query: original_way(sessions, q, point(i), postgres))
             same = await compare(sessions, query, postgres)
             p50, p95 = statistics.median(fast), percentile(fast, 0.95)
             o50, o95 = statistics.median(slow), percentile(slow, 0.95)
@@ -211,9 +204,7 @@ async def compare(sessions: async_sessionmaker[AsyncSession], query: Query, post
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50, help="timed runs per query through find()")
     parser.add_argument("--baseline-runs", type=int, default=5, help="timed runs per query the original way")
@@ -233,9 +224,7 @@ def main() -> None:
         if not args.skip_postgres:
             database = args.postgres_database or f"bench_search_{args.products}"
             await ensure_postgres_database(args.postgres_admin_url, database)
-            url = (
-                make_url(args.postgres_admin_url).set(database=database).render_as_string(hide_password=False)
-            )
+            url = make_url(args.postgres_admin_url).set(database=database).render_as_string(hide_password=False)
             await bench("PostgreSQL", url, args)
 
     asyncio.run(run())

@@ -259,7 +259,5 @@ async def test_n_choices_plain_and_streamed(base_url: str) -> None:
     choices = plain.json()["choices"]
     assert [c["index"] for c in choices] == [0, 1]
     assert plain.json()["usage"]["completion_tokens"] == 6
-    finishes = [
-        c["index"] for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"] if c["finish_reason"]
-    ]
+    finishes = [c["index"] for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"] if c["finish_reason"]]
     assert sorted(finishes) == [0, 1]

@@ -327,7 +327,11 @@ async def test_prompt_tokens_come_from_the_engines_tokenize(engine: FakeEngine) 
     model = make(engine)
     assert await model.count_prompt_tokens(HELLO) == 11
     (body,) = engine.paths("/tokenize")
-    assert body == {"model": "org/model", "messages": [{"role": "user", "content": "halo"}], "add_generation_prompt": True}
+    assert body == {
+        "model": "org/model",
+        "messages": [{"role": "user", "content": "halo"}],
+        "add_generation_prompt": True,
+    }
 
 
 async def test_without_tokenize_the_count_is_a_high_estimate_and_not_asked_again(engine: FakeEngine) -> None:
