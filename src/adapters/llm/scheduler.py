@@ -37,6 +37,7 @@ from core.domain.generation import (
     SamplingParams,
     TokenGenerated,
 )
+from core.ports.metrics import NO_METRICS, Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -147,6 +148,7 @@ class BatchScheduler:
         new_text_stream: Callable[[], TextStream],
         dispatch: Dispatch = _call_each,
         prefill_token_budget: int = 2048,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -160,6 +162,8 @@ class BatchScheduler:
         self._new_text_stream = new_text_stream
         self._dispatch = dispatch
         self._prefill_token_budget = prefill_token_budget
+        self.metrics = metrics
+        self._kv_capacity = max(1, max_batch_size * context_length)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._waiting: deque[ScheduledRequest] = deque()
@@ -217,6 +221,7 @@ class BatchScheduler:
                 )
             self._waiting.append(request)
             self._wake.notify()
+        self._report_load()
         return request
 
     def cancel(self, request: ScheduledRequest) -> None:
@@ -289,6 +294,7 @@ class BatchScheduler:
         if not self._running:
             if events:
                 self._dispatch(events)
+            self._report_load()
             return False
         running = self._running
         tokens = self._backend.sample([request.slot for request in running])  # type: ignore[misc]
@@ -313,12 +319,23 @@ class BatchScheduler:
         self._dispatch(events)
         if self._cancel_requested:
             self._reap_cancelled(None)
+        self._report_load()
         if self._running:
             self._backend.decode(
                 [request.slot for request in self._running],  # type: ignore[misc]
                 [request.last_token for request in self._running],
             )
         return True
+
+    def _report_load(self) -> None:
+        """Running and waiting counts and the KV cache share the running sequences hold."""
+        running = self._running
+        usage = getattr(self._backend, "kv_cache_usage", None)
+        if callable(usage):
+            ratio = float(usage())
+        else:
+            ratio = sum(len(r.prompt_ids) + r.generated for r in running) / self._kv_capacity
+        self.metrics.engine_load(len(running), len(self._waiting), min(1.0, ratio))
 
     def _admit(self) -> None:
         if not self._waiting or not self._free_slots:
@@ -399,3 +416,4 @@ class BatchScheduler:
         self._running = []
         if events:
             self._dispatch(events)
+        self._report_load()

@@ -23,6 +23,7 @@ from adapters.llm.model_store import EMBEDDED_MODEL_ID, ensure_converted, find_e
 from adapters.llm.scheduler import BatchScheduler
 from core.domain.errors import Unavailable
 from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
+from core.ports.metrics import NO_METRICS, Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +53,9 @@ class TransformersLanguageModel:
     second thread doing torch work gets its own OpenMP team and the two fight over the cores).
     """
 
-    def __init__(self, settings: TransformersModelSettings) -> None:
+    def __init__(self, settings: TransformersModelSettings, metrics: Metrics = NO_METRICS) -> None:
         self._settings = settings
+        self._metrics = metrics  # the engine's batch state after every step
         self._model_id = settings.model_repo_id or EMBEDDED_MODEL_ID
         self._context_length = settings.max_context_tokens or DEFAULT_MAX_CONTEXT
         self._start_lock = asyncio.Lock()
@@ -172,6 +174,7 @@ class TransformersLanguageModel:
             eos_token_ids=self._eos_ids(model, tokenizer),
             new_text_stream=lambda: IncrementalDetokenizer(self._decode),
             dispatch=dispatch_to_loops,
+            metrics=self._metrics,
         )
         log.info(
             "llm.model.ready",

@@ -36,6 +36,8 @@ class GenerationRequest:
     # Text pieces that end generation; the model adapter may stop early on them, the use case
     # trims them from the output so they never leak.
     stop: tuple[str, ...] = field(default_factory=tuple)
+    # Which of the request's ``n`` choices this is; the choices share one prompt.
+    choice_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,7 @@ class CompleteChat:
             # Each choice samples from its own generator: derive distinct, reproducible seeds.
             sampling = replace(sampling, seed=sampling.seed + index)
         request_id = f"{prepared.command.request_id}/{index}" if prepared.command.request_id else ""
-        return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop)
+        return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop, index)
 
 
 def reported_prompt_tokens(prepared: PreparedCompletion, finished: Iterable[ChoiceFinished]) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from core.domain.errors import NotFound
 from core.domain.streams import StreamEvent
+from core.ports.metrics import NO_METRICS, Metrics
 from core.ports.stream_store import StreamStore
 
 DONE = "[DONE]"
@@ -43,9 +44,10 @@ class _Running:
 
 
 class StreamSessions:
-    def __init__(self, store: StreamStore, policy: SessionPolicy | None = None) -> None:
+    def __init__(self, store: StreamStore, policy: SessionPolicy | None = None, metrics: Metrics = NO_METRICS) -> None:
         self._store = store
         self._policy = policy or SessionPolicy()
+        self._metrics = metrics
         self._running: dict[str, _Running] = {}
 
     @property
@@ -94,6 +96,18 @@ class StreamSessions:
                 running.followers -= 1
                 if running.followers == 0 and session_id in self._running:
                     self._arm_idle_timer(session_id, running)
+
+    async def resume(self, session_id: str, after: int) -> AsyncIterator[StreamEvent]:
+        """``follow`` for a client that reconnects with ``Last-Event-ID``; counted once the stream is found."""
+        counted = False
+        async with contextlib.aclosing(self.follow(session_id, after)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if not counted:
+                    counted = True
+                    self._metrics.stream_resumed()
+                yield event
+        if not counted:
+            self._metrics.stream_resumed()
 
     async def wait(self, session_id: str) -> None:
         """Wait until the local generation of ``session_id`` ends (for tests and shutdown)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 
 from core.ports.language_model import LanguageModel
+from core.ports.metrics import Metrics
 from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.recommend_products import RecommendationSettings, RecommendProducts
+from entrypoints.bootstrap.inference import metered
 from entrypoints.bootstrap.settings import Settings
 
 
@@ -14,8 +16,8 @@ class AiSearchProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def recommend_products(self, model: LanguageModel) -> RecommendProducts:
-        return RecommendProducts(model, RecommendationSettings())
+    def recommend_products(self, model: LanguageModel, metrics: Metrics) -> RecommendProducts:
+        return RecommendProducts(metered(model, metrics), RecommendationSettings())
 
     @provide
     def conversation_history(self, settings: Settings) -> ConversationHistory:

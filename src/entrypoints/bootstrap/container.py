@@ -9,6 +9,7 @@ from entrypoints.bootstrap.ai_search import AiSearchProvider
 from entrypoints.bootstrap.database import DatabaseProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
 from entrypoints.bootstrap.marketplace import MarketplaceProvider
+from entrypoints.bootstrap.observability import MetricsProvider
 from entrypoints.bootstrap.settings import Settings
 
 
@@ -20,6 +21,7 @@ def production_providers() -> list[Provider]:
     """Every provider of the running service, in one list that tests extend with overrides."""
     return [
         SettingsProvider(),
+        MetricsProvider(),
         DatabaseProvider(),
         MarketplaceProvider(),
         LanguageModelProvider(),

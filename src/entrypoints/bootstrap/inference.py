@@ -9,7 +9,9 @@ from dishka import Provider, Scope, provide
 from adapters.llm import TransformersLanguageModel, TransformersModelSettings
 from adapters.llm.remote import RemoteLanguageModel, RemoteModelSettings
 from adapters.streams import build_stream_store
+from core.inference.metered import MeteredLanguageModel
 from core.ports.language_model import LanguageModel
+from core.ports.metrics import NO_METRICS, Metrics
 from core.ports.stream_store import StreamStore
 from core.use_cases.complete_chat import CompleteChat, CompletionDefaults
 from core.use_cases.stream_sessions import SessionPolicy, StreamSessions
@@ -20,16 +22,16 @@ class LanguageModelProvider(Provider):
     scope = Scope.APP
 
     @provide
-    async def language_model(self, settings: Settings) -> AsyncIterator[LanguageModel]:
+    async def language_model(self, settings: Settings, metrics: Metrics) -> AsyncIterator[LanguageModel]:
         # The container owns the model: it is closed when the container closes, never by a caller.
-        model = build_language_model(settings)
+        model = build_language_model(settings, metrics)
         try:
             yield model
         finally:
             await model.close()
 
 
-def build_language_model(settings: Settings) -> LanguageModel:
+def build_language_model(settings: Settings, metrics: Metrics = NO_METRICS) -> LanguageModel:
     """A remote OpenAI-compatible engine when ``LLM_BASE_URL`` is set, else the local model."""
     if settings.llm_base_url is not None:
         return RemoteLanguageModel(
@@ -53,7 +55,8 @@ def build_language_model(settings: Settings) -> LanguageModel:
             max_batch_size=settings.max_batch_size,
             max_queued_requests=settings.max_queued_requests,
             max_context_tokens=settings.max_context_tokens,
-        )
+        ),
+        metrics,
     )
 
 
@@ -76,9 +79,11 @@ class StreamingProvider(Provider):
             await store.close()
 
     @provide
-    async def stream_sessions(self, store: StreamStore, settings: Settings) -> AsyncIterator[StreamSessions]:
+    async def stream_sessions(
+        self, store: StreamStore, settings: Settings, metrics: Metrics
+    ) -> AsyncIterator[StreamSessions]:
         sessions = StreamSessions(
-            store, SessionPolicy(cancel_after_disconnect_seconds=settings.cancel_after_disconnect_seconds)
+            store, SessionPolicy(cancel_after_disconnect_seconds=settings.cancel_after_disconnect_seconds), metrics
         )
         try:
             yield sessions
@@ -86,6 +91,13 @@ class StreamingProvider(Provider):
             await sessions.close()
 
     @provide
-    def complete_chat(self, model: LanguageModel, settings: Settings) -> CompleteChat:
+    def complete_chat(self, model: LanguageModel, settings: Settings, metrics: Metrics) -> CompleteChat:
         aliases = (settings.served_model_name,) if settings.served_model_name else ()
-        return CompleteChat(model, CompletionDefaults(settings.max_tokens, settings.temperature, aliases))
+        return CompleteChat(
+            metered(model, metrics), CompletionDefaults(settings.max_tokens, settings.temperature, aliases)
+        )
+
+
+def metered(model: LanguageModel, metrics: Metrics) -> LanguageModel:
+    """What the use cases see: the model (the configured one, or a test's override) reporting its generations."""
+    return MeteredLanguageModel(model, metrics)

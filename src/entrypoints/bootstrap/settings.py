@@ -31,6 +31,10 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"
     max_body_bytes: int = 1_048_576
+    shutdown_grace_seconds: float = 30.0
+    # Operations
+    metrics_enabled: bool = True
+    metrics_api_key: str | None = None
     # Marketplace
     database_url: str = DEFAULT_DATABASE_URL
     admin_api_key: str | None = None
@@ -80,6 +84,9 @@ class Settings:
             log_level=reader.text("LOG_LEVEL", "INFO").upper(),
             log_format=reader.choice("LOG_FORMAT", ("json", "console"), "console"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            shutdown_grace_seconds=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0.0),
+            metrics_enabled=reader.boolean("METRICS_ENABLED", True),
+            metrics_api_key=reader.optional("METRICS_API_KEY"),
             database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             admin_api_key=reader.optional("ADMIN_API_KEY"),
             model_repo_id=reader.optional("MODEL_REPO_ID"),

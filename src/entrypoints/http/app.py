@@ -14,6 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 
+from core.ports.metrics import Metrics
 from entrypoints.bootstrap.container import build_container
 from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
 from entrypoints.bootstrap.logging import configure_logging
@@ -23,7 +24,9 @@ from entrypoints.http.chat_search.controller import ChatSearchController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
+from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
+from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
 
 logger = structlog.get_logger(__name__)
 
@@ -41,6 +44,8 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             await container.close()
 
     handlers: list[Any] = [HealthController, *OPENAI_ROUTES]
+    if settings.metrics_enabled:
+        handlers.append(MetricsController)
     if serves_marketplace(settings):
         handlers += [*MARKETPLACE_ROUTES, ChatSearchController]
     router = DishkaRouter("", route_handlers=handlers)
@@ -49,7 +54,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["X-Total-Count", "Retry-After"]),
+        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["X-Total-Count", "Retry-After", REQUEST_ID_HEADER]),
         openapi_config=OpenAPIConfig(
             title="Marketplace AI backend",
             version="0.1.0",
@@ -67,6 +72,9 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
         logging_config=None,  # structlog is configured by the CLI (entrypoints.bootstrap.logging)
     )
     setup_dishka(container, app)
+    # Outermost, so that every response (404s and CORS preflights included) carries a request id.
+    app.asgi_handler = RequestContext(app.asgi_handler, lambda: container.get(Metrics), Admission())
+    app.state.request_context = app.asgi_handler
     return app
 
 

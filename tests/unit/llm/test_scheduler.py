@@ -294,3 +294,27 @@ def test_stop_finishes_running_and_waiting_readers_as_cancelled() -> None:
     assert [log[-1].reason for log in logs] == ["cancelled", "cancelled"]
     with pytest.raises(Unavailable):
         submit(scheduler, 1)
+
+
+def test_the_batch_state_is_reported_after_each_step_and_ends_idle() -> None:
+    from tests.fakes.metrics import FakeMetrics
+
+    metrics = FakeMetrics()
+    scheduler = BatchScheduler(
+        FakeDecodeBackend({1: [1, 2, 3], 2: [4, 5]}),
+        max_batch_size=1,
+        max_queued_requests=8,
+        context_length=100,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        metrics=metrics,
+    )
+    submit(scheduler, 1, prompt_len=10)
+    submit(scheduler, 2, prompt_len=10)
+    assert metrics.loads[-1] == (0, 2, 0.0)  # both waiting
+    scheduler.step()
+    running, waiting, usage = metrics.loads[-1]
+    assert (running, waiting) == (1, 1)
+    assert usage == pytest.approx(11 / 100)  # 10 prompt tokens + 1 generated, out of one row of 100
+    run_until_idle(scheduler)
+    assert metrics.loads[-1] == (0, 0, 0.0)

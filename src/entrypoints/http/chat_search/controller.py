@@ -18,6 +18,7 @@ from core.domain.errors import Forbidden, InvalidInput, NotFound
 from core.domain.marketplace import Page
 from core.inference.racing import Cancelled, until_cancelled
 from core.ports.marketplace import UnitOfWork
+from core.ports.metrics import Metrics
 from core.ports.transactions import UnitOfWorkFactory
 from core.use_cases.authenticate import Authenticate
 from core.use_cases.conversation_history import ConversationHistory
@@ -75,6 +76,7 @@ class ChatSearchController(Controller):
         recommend: FromDishka[RecommendProducts],
         sessions: FromDishka[StreamSessions],
         uow_factory: FromDishka[UnitOfWorkFactory],
+        metrics: FromDishka[Metrics],
         last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
         last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
     ) -> ChatSearchResponse | Stream:
@@ -86,11 +88,12 @@ class ChatSearchController(Controller):
         prepared = await recommend.prepare(uow, command)
         if not data.stream:
             answer = await recommend.answer(uow, prepared)
+            metrics.ai_search_request(answer.ai_generated)
             return _response(prepared, answer.response, answer.ai_generated)
         session_id = prepared.conversation.session_id
         await sessions.start(
             STREAM_KEY_PREFIX + session_id,
-            _producer(recommend, uow_factory, prepared),
+            _producer(recommend, uow_factory, prepared, metrics),
             metadata={"kind": "chat.search", "user_id": str(prepared.user.id)},
         )
         return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id)))
@@ -150,7 +153,9 @@ def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSe
     )
 
 
-def _producer(recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prepared: PreparedSearch):  # type: ignore[no-untyped-def]
+def _producer(  # type: ignore[no-untyped-def]
+    recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prepared: PreparedSearch, metrics: Metrics
+):
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
         head = _response(prepared, "", False)
         yield _payload(
@@ -175,6 +180,7 @@ def _producer(recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prep
         except Cancelled:
             done = AnswerDone("".join(parts).strip(), bool(parts))
         assert done is not None
+        metrics.ai_search_request(done.ai_generated)
         try:
             await save_answer_in_new_unit(uow_factory, prepared, done.response, done.ai_generated)
         except Exception:
@@ -206,7 +212,7 @@ async def _resume(
             field="session_id",
         )
     await _owned_stream(uow, sessions, api_key, session_id)
-    return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id, after=index)))
+    return sse_response(session_id, await prime(sessions.resume(STREAM_KEY_PREFIX + session_id, after=index)))
 
 
 async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:

@@ -41,6 +41,7 @@ from entrypoints.http.openai.wire import (
     TokenizeRequest,
     TokenizeResponse,
 )
+from entrypoints.http.request_context import request_id, set_caller_kind
 from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
 logger = structlog.get_logger(__name__)
@@ -61,6 +62,7 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
         matched |= same_secret(token, key)
     if not matched:
         raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
+    set_caller_kind(connection, "api_client")
 
 
 class OpenAIController(Controller):
@@ -109,7 +111,7 @@ class OpenAIController(Controller):
         resume_from = last_event_id_header or last_event_id
         if resume_from:
             return await _resume(sessions, session_id, resume_from)
-        command = to_command(data, request_id=session_id or uuid.uuid4().hex)
+        command = to_command(data, request_id=request_id(request) or uuid.uuid4().hex)
         prepared = await chat.prepare(command)
         if not data.stream:
             if data.stream_options is not None:
@@ -154,7 +156,7 @@ async def _resume(sessions: StreamSessions, body_session_id: str | None, last_ev
             field="session_id",
         )
     await _require_completion_session(sessions, session_id)
-    return sse_response(session_id, await prime(sessions.follow(session_id, after=index)))
+    return sse_response(session_id, await prime(sessions.resume(session_id, after=index)))
 
 
 async def _require_completion_session(sessions: StreamSessions, session_id: str) -> None:

@@ -1,0 +1,3 @@
+from adapters.metrics.prometheus import PrometheusMetrics
+
+__all__ = ["PrometheusMetrics"]

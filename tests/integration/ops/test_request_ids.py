@@ -1,0 +1,40 @@
+"""Every response carries ``X-Request-ID``: the caller's when acceptable, else a new one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+
+async def test_an_acceptable_incoming_id_is_echoed_on_every_kind_of_response(serve: Callable[..., str]) -> None:
+    async with httpx.AsyncClient(base_url=serve(), timeout=30) as client:
+        for method, path, expected in [
+            ("GET", "/health", 200),
+            ("GET", "/api/suppliers/999999", 404),
+            ("GET", "/no/such/route", 404),
+            ("POST", "/v1/chat/completions", 400),
+            ("DELETE", "/health", 405),
+        ]:
+            response = await client.request(method, path, headers={"X-Request-ID": "trace-42 a"}, json={})
+            assert response.status_code == expected, (path, response.text)
+            assert response.headers["x-request-id"] == "trace-42 a"
+
+
+async def test_a_bad_or_missing_id_is_replaced_by_a_fresh_one(serve: Callable[..., str]) -> None:
+    async with httpx.AsyncClient(base_url=serve(), timeout=30) as client:
+        made = set()
+        for headers in [{}, {"X-Request-ID": "x" * 129}, {"X-Request-ID": "tab\there"}]:
+            response = await client.get("/health", headers=headers)
+            rid = response.headers["x-request-id"]
+            assert len(rid) == 32 and rid.isalnum()
+            made.add(rid)
+        assert len(made) == 3
+        kept = await client.get("/health", headers={"X-Request-ID": "y" * 128})
+        assert kept.headers["x-request-id"] == "y" * 128
+
+
+async def test_cors_exposes_the_request_id(serve: Callable[..., str]) -> None:
+    async with httpx.AsyncClient(base_url=serve(), timeout=30) as client:
+        response = await client.get("/health", headers={"Origin": "http://shop.example"})
+        assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
