@@ -1,9 +1,10 @@
-"""Shared test policy: a test that needs Postgres or Redis fails in CI when the server is unreachable,
+"""Shared test policy: a test that needs Postgres, Redis or Chromium fails in CI when it is missing,
 and is skipped with a visible reason elsewhere."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -28,14 +29,33 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Fail (CI) or skip (elsewhere) when ``host:port`` does not answer."""
-    if _reachable(host, port):
-        return
-    message = f"{name} at {host}:{port} is unreachable"
+def _missing(message: str, remedy: str) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI is set, so this is a failure, not a skip)")
-    pytest.skip(f"{message}; start it to run this test")
+    pytest.skip(f"{message}; {remedy}")
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail (CI) or skip (elsewhere) when ``host:port`` does not answer."""
+    if not _reachable(host, port):
+        _missing(f"{name} at {host}:{port} is unreachable", "start it to run this test")
+
+
+def chromium_executable() -> str | None:
+    """Debian's chromium (``CHROMIUM_PATH`` overrides); Playwright's own browser download is not used."""
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium() -> str:
+    """Fail (CI) or skip (elsewhere) without Playwright for Python or a Chromium binary."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("Playwright for Python is not installed", "install the dev extras")
+    executable = chromium_executable()
+    if executable is None:
+        _missing("no chromium binary on PATH", "install it (apt-get install chromium) or set CHROMIUM_PATH")
+    return executable  # type: ignore[return-value]
 
 
 def require_postgres() -> None:
@@ -52,3 +72,5 @@ def _services_for_markers(request: pytest.FixtureRequest) -> None:
         require_postgres()
     if request.node.get_closest_marker("redis"):
         require_redis()
+    if request.node.get_closest_marker("browser"):
+        require_chromium()

@@ -27,6 +27,7 @@ from entrypoints.http.marketplace import MARKETPLACE_ROUTES
 from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
+from entrypoints.http.web import MarketplacePage, web_assets_router
 
 logger = structlog.get_logger(__name__)
 
@@ -46,11 +47,14 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     handlers: list[Any] = [HealthController, *OPENAI_ROUTES]
     if settings.metrics_enabled:
         handlers.append(MetricsController)
-    if serves_marketplace(settings):
+    marketplace = serves_marketplace(settings)
+    if marketplace:
         handlers += [*MARKETPLACE_ROUTES, ChatSearchController]
     router = DishkaRouter("", route_handlers=handlers)
+    # The web page at `/` needs the marketplace API; its plugin comes first, so Litestar serves it at the root.
+    page_plugins = [MarketplacePage()] if marketplace else []
     app = Litestar(
-        route_handlers=[router],
+        route_handlers=[router, *([web_assets_router()] if marketplace else [])],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
@@ -63,6 +67,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
             ),
             path="/",
             render_plugins=[
+                *page_plugins,
                 SwaggerRenderPlugin(path="/docs"),
                 JsonRenderPlugin(path="/openapi.json"),
                 YamlRenderPlugin(path="/openapi.yaml"),

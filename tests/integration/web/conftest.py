@@ -1,0 +1,181 @@
+"""The web page in headless Chromium (Debian's binary, driven by Playwright) against the real app.
+
+The server is the real app under uvicorn on a free port, with a seeded SQLite database and a scripted
+language model that can hold its answer after a given number of tokens, so a test sees the answer
+mid-stream without timing. Every page records console errors and requests to any other host; a test
+ends with neither. Screenshots go to ``test-artifacts/web/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from core.domain.generation import GenerationEvent, GenerationRequest, TokenGenerated
+from entrypoints.bootstrap.container import build_container
+from entrypoints.bootstrap.database import seed_demo_data, upgrade_database
+from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.app import create_app
+from tests.conftest import ROOT, require_chromium
+from tests.fakes.language_model import FakeLanguageModel
+from tests.integration.live_server import live_server
+from tests.integration.openai.conftest import FakeModelProvider
+
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Names a listed product, so the search keeps the model's text (ai_generated true).
+ANSWER = (
+    "Laptop HP Pavilion Gaming cocok untuk Anda: harganya Rp 11.999.000, masih di bawah budget, "
+    "stoknya 7 unit di Tech Store Surabaya dan kartu grafisnya RTX 3050 untuk bermain game."
+)
+
+
+class ScriptedModel(FakeLanguageModel):
+    """Answers ``reply``; with ``hold_after`` set it stops after that many tokens until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda _request: self.reply, model_id="test/scripted", step_delay=0.005)
+        self.reply = ANSWER
+        self.hold_after: int | None = None
+        self.release = threading.Event()
+
+    def reset(self) -> None:
+        self.release.set()  # frees a generation a previous test left held
+        self.reply = ANSWER
+        self.hold_after = None
+        self.release = threading.Event()
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        tokens = 0
+        release = self.release
+        async for event in super().generate(request):
+            if isinstance(event, TokenGenerated):
+                if self.hold_after is not None and tokens == self.hold_after:
+                    await asyncio.to_thread(release.wait)
+                tokens += 1
+            yield event
+
+
+@dataclass
+class WebServer:
+    url: str
+    model: ScriptedModel
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    folder = tmp_path_factory.mktemp("web")
+    settings = Settings(database_url=f"sqlite:///{folder / 'web.db'}", model_cache_dir=folder / "models")
+    asyncio.run(upgrade_database(settings))
+    asyncio.run(seed_demo_data(settings, reset=False))
+    model = ScriptedModel()
+    with live_server(create_app(settings, build_container(settings, FakeModelProvider(model)))) as url:
+        yield WebServer(url, model)
+    model.release.set()
+
+
+@pytest.fixture(scope="module")
+def browser(web_server: WebServer):  # type: ignore[no-untyped-def]
+    """Playwright's sync API keeps an event loop running: the server and its database come first."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class BrowserSession:
+    """A page plus what it did: console errors, uncaught errors and requests to other hosts."""
+
+    page: object
+    base_url: str
+    name: str
+    console_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+
+    def goto(self, path: str = "/") -> None:
+        self.page.goto(self.base_url + path)  # type: ignore[attr-defined]
+        if path == "/":
+            self.page.wait_for_selector("body[data-ready=true]")  # type: ignore[attr-defined]
+
+    def shot(self, label: str, *, full_page: bool = True) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.name}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+        return path
+
+    def assert_clean(self) -> None:
+        assert self.console_errors == [], self.console_errors
+        assert self.foreign_requests == [], self.foreign_requests
+
+
+def _session(browser, web_server: WebServer, request: pytest.FixtureRequest, **context_options):  # type: ignore[no-untyped-def]
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
+    page = context.new_page()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    session = BrowserSession(page, web_server.url, name)
+    own_host = urlsplit(web_server.url).netloc
+
+    def guard(route) -> None:  # type: ignore[no-untyped-def]
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == own_host:
+            route.fallback()
+        else:
+            session.foreign_requests.append(url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page.on("console", lambda message: message.type == "error" and session.console_errors.append(message.text))
+    page.on("pageerror", lambda error: session.console_errors.append(f"uncaught: {error}"))
+    return context, session
+
+
+@pytest.fixture
+def web(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Iterator[BrowserSession]:  # type: ignore[no-untyped-def]
+    """A fresh browser context on the served page (Bandung as the browser's location)."""
+    web_server.model.reset()
+    context, session = _session(
+        browser,
+        web_server,
+        request,
+        geolocation={"latitude": -6.9175, "longitude": 107.6191},
+        permissions=["geolocation"],
+    )
+    try:
+        yield session
+        session.shot("end")
+        session.assert_clean()
+    finally:
+        web_server.model.release.set()
+        context.close()
+
+
+@pytest.fixture
+def phone(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Iterator[BrowserSession]:  # type: ignore[no-untyped-def]
+    """The page on a phone-width screen."""
+    web_server.model.reset()
+    context, session = _session(
+        browser, web_server, request, viewport={"width": 375, "height": 780}, is_mobile=True, has_touch=True
+    )
+    try:
+        yield session
+        session.shot("end")
+        session.assert_clean()
+    finally:
+        context.close()

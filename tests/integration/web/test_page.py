@@ -1,0 +1,311 @@
+"""The marketplace page at ``/`` in headless Chromium: AI assistant, product search, supplier panel."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+from tests.integration.web.conftest import ANSWER, BrowserSession, WebServer
+
+pytestmark = pytest.mark.browser
+
+JOHN = "sk_usr_demo_1"  # Jakarta, AI access
+QUERY = "Saya butuh laptop gaming di Jakarta, budget 12 juta"
+CHEAPER = "Laptop Acer Aspire 5 lebih murah: Rp 7.999.000 di Computer World Medan."
+
+
+def _expect():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _words(text: str, count: int) -> str:
+    return " ".join(text.split(" ")[:count])
+
+
+def _record_answer_texts(page) -> None:  # type: ignore[no-untyped-def]
+    """Every text the newest answer ever showed, in order (window.__answerTexts)."""
+    page.add_init_script(
+        """
+        window.__answerTexts = [];
+        new MutationObserver(() => {
+          const answer = document.querySelector('[data-testid=ai-answer]');
+          const text = answer ? answer.textContent : null;
+          if (text && window.__answerTexts[window.__answerTexts.length - 1] !== text) window.__answerTexts.push(text);
+        }).observe(document, {subtree: true, childList: true, characterData: true});
+        """
+    )
+
+
+def _ask(web: BrowserSession, query: str, key: str = JOHN) -> None:
+    page = web.page
+    page.get_by_test_id("api-key").fill(key)  # type: ignore[attr-defined]
+    page.get_by_test_id("ai-query").fill(query)  # type: ignore[attr-defined]
+    page.get_by_test_id("ai-submit").click()  # type: ignore[attr-defined]
+
+
+def _chat_requests(page) -> list:  # type: ignore[no-untyped-def]
+    requests: list = []
+    page.on("request", lambda r: r.url.endswith("/api/chat/search") and requests.append(r))
+    return requests
+
+
+def test_ai_answer_streams_with_product_cards_and_a_follow_up_continues_the_conversation(
+    web: BrowserSession, web_server: WebServer
+) -> None:
+    expect = _expect()
+    page = web.page
+    requests = _chat_requests(page)
+    web_server.model.hold_after = 5
+    web.goto()
+    _ask(web, QUERY)
+
+    answer = page.get_by_test_id("ai-answer")  # type: ignore[attr-defined]
+    expect(answer).to_have_text(_words(ANSWER, 5))  # mid-stream: the model holds after five tokens
+    expect(page.get_by_test_id("ai-stop")).to_be_enabled()  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("ai-submit")).to_be_disabled()  # type: ignore[attr-defined]
+    card = page.locator("#panel-ai").get_by_test_id("product-card").first  # type: ignore[attr-defined]
+    expect(card).to_be_visible()
+    web.shot("streaming")
+    web_server.model.release.set()
+
+    expect(answer).to_have_text(ANSWER)
+    expect(page.get_by_test_id("ai-stop")).to_be_disabled()  # type: ignore[attr-defined]
+    expect(card.locator(".card-title")).to_have_text("Laptop HP Pavilion Gaming")
+    expect(card.locator("[data-field=price]")).to_have_text("Rp 11.999.000")
+    expect(card.locator(".stock dd")).to_have_text("7")
+    expect(card.locator(".shop dd")).to_have_text("Tech Store Surabaya")
+    expect(card.locator(".city dd")).to_have_text("Surabaya")
+    expect(card.locator("[data-field=distance]")).to_have_text(re.compile(r"^\d[\d.,]* km$"))
+    expect(page.locator(".turn .filters")).to_contain_text("Rp 12.000.000")  # type: ignore[attr-defined]
+    web.shot("answered")
+
+    web_server.model.reply = CHEAPER
+    page.get_by_test_id("ai-query").fill("yang lebih murah?")  # type: ignore[attr-defined]
+    page.get_by_test_id("ai-query").press("Enter")  # type: ignore[attr-defined]
+    expect(page.locator(".turn")).to_have_count(2)  # type: ignore[attr-defined]
+    second = page.locator(".turn").nth(1)  # type: ignore[attr-defined]
+    expect(second.get_by_test_id("ai-answer")).to_have_text(CHEAPER)
+    expect(second.get_by_test_id("product-card").locator(".card-title")).to_have_text(["Laptop Acer Aspire 5"])
+    expect(page.locator(".turn").first.locator(".answer")).to_have_text(ANSWER)  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("ai-answer")).to_have_count(1)  # type: ignore[attr-defined]
+    web.shot("follow-up")
+
+    first, follow_up = (json.loads(r.post_data) for r in requests)
+    session_id = requests[0].response().headers["x-session-id"]
+    assert "session_id" not in first and first["stream"] is True
+    assert follow_up == {"query": "yang lebih murah?", "stream": True, "session_id": session_id}
+    with httpx.Client(base_url=web_server.url) as client:
+        conversations = client.get("/api/users/1/conversations", headers={"Authorization": f"Bearer {JOHN}"})
+        (conversation,) = [c for c in conversations.json() if c["session_id"] == session_id]
+        messages = client.get(
+            f"/api/conversations/{conversation['id']}/messages", headers={"Authorization": f"Bearer {JOHN}"}
+        ).json()
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[2]["content"] == "yang lebih murah?"
+
+    page.reload()
+    expect(page.get_by_test_id("api-key")).to_have_value(JOHN)  # type: ignore[attr-defined]
+
+
+def test_a_dropped_stream_resumes_with_last_event_id_and_shows_the_text_once(
+    web: BrowserSession, web_server: WebServer
+) -> None:
+    """The first response is cut after four events (the connection drops); the page asks again with
+    Last-Event-ID and gets only the rest."""
+    expect = _expect()
+    page = web.page
+    _record_answer_texts(page)
+    requests = _chat_requests(page)
+    web_server.model.reply = ANSWER + " " + ANSWER
+    cut: dict[str, object] = {}
+
+    def drop_after_four_events(route) -> None:  # type: ignore[no-untyped-def]
+        request = route.request
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-length", "host")}
+        events: list[str] = []
+        with (
+            httpx.Client(base_url=web_server.url, timeout=60) as client,
+            client.stream("POST", "/api/chat/search", content=request.post_data, headers=headers) as response,
+        ):
+            block: list[str] = []
+            for line in response.iter_lines():
+                if line:
+                    block.append(line)
+                    continue
+                events.append("\n".join(block) + "\n\n")
+                block = []
+                if len(events) == 4:
+                    break
+            session_id = response.headers["x-session-id"]
+        cut["last_id"] = events[-1].split("\n")[0].removeprefix("id: ")
+        route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/event-stream", "X-Session-ID": session_id},
+            body="".join(events),
+        )
+
+    page.route("**/api/chat/search", drop_after_four_events, times=1)  # type: ignore[attr-defined]
+    web.goto()
+    _ask(web, QUERY)
+
+    expected = web_server.model.reply
+    expect(page.get_by_test_id("ai-answer")).to_have_text(expected)  # type: ignore[attr-defined]
+    expect(page.locator(".answer-meta")).to_contain_text("AI")  # type: ignore[attr-defined]
+    assert len(requests) == 2
+    assert cut["last_id"] == f"{requests[0].response().headers['x-session-id']}:3"
+    assert requests[1].headers["last-event-id"] == cut["last_id"]
+    assert "session_id" not in json.loads(requests[1].post_data)
+    texts = page.evaluate("window.__answerTexts")  # type: ignore[attr-defined]
+    assert _words(expected, 3) in texts  # what the three deltas before the drop showed
+    assert all(expected.startswith(text) for text in texts), texts  # never a repeated piece, even briefly
+    assert texts[-1] == expected
+
+
+def test_stop_cancels_the_answer(web: BrowserSession, web_server: WebServer) -> None:
+    expect = _expect()
+    page = web.page
+    web_server.model.hold_after = 3
+    web.goto()
+    _ask(web, QUERY)
+    answer = page.get_by_test_id("ai-answer")  # type: ignore[attr-defined]
+    expect(answer).to_have_text(_words(ANSWER, 3))
+    with page.expect_response(re.compile(r"/api/chat/search/[^/]+/cancel$")) as cancelled:  # type: ignore[attr-defined]
+        page.get_by_test_id("ai-stop").click()  # type: ignore[attr-defined]
+    assert cancelled.value.status == 200 and cancelled.value.json()["cancelled"] is True
+    expect(page.locator(".answer-meta")).to_contain_text("Dihentikan")  # type: ignore[attr-defined]
+    expect(answer).to_have_text(_words(ANSWER, 3))
+    expect(page.get_by_test_id("ai-stop")).to_be_disabled()  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("ai-submit")).to_be_enabled()  # type: ignore[attr-defined]
+
+
+def _distances(page) -> list[float]:  # type: ignore[no-untyped-def]
+    texts = page.locator("#search-results [data-testid=product-card] [data-field=distance]").all_inner_texts()
+    return [float(t.removesuffix(" km").replace(".", "").replace(",", ".")) for t in texts]
+
+
+def test_search_by_words_with_the_browser_location_then_a_city_and_a_budget(web: BrowserSession) -> None:
+    expect = _expect()
+    page = web.page
+    web.goto()
+    page.get_by_role("tab", name="Cari produk").click()  # type: ignore[attr-defined]
+    page.get_by_test_id("search-query").fill("laptop")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Gunakan lokasi saya").click()  # type: ignore[attr-defined]
+    expect(page.locator("#search-location-status")).to_contain_text("-6.9175, 107.6191")  # type: ignore[attr-defined]
+    with page.expect_request(re.compile(r"/api/products/search\?")) as sent:  # type: ignore[attr-defined]
+        page.get_by_test_id("search-submit").click()  # type: ignore[attr-defined]
+    assert "user_lat=-6.9175" in sent.value.url and "user_lon=107.6191" in sent.value.url
+
+    cards = page.locator("#search-results").get_by_test_id("product-card")  # type: ignore[attr-defined]
+    expect(cards).to_have_count(5)
+    expect(cards.first.locator(".card-title")).to_have_text("Laptop Lenovo ThinkPad X1 Carbon")
+    expect(cards.first.locator(".city dd")).to_have_text("Bandung")
+    distances = _distances(page)
+    assert distances == sorted(distances) and distances[0] < 1
+    expect(page.locator("#search-summary")).to_contain_text("terdekat")  # type: ignore[attr-defined]
+    web.shot("bandung")
+
+    page.get_by_label("atau kota").select_option("Medan")  # type: ignore[attr-defined]
+    page.get_by_label("Harga maks (Rp)").fill("12000000")  # type: ignore[attr-defined]
+    page.get_by_test_id("search-query").press("Enter")  # type: ignore[attr-defined]
+    expect(cards).to_have_count(2)
+    expect(cards.locator(".card-title")).to_have_text(["Laptop Acer Aspire 5", "Laptop HP Pavilion Gaming"])
+    expect(cards.first.locator("[data-field=price]")).to_have_text("Rp 7.999.000")
+    assert _distances(page) == sorted(_distances(page))
+
+
+def test_supplier_registers_adds_a_product_and_updates_it(web: BrowserSession, web_server: WebServer) -> None:
+    expect = _expect()
+    page = web.page
+    web.goto("/#supplier")
+    page.wait_for_selector("body[data-ready=true]")  # type: ignore[attr-defined]
+    form = page.locator("#supplier-register")  # type: ignore[attr-defined]
+    form.get_by_label("Nama kontak").fill("Sari Wulandari")
+    form.get_by_label("Nama toko").fill("Toko Laptop Bogor")
+    form.get_by_label("Email").fill("sari@tokobogor.example")
+    form.get_by_label("Kota").fill("Bogor")
+    form.get_by_label("Lintang").fill("-6.595")
+    form.get_by_label("Bujur").fill("106.8166")
+    form.get_by_role("button", name="Daftar").click()
+    expect(page.locator("#reg-result")).to_contain_text("Terdaftar sebagai pemasok #6")  # type: ignore[attr-defined]
+    key = page.locator("#reg-result code").inner_text()  # type: ignore[attr-defined]
+    assert key.startswith("sk_sup_")
+    expect(page.get_by_label("Kunci pemasok")).to_have_value(key)  # type: ignore[attr-defined]
+    expect(page.get_by_label("ID pemasok")).to_have_value("6")  # type: ignore[attr-defined]
+
+    add = page.locator("#product-add")  # type: ignore[attr-defined]
+    add.get_by_label("Nama produk").fill("Laptop Axioo Pongo 725")
+    add.get_by_label("Kategori").fill("laptop")
+    add.get_by_label("SKU").fill("AXI-PONGO-725")
+    add.get_by_label("Harga (Rp)").fill("10499000")
+    add.get_by_label("Stok").fill("4")
+    add.get_by_label("Tag (pisahkan dengan koma)").fill("gaming,axioo,rtx")
+    add.get_by_role("button", name="Tambah produk").click()
+    expect(page.locator("#add-result")).to_contain_text("Laptop Axioo Pongo 725, Rp 10.499.000")  # type: ignore[attr-defined]
+    mine = page.locator("#my-products [data-testid=supplier-product]")  # type: ignore[attr-defined]
+    expect(mine).to_have_count(1)
+
+    mine.first.get_by_role("button", name="Ubah").click()
+    update = page.locator("#product-update")  # type: ignore[attr-defined]
+    expect(update.get_by_label("Harga (Rp)")).to_be_focused()
+    update.get_by_label("Harga (Rp)").fill("9999000")
+    update.get_by_label("Stok").fill("2")
+    update.get_by_role("button", name="Simpan perubahan").click()
+    expect(page.locator("#upd-result")).to_contain_text("Rp 9.999.000, stok 2")  # type: ignore[attr-defined]
+    expect(mine.first.locator("[data-field=price]")).to_have_text("Rp 9.999.000")
+    web.shot("supplier")
+
+    found = httpx.get(f"{web_server.url}/api/products/search", params={"q": "axioo"}).json()
+    assert [(p["name"], p["price"], p["stock_quantity"], p["city"]) for p in found] == [
+        ("Laptop Axioo Pongo 725", 9_999_000, 2, "Bogor")
+    ]
+
+
+def test_language_switch_keyboard_and_labels(web: BrowserSession) -> None:
+    expect = _expect()
+    page = web.page
+    web.goto()
+    page.get_by_role("button", name="EN", exact=True).click()  # type: ignore[attr-defined]
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # type: ignore[attr-defined]
+    expect(page.get_by_role("tab", name="Product search")).to_be_visible()  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("ai-submit")).to_have_text("Ask")  # type: ignore[attr-defined]
+    page.reload()
+    expect(page.get_by_test_id("ai-submit")).to_have_text("Ask")  # type: ignore[attr-defined]
+
+    # Keyboard: the skip link first, then the language buttons and the key field, each with a visible outline.
+    page.keyboard.press("Tab")  # type: ignore[attr-defined]
+    expect(page.locator(".skip-link")).to_be_focused()  # type: ignore[attr-defined]
+    for _ in range(4):
+        page.keyboard.press("Tab")  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("api-key")).to_be_focused()  # type: ignore[attr-defined]
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")  # type: ignore[attr-defined]
+    assert outline == "solid"
+    page.get_by_role("tab", name="AI assistant").focus()  # type: ignore[attr-defined]
+    page.keyboard.press("ArrowRight")  # type: ignore[attr-defined]
+    expect(page.get_by_role("tab", name="Product search")).to_be_focused()  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("search-query")).to_be_visible()  # type: ignore[attr-defined]
+    page.keyboard.press("End")  # type: ignore[attr-defined]
+    expect(page.locator("#panel-supplier")).to_be_visible()  # type: ignore[attr-defined]
+
+    unlabelled = page.evaluate(  # type: ignore[attr-defined]
+        """[...document.querySelectorAll('input, select, textarea')].filter((field) =>
+             !(field.labels && field.labels.length) && !field.getAttribute('aria-label')).map((f) => f.id)"""
+    )
+    assert unlabelled == []
+
+
+def test_phone_width_has_no_horizontal_scroll(phone: BrowserSession, web_server: WebServer) -> None:
+    expect = _expect()
+    page = phone.page
+    phone.goto()
+    _ask(phone, QUERY)
+    expect(page.get_by_test_id("ai-answer")).to_have_text(ANSWER)  # type: ignore[attr-defined]
+    for tab in ("Asisten AI", "Cari produk", "Panel pemasok"):
+        page.get_by_role("tab", name=tab).click()  # type: ignore[attr-defined]
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")  # type: ignore[attr-defined]
+        assert overflow <= 0, (tab, overflow)
+    page.get_by_role("tab", name="Asisten AI").click()  # type: ignore[attr-defined]
