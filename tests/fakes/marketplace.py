@@ -25,6 +25,7 @@ from core.domain.marketplace import (
     ProductChanges,
     ProductFilter,
     Supplier,
+    SupplierChanges,
     User,
 )
 from core.geo.distance import haversine_km
@@ -58,6 +59,7 @@ class FakeSupplierRepository:
         self._ids = count(1)
         self.items: dict[int, Supplier] = {}
         self.key_hashes: dict[str, int] = {}
+        self.on_update: list = []  # type: ignore[type-arg]
 
     async def add(self, supplier: NewSupplier, api_key_hash: str) -> Supplier:
         if any(s.email.lower() == supplier.email.lower() for s in self.items.values()):
@@ -86,6 +88,21 @@ class FakeSupplierRepository:
         supplier_id = self.key_hashes.get(api_key_hash)
         return None if supplier_id is None else self.items.get(supplier_id)
 
+    async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
+        supplier = self.items.get(supplier_id)
+        if supplier is None:
+            raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
+        values = {
+            name: getattr(changes, name) or None
+            for name in SupplierChanges.__slots__  # type: ignore[attr-defined]
+            if getattr(changes, name) is not None
+        }
+        updated = dataclasses.replace(supplier, **values)
+        self.items[supplier_id] = updated
+        for observer in self.on_update:
+            observer(updated)
+        return updated
+
     async def list(self, *, city: str | None, page: Page) -> PageResult[Supplier]:
         found = [
             s for s in sorted(self.items.values(), key=lambda s: s.id) if city is None or city_matches(city, s.city)
@@ -99,12 +116,18 @@ class FakeProductRepository:
         self._clock = clock
         self._ids = count(1)
         self.items: dict[int, Product] = {}
+        suppliers.on_update.append(self._follow_supplier)
+
+    def _follow_supplier(self, supplier: Supplier) -> None:
+        for product in list(self.items.values()):
+            if product.supplier_id == supplier.id:
+                self.items[product.id] = dataclasses.replace(product, city=supplier.city, location=supplier.location)
 
     async def add(self, supplier_id: int, product: NewProduct) -> Product:
         supplier = self._suppliers.items.get(supplier_id)
         if supplier is None:
             raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
-        if any(p.sku == product.sku for p in self.items.values()):
+        if product.sku is not None and any(p.sku == product.sku for p in self.items.values()):
             raise Conflict(f"SKU {product.sku} already exists", field="sku")
         created = Product(
             id=next(self._ids),
@@ -141,6 +164,9 @@ class FakeProductRepository:
         self.items[product_id] = updated
         return updated
 
+    async def delete(self, product_id: int) -> bool:
+        return self.items.pop(product_id, None) is not None
+
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
         terms = query_terms(criteria.text)
         scored: list[tuple[float, Product]] = []
@@ -167,6 +193,8 @@ class FakeProductRepository:
 
     @staticmethod
     def _passes(product: Product, criteria: ProductFilter) -> bool:
+        if criteria.supplier_id is not None and product.supplier_id != criteria.supplier_id:
+            return False
         if criteria.category is not None and product.category != criteria.category.lower():
             return False
         if criteria.cities and not any(city_matches(c, product.city) for c in criteria.cities):

@@ -94,6 +94,8 @@ class _Where:
 
 def _filters(criteria: ProductFilter) -> _Where:
     where = _Where()
+    if criteria.supplier_id is not None:
+        where.add("p.supplier_id = :supplier_id", supplier_id=criteria.supplier_id)
     if criteria.category:
         where.add("p.category = :category", category=criteria.category.strip().lower())
     if criteria.min_price is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from core.domain.marketplace import (
     ProductChanges,
     ProductFilter,
     Supplier,
+    SupplierChanges,
     User,
 )
 from core.search_text import product_search_text
@@ -79,6 +80,33 @@ class SqlSupplierRepository:
         row = await self._session.scalar(select(SupplierRow).where(SupplierRow.api_key_hash == api_key_hash))
         return mappers.supplier(row) if row else None
 
+    async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
+        row = await self._session.get(SupplierRow, supplier_id)
+        if row is None:
+            raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
+        for name in ("name", "business_name", "city"):
+            value = getattr(changes, name)
+            if value is not None:
+                setattr(row, name, value)
+        for name in ("phone", "address", "province"):  # "" clears these
+            value = getattr(changes, name)
+            if value is not None:
+                setattr(row, name, value or None)
+        if changes.location is not None:
+            row.latitude = changes.location.latitude
+            row.longitude = changes.location.longitude
+        row.updated_at = _now()
+        if changes.location is not None or changes.city is not None:
+            # Search reads the products' copies of the place: change them in the same transaction.
+            await self._session.execute(
+                update(ProductRow)
+                .where(ProductRow.supplier_id == supplier_id)
+                .values(latitude=row.latitude, longitude=row.longitude, city=row.city, updated_at=row.updated_at)
+                .execution_options(synchronize_session=False)
+            )
+        await self._session.flush()
+        return mappers.supplier(row)
+
     async def list(self, *, city: str | None, page: Page) -> PageResult[Supplier]:
         conditions = []
         if city:
@@ -105,7 +133,10 @@ class SqlProductRepository:
         supplier = await self._session.get(SupplierRow, supplier_id)
         if supplier is None:
             raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
-        if await self._session.scalar(select(ProductRow.id).where(ProductRow.sku == product.sku)) is not None:
+        if (
+            product.sku is not None
+            and await self._session.scalar(select(ProductRow.id).where(ProductRow.sku == product.sku)) is not None
+        ):
             raise Conflict(f"SKU {product.sku} already exists", field="sku")
         category = product.category.strip().lower()
         row = ProductRow(
@@ -144,6 +175,12 @@ class SqlProductRepository:
         row.updated_at = _now()
         await self._session.flush()
         return mappers.product(row, row.supplier.business_name)
+
+    async def delete(self, product_id: int) -> bool:
+        result = await self._session.execute(
+            delete(ProductRow).where(ProductRow.id == product_id).execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
         return await self._search.find(criteria)

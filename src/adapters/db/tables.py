@@ -48,7 +48,8 @@ class ProductRow(BigIntAuditBase):
     stock_quantity: Mapped[int] = mapped_column(Integer)
     category: Mapped[str] = mapped_column(String(60))
     tags: Mapped[str | None] = mapped_column(String(500))
-    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    # Unique when given; NULL for products without one (both databases allow many NULLs in a unique column).
+    sku: Mapped[str | None] = mapped_column(String(64), unique=True)
     is_available: Mapped[bool] = mapped_column(Boolean, default=True)
     # Denormalised from the supplier so proximity search needs no join.
     latitude: Mapped[float] = mapped_column(Float)

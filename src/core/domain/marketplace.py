@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
-from core.domain.errors import InvalidInput
+from core.domain.errors import BadRequest, InvalidInput
 
 MAX_PAGE_SIZE = 100
+# The deepest page any list or search reaches: one request never walks more than MAX_SKIP + MAX_PAGE_SIZE rows.
+MAX_SKIP = 10_000
 
 T = TypeVar("T")
 
@@ -33,6 +35,11 @@ class Page:
     def __post_init__(self) -> None:
         if self.skip < 0:
             raise InvalidInput("skip must be >= 0", field="skip")
+        if self.skip > MAX_SKIP:
+            raise BadRequest(
+                f"skip must be at most {MAX_SKIP}; narrow the search (filters, q, radius_km) to reach further",
+                field="skip",
+            )
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit")
 
@@ -72,7 +79,7 @@ class NewProduct:
     stock_quantity: int
     category: str
     tags: str | None
-    sku: str
+    sku: str | None
     is_available: bool = True
 
 
@@ -103,7 +110,7 @@ class Product:
     stock_quantity: int
     category: str
     tags: str | None
-    sku: str
+    sku: str | None
     is_available: bool
     created_at: datetime
     # The supplier's place, where the product ships from.
@@ -121,6 +128,22 @@ class NewUser:
     city: str | None
     province: str | None
     ai_access_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierChanges:
+    """A partial update of a supplier: ``None`` leaves a field unchanged."""
+
+    name: str | None = None
+    business_name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    location: GeoPoint | None = None
+    city: str | None = None
+    province: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__slots__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +181,7 @@ class ProductFilter:
     radius_km: float | None = None
     available_only: bool = False
     in_stock_only: bool = False
+    supplier_id: int | None = None
     page: Page = field(default_factory=Page)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from core.domain.marketplace import (
     ProductChanges,
     ProductFilter,
     Supplier,
+    SupplierChanges,
     User,
 )
 
@@ -29,6 +30,10 @@ class SupplierRepository(Protocol):
 
     async def get_by_api_key_hash(self, api_key_hash: str) -> Supplier | None: ...
 
+    async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
+        """Raises ``NotFound`` for an unknown supplier. A new location or city is copied onto the
+        supplier's products in the same transaction (search reads the copies)."""
+
     async def list(self, *, city: str | None, page: Page) -> PageResult[Supplier]: ...
 
 
@@ -40,6 +45,9 @@ class ProductRepository(Protocol):
 
     async def update(self, product_id: int, changes: ProductChanges) -> Product:
         """Raises ``NotFound`` for an unknown product."""
+
+    async def delete(self, product_id: int) -> bool:
+        """``False`` when there was no such product."""
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
         """Products matching ``criteria``, ordered by ``criteria.order``; ``distance_km`` set when

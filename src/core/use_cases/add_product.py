@@ -17,7 +17,7 @@ def clean_product(product: NewProduct) -> NewProduct:
         stock_quantity=rules.stock(product.stock_quantity),
         category=rules.category(product.category),
         tags=rules.tags(product.tags),
-        sku=rules.required_text(product.sku, "sku", rules.MAX_SKU),
+        sku=rules.optional_text(product.sku, "sku", rules.MAX_SKU),
         is_available=bool(product.is_available),
     )
 

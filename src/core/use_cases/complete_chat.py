@@ -34,6 +34,8 @@ class CompletionDefaults:
     max_tokens: int
     temperature: float
     model_aliases: tuple[str, ...] = ()
+    # Accepted as the served model but not listed (names other clients were written for, like the seed's).
+    compatible_model_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +111,13 @@ class CompleteChat:
     def context_length(self) -> int:
         return self._model.info().context_length
 
+    def accepts_model(self, name: str) -> bool:
+        return name in self.served_model_ids() or name in self._defaults.compatible_model_names
+
     async def tokenize(self, messages: tuple[ChatMessage, ...], model: str | None = None) -> int:
         """The prompt's tokens after the chat template (for ``POST /tokenize``)."""
-        served = await self.served_models()
-        if model is not None and model not in served:
+        await self.served_models()
+        if model is not None and not self.accepts_model(model):
             raise NotFound(f"The model {model!r} does not exist", field="model", code="model_not_found")
         if not messages:
             raise InvalidInput("messages must contain at least one message", field="messages")
@@ -129,9 +134,10 @@ class CompleteChat:
         return self.served_model_ids()
 
     async def prepare(self, command: ChatCommand) -> PreparedCompletion:
-        """Validate and fix the token budget. Raises ``InvalidInput``/``NotFound`` before any work."""
+        """Validate and fix the token budget. Raises ``InvalidInput``/``NotFound`` before any work.
+        An omitted ``model`` is the served model."""
         served = await self.served_models()
-        if command.model is not None and command.model not in served:
+        if command.model is not None and not self.accepts_model(command.model):
             raise NotFound(
                 f"The model {command.model!r} does not exist; this server serves: {', '.join(served)}",
                 field="model",

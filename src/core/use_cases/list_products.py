@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.domain.errors import InvalidInput
+from core.domain.errors import InvalidInput, NotFound
 from core.domain.marketplace import Page, PageResult, Product, ProductFilter
 from core.ports.marketplace import UnitOfWork
 from core.use_cases import marketplace_rules as rules
@@ -27,15 +27,22 @@ class ListProducts:
         min_price: int | None = None,
         max_price: int | None = None,
         available_only: bool = True,
+        supplier_id: int | None = None,
         page: Page | None = None,
     ) -> PageResult[Product]:
+        """With ``supplier_id``, only that supplier's products (``NotFound`` for an unknown supplier)."""
         wanted = rules.query_text(category, "category", rules.MAX_CATEGORY)
         low, high = price_range(min_price, max_price)
+        if supplier_id is not None:
+            rules.existing_id(supplier_id, "Supplier", "supplier_id")
+            if await self._uow.suppliers.get(supplier_id) is None:
+                raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
         criteria = ProductFilter(
             category=wanted.lower() if wanted else None,
             min_price=low,
             max_price=high,
             available_only=available_only,
+            supplier_id=supplier_id,
             page=page or Page(),
         )
         return await self._uow.products.find(criteria)

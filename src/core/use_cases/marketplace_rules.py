@@ -29,7 +29,6 @@ MAX_QUERY = 200
 # Integer rupiah and units: far above any real listing, far below the 64/32-bit columns.
 MAX_PRICE = 1_000_000_000_000
 MAX_STOCK = 1_000_000_000
-MAX_SKIP = 1_000_000_000
 # Half the Earth's circumference: every point is within it.
 MAX_RADIUS_KM = 20_038.0
 # Ids are 64-bit signed integers in every database we run on.

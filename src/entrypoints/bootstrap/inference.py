@@ -17,6 +17,9 @@ from core.use_cases.complete_chat import CompleteChat, CompletionDefaults
 from core.use_cases.stream_sessions import SessionPolicy, StreamSessions
 from entrypoints.bootstrap.settings import Settings
 
+# The names the seed's README sends in its examples: clients written for it keep working.
+SEED_MODEL_ALIASES = ("qwen-local",)
+
 
 class LanguageModelProvider(Provider):
     scope = Scope.APP
@@ -94,7 +97,8 @@ class StreamingProvider(Provider):
     def complete_chat(self, model: LanguageModel, settings: Settings, metrics: Metrics) -> CompleteChat:
         aliases = (settings.served_model_name,) if settings.served_model_name else ()
         return CompleteChat(
-            metered(model, metrics), CompletionDefaults(settings.max_tokens, settings.temperature, aliases)
+            metered(model, metrics),
+            CompletionDefaults(settings.max_tokens, settings.temperature, aliases, SEED_MODEL_ALIASES),
         )
 
 

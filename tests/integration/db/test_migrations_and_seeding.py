@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.db.repositories import SqlUnitOfWork
 from core.domain.api_keys import hash_api_key
-from core.domain.marketplace import NewUser, Page, ProductFilter
+from core.domain.marketplace import GeoPoint, NewUser, Page, ProductChanges, ProductFilter
 from entrypoints.bootstrap.database import (
     database_is_empty,
     seed_demo_data,
@@ -30,7 +30,7 @@ async def scalar(engine: AsyncEngine, sql: str) -> object:
 
 
 async def test_upgrade_from_empty_builds_the_schema_and_is_idempotent(database_url: str, engine: AsyncEngine) -> None:
-    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0002"
+    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0003"
     for table in ("suppliers", "products", "users", "conversations", "messages"):
         assert await scalar(engine, f"SELECT count(*) FROM {table}") == 0
     if engine.dialect.name == "postgresql":
@@ -51,7 +51,7 @@ async def test_upgrade_from_empty_builds_the_schema_and_is_idempotent(database_u
         assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'products_fts'") == 1
         assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_products_geo_cell'") == 1
     await upgrade_database(Settings(database_url=database_url))  # at every start: nothing to do, no error
-    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0002"
+    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0003"
 
 
 async def test_upgrade_creates_a_missing_sqlite_file(tmp_path: Path) -> None:
@@ -149,3 +149,55 @@ async def test_seed_never_returns_a_demo_key_that_does_not_work(
     keys = await seed_demo_data(Settings(database_url=database_url), reset=False)
     assert "sk_usr_demo_1" not in [key.api_key for key in keys]
     assert [key.api_key for key in keys if key.kind == "user"] == ["sk_usr_demo_2", "sk_usr_demo_3"]
+
+
+async def _migrate_to(engine: AsyncEngine, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from adapters.db.migrations import migrations_dir
+
+    def run(connection) -> None:  # type: ignore[no-untyped-def]
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir()))
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    async with engine.connect() as connection:
+        await connection.run_sync(run)
+        await connection.commit()
+
+
+async def test_0003_makes_sku_optional_and_keeps_search_and_existing_rows(
+    database_url: str, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _migrate_to(engine, "0002", down=True)
+    async with sessions() as session:
+        uow = SqlUnitOfWork(session)
+        supplier = (await seeding_supplier(uow)).id
+        await uow.products.add(supplier, new_product(sku="OLD-1", name="Zyxwv Laptop"))
+        await uow.commit()
+    await upgrade_database(Settings(database_url=database_url))
+    async with sessions() as session:
+        uow = SqlUnitOfWork(session)
+        for name in ("Qwerty Mouse", "Qwerty Keyboard"):
+            await uow.products.add(supplier, new_product(sku=None, name=name))
+        await uow.commit()
+        old = await uow.products.find(ProductFilter(text="zyxwv"))
+        assert [p.sku for p in old.items] == ["OLD-1"]
+        new = await uow.products.find(ProductFilter(text="qwerty"))
+        assert new.total == 2 and {p.sku for p in new.items} == {None}
+        changed = await uow.products.update(new.items[0].id, ProductChanges(name="Asdfg Mouse"))
+        await uow.commit()
+        assert (await uow.products.find(ProductFilter(text="asdfg"))).items[0].id == changed.id
+        near = await uow.products.find(ProductFilter(text="qwerty", near=GeoPoint(-6.2, 106.8)))
+        assert near.total == 1
+    if engine.dialect.name == "sqlite":
+        assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_products_geo_cell'") == 1
+        assert await scalar(engine, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == 3
+
+
+async def seeding_supplier(uow: SqlUnitOfWork):  # type: ignore[no-untyped-def]
+    from tests.integration.db.test_repositories import new_supplier
+
+    return await uow.suppliers.add(new_supplier(), hash_api_key("k"))

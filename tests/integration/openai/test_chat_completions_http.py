@@ -261,3 +261,20 @@ async def test_n_choices_plain_and_streamed(base_url: str) -> None:
     assert plain.json()["usage"]["completion_tokens"] == 6
     finishes = [c["index"] for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"] if c["finish_reason"]]
     assert sorted(finishes) == [0, 1]
+
+
+async def test_model_may_be_omitted_and_the_seed_name_is_an_alias(server_factory) -> None:  # type: ignore[no-untyped-def]
+    url = server_factory(served_model_name="shop-assistant")
+    async with httpx.AsyncClient(base_url=url) as client:
+        for model in (None, "test/fake-model", "shop-assistant", "qwen-local"):
+            body = {"messages": HELLO, "max_tokens": 3} | ({} if model is None else {"model": model})
+            response = await client.post("/v1/chat/completions", json=body)
+            assert response.status_code == 200, (model, response.text)
+            assert response.json()["model"] == "test/fake-model"
+        streamed = await stream_all(client, {"model": "qwen-local", "messages": HELLO, "stream": True, "max_tokens": 3})
+        assert text_of(streamed)
+        listed = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
+        assert listed == ["test/fake-model", "shop-assistant"]  # the seed's name is accepted, not advertised
+        assert (await client.get("/v1/models/qwen-local")).status_code == 200
+        unknown = await client.post("/v1/chat/completions", json={"model": "qwen-remote", "messages": HELLO})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"

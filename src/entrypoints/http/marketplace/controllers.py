@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
@@ -23,13 +22,14 @@ from core.domain.marketplace import (
     NewProduct,
     NewSupplier,
     NewUser,
-    Page,
-    PageResult,
     ProductChanges,
+    SupplierChanges,
 )
 from core.use_cases import marketplace_rules as rules
 from core.use_cases.add_product import AddProduct
 from core.use_cases.authenticate import MISSING_KEY
+from core.use_cases.delete_product import DeleteProduct
+from core.use_cases.get_product import GetProduct
 from core.use_cases.get_user import GetUser
 from core.use_cases.list_products import ListProducts
 from core.use_cases.list_suppliers import GetSupplier, ListSuppliers
@@ -38,6 +38,7 @@ from core.use_cases.register_user import RegisterUser
 from core.use_cases.search_products import ProductSearch, SearchProducts
 from core.use_cases.set_ai_access import SetAiAccess
 from core.use_cases.update_product import UpdateProduct
+from core.use_cases.update_supplier import UpdateSupplier
 from entrypoints.http.bearer import bearer_token
 from entrypoints.http.marketplace.wire import (
     AiAccessChange,
@@ -49,6 +50,7 @@ from entrypoints.http.marketplace.wire import (
     RegisteredUserOut,
     SupplierOut,
     SupplierRegistration,
+    SupplierUpdate,
     UserOut,
     UserRegistration,
     product_out,
@@ -57,12 +59,9 @@ from entrypoints.http.marketplace.wire import (
     supplier_out,
     user_out,
 )
+from entrypoints.http.paging import TOTAL, TOTAL_HEADER, Limit, Skip, listing, page
 
-TOTAL_HEADER = "X-Total-Count"
 DEFAULT_SEARCH_LIMIT = 20
-
-Skip = Annotated[int, Parameter(ge=0, le=rules.MAX_SKIP, description="Rows to skip")]
-Limit = Annotated[int, Parameter(ge=1, description=f"Page size; values above {MAX_PAGE_SIZE} are capped")]
 Money = Annotated[int | None, Parameter(ge=0, required=False, description="Integer rupiah")]
 CategoryQuery = Annotated[
     str | None,
@@ -90,21 +89,12 @@ AUTH = (
     (403, "A valid key that does not grant this action"),
 )
 LIST_HEADERS = f"JSON array; the `{TOTAL_HEADER}` header holds the number of matches before paging"
-TOTAL = [ResponseHeader(name=TOTAL_HEADER, description="Matches before paging", documentation_only=True)]
 
 
 async def requires_bearer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Refuse a request without any bearer token before parsing its body (401, not 422)."""
     if bearer_token(connection) is None:
         raise Unauthorized(MISSING_KEY)
-
-
-def page(skip: int, limit: int) -> Page:
-    return Page(skip, min(limit, MAX_PAGE_SIZE))
-
-
-def listing(result: PageResult[Any], items: list[Any]) -> Response[list[Any]]:
-    return Response(items, headers={TOTAL_HEADER: str(result.total)})
 
 
 class SupplierController(Controller):
@@ -156,12 +146,72 @@ class SupplierController(Controller):
     async def get_supplier(self, supplier_id: int, get_supplier: FromDishka[GetSupplier]) -> SupplierOut:
         return supplier_out(await get_supplier(supplier_id))
 
+    @put(
+        "/{supplier_id:int}",
+        guards=[requires_bearer],
+        summary="Change a supplier's profile (Authorization: Bearer <that supplier's api_key>)",
+        description=(
+            "Only the fields sent change. A new `latitude`/`longitude` (both together) or `city` is copied onto "
+            "every product of the supplier in the same transaction, so distance search follows at once."
+        ),
+        responses=_errors(*AUTH, (404, "No such supplier"), BAD_INPUT),
+    )
+    async def update_supplier(
+        self,
+        request: Request[Any, Any, Any],
+        supplier_id: int,
+        data: SupplierUpdate,
+        update: FromDishka[UpdateSupplier],
+    ) -> SupplierOut:
+        location = rules.location(data.latitude, data.longitude, required=False)
+        changes = SupplierChanges(
+            name=data.name,
+            business_name=data.business_name,
+            phone=data.phone,
+            address=data.address,
+            location=location,
+            city=data.city,
+            province=data.province,
+        )
+        return supplier_out(await update(bearer_token(request), supplier_id, changes))
+
+    @get(
+        "/{supplier_id:int}/products",
+        summary="A supplier's products, by category and price",
+        description=LIST_HEADERS + "; newest first.",
+        response_headers=TOTAL,
+        responses=_errors((404, "No such supplier"), BAD_INPUT),
+    )
+    async def list_supplier_products(
+        self,
+        supplier_id: int,
+        products: FromDishka[ListProducts],
+        category: CategoryQuery = None,
+        min_price: Money = None,
+        max_price: Money = None,
+        available_only: Annotated[bool, Parameter(description="Hide products marked unavailable")] = True,
+        skip: Skip = 0,
+        limit: Limit = MAX_PAGE_SIZE,
+    ) -> Response[list[ProductOut]]:
+        result = await products(
+            category=category,
+            min_price=min_price,
+            max_price=max_price,
+            available_only=available_only,
+            supplier_id=supplier_id,
+            page=page(skip, limit),
+        )
+        return listing(result, [product_out(p) for p in result.items])
+
     @post(
         "/{supplier_id:int}/products",
         status_code=201,
         guards=[requires_bearer],
         summary="Add a product (Authorization: Bearer <that supplier's api_key>)",
-        description="The category is stored lower-case; the SKU must be unique.",
+        description=(
+            "The category is stored lower-case. `sku`, `description` and `tags` are optional; a `sku`, when "
+            "given, must be unique."
+        ),
         responses=_errors(*AUTH, (404, "No such supplier"), (409, "The SKU already exists"), BAD_INPUT),
     )
     async def add_product(
@@ -191,6 +241,22 @@ class SupplierController(Controller):
 class ProductController(Controller):
     path = "/api/products"
     tags: ClassVar[list[str]] = ["products"]
+
+    @get("/{product_id:int}", summary="Get one product", responses=_errors((404, "No such product")))
+    async def get_product(self, product_id: int, get_product: FromDishka[GetProduct]) -> ProductOut:
+        return product_out(await get_product(product_id))
+
+    @delete(
+        "/{product_id:int}",
+        status_code=204,
+        guards=[requires_bearer],
+        summary="Delete a product (Authorization: Bearer <its supplier's api_key>)",
+        responses=_errors(*AUTH, (404, "No such product")),
+    )
+    async def delete_product(
+        self, request: Request[Any, Any, Any], product_id: int, remove: FromDishka[DeleteProduct]
+    ) -> None:
+        await remove(bearer_token(request), product_id)
 
     @put(
         "/{product_id:int}",

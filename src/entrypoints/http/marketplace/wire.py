@@ -44,7 +44,9 @@ Tags = Annotated[
 ]
 Sku = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=rules.MAX_SKU, description="Unique", examples=["ASU-ROG-G15-001"]),
+    msgspec.Meta(
+        max_length=rules.MAX_SKU, description="Optional; unique when given (blank = none)", examples=["ASU-ROG-G15-001"]
+    ),
 ]
 ApiKey = Annotated[str, msgspec.Meta(description="Bearer key for Authorization; shown only in this response")]
 
@@ -87,12 +89,27 @@ class RegisteredSupplierOut(SupplierOut):
     api_key: ApiKey
 
 
+class SupplierUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change; ``""`` clears ``phone``, ``address`` or ``province``. ``latitude`` and
+    ``longitude`` go together; a new place or city is copied onto the supplier's products at once.
+    The email cannot change."""
+
+    name: Name | None = None
+    business_name: BusinessName | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    city: City | None = None
+    province: Province | None = None
+
+
 class ProductCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     price: Price
     stock_quantity: Stock
     category: Category
-    sku: Sku
+    sku: Sku | None = None
     description: Description | None = None
     tags: Tags | None = None
     is_available: bool = True
@@ -121,7 +138,7 @@ class ProductOut(msgspec.Struct):
     stock_quantity: int
     category: str
     tags: str | None
-    sku: str
+    sku: str | None
     is_available: bool
     created_at: datetime
     city: str

@@ -77,7 +77,8 @@ class OpenAIController(Controller):
     @get("/models/{model_id:path}", summary="Describe one served model")
     async def get_model(self, model_id: str, chat: FromDishka[CompleteChat]) -> ModelCard:
         model_id = model_id.lstrip("/")
-        if model_id not in await chat.served_models():
+        await chat.served_models()
+        if not chat.accepts_model(model_id):
             raise NotFound(f"The model {model_id!r} does not exist", field="model", code="model_not_found")
         return _card(model_id, chat)
 
