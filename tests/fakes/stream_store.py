@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 
 from core.domain.errors import Conflict, Gone, NotFound
-from core.domain.streams import StreamEvent, StreamStatus
+from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
 
 
 class FakeStreamStore:
@@ -14,6 +14,8 @@ class FakeStreamStore:
         self.events: dict[str, list[str]] = {}
         self.finished: set[str] = set()
         self.metadata: dict[str, dict[str, str]] = {}
+        self.owners: dict[str, StreamOwner] = {}
+        self.discarded: list[str] = []
         self.cancel_flags: set[str] = set()
         self.first_index = first_index  # pretend older events were evicted
         self._changed = asyncio.Condition()
@@ -24,13 +26,30 @@ class FakeStreamStore:
     async def close(self) -> None:
         return None
 
-    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
-        if session_id in self.events and session_id not in self.finished:
-            raise Conflict(f"session {session_id} is still generating", field="session_id")
+    async def open(
+        self,
+        session_id: str,
+        owner: StreamOwner,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        continue_owned: bool = False,
+    ) -> None:
+        if session_id in self.events and not (
+            continue_owned and session_id in self.finished and self.owners[session_id] == owner
+        ):
+            raise Conflict(f"session {session_id} exists", field="session_id", code="session_exists")
+        self.owners[session_id] = owner
         self.events[session_id] = []
         self.finished.discard(session_id)
         self.cancel_flags.discard(session_id)
         self.metadata[session_id] = dict(metadata or {})
+
+    async def discard(self, session_id: str) -> None:
+        self.discarded.append(session_id)
+        async with self._changed:
+            self.events.pop(session_id, None)
+            self.finished.discard(session_id)
+            self._changed.notify_all()
 
     async def append(self, session_id: str, data: str) -> int:
         if session_id not in self.events:
@@ -50,7 +69,12 @@ class FakeStreamStore:
             return None
         state = "finished" if session_id in self.finished else "running"
         return StreamStatus(
-            session_id, state, self.first_index, len(self.events[session_id]), self.metadata[session_id]
+            session_id,
+            state,
+            self.first_index,
+            len(self.events[session_id]),
+            self.metadata[session_id],
+            self.owners[session_id],
         )
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
@@ -61,8 +85,14 @@ class FakeStreamStore:
         position = after + 1
         while True:
             async with self._changed:
-                while position >= len(self.events[session_id]) and session_id not in self.finished:
+                while (
+                    session_id in self.events
+                    and position >= len(self.events[session_id])
+                    and session_id not in self.finished
+                ):
                     await self._changed.wait()
+                if session_id not in self.events:
+                    return  # discarded
                 batch = self.events[session_id][position:]
                 done = session_id in self.finished
             for data in batch:

@@ -17,17 +17,19 @@ from collections import deque
 from collections.abc import AsyncIterator
 
 from core.domain.errors import Conflict, Gone, NotFound
-from core.domain.streams import StreamEvent, StreamState, StreamStatus
+from core.domain.streams import StreamEvent, StreamOwner, StreamState, StreamStatus
 
 
 def unknown_session(session_id: str) -> NotFound:
     return NotFound(f"Stream of unknown or expired session {session_id!r}", field="session_id")
 
 
-def still_generating(session_id: str) -> Conflict:
+def session_exists(session_id: str) -> Conflict:
     return Conflict(
-        f"Session {session_id!r} is still generating; resume it with Last-Event-ID or cancel it first",
+        f"Session {session_id!r} already exists; a session id names one generation only, so start a new one "
+        "with another session_id (or none) or resume this one with Last-Event-ID",
         field="session_id",
+        code="session_exists",
     )
 
 
@@ -60,6 +62,7 @@ class RingLog:
         "first_index",
         "metadata",
         "next_index",
+        "owner",
         "published_finished",
         "published_to",
         "session_id",
@@ -74,10 +77,12 @@ class RingLog:
         metadata: dict[str, str],
         now: float,
         *,
+        owner: StreamOwner,
         first_index: int = 0,
         publish_on_append: bool = True,
     ) -> None:
         self.session_id = session_id
+        self.owner = owner
         self.metadata = metadata
         self.state: StreamState = "running"
         self.first_index = first_index
@@ -127,7 +132,9 @@ class RingLog:
         self._wake()
 
     def status(self) -> StreamStatus:
-        return StreamStatus(self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata))
+        return StreamStatus(
+            self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata), self.owner
+        )
 
     def events_from(self, index: int) -> list[str]:
         """Retained payloads from ``index`` (>= ``first_index``) to the newest."""
@@ -170,6 +177,13 @@ class RingLog:
         if waiter is not None:
             self._waiter = None
             waiter.set()
+
+
+def may_replace(
+    existing_state: StreamState, existing_owner: StreamOwner, owner: StreamOwner, continue_owned: bool
+) -> bool:
+    """Whether ``open`` may replace a live (unexpired) stream: only a finished one continued by its owner."""
+    return continue_owned and existing_state == "finished" and existing_owner == owner
 
 
 def require_running(log: RingLog | None, session_id: str) -> RingLog:

@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 import structlog
 
-from adapters.streams._log import RingLog, require_running, still_generating, unknown_session
-from core.domain.streams import StreamEvent, StreamStatus
+from adapters.streams._log import RingLog, may_replace, require_running, session_exists, unknown_session
+from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -69,11 +69,26 @@ class InMemoryStreamStore:
         for log in self._sessions.values():
             log.finish(now)
 
-    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+    async def open(
+        self,
+        session_id: str,
+        owner: StreamOwner,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        continue_owned: bool = False,
+    ) -> None:
+        # No await between the check and the insert: atomic on the event loop.
         existing = self._get(session_id)
-        if existing is not None and existing.running:
-            raise still_generating(session_id)
-        self._sessions[session_id] = RingLog(session_id, self._buffer_events, dict(metadata or {}), self._clock())
+        if existing is not None and not may_replace(existing.state, existing.owner, owner, continue_owned):
+            raise session_exists(session_id)
+        self._sessions[session_id] = RingLog(
+            session_id, self._buffer_events, dict(metadata or {}), self._clock(), owner=owner
+        )
+
+    async def discard(self, session_id: str) -> None:
+        log = self._sessions.pop(session_id, None)
+        if log is not None:
+            log.finish(self._clock())
 
     async def append(self, session_id: str, data: str) -> int:
         # Hot path: no expiry check here, a session that is appended to is alive by definition.

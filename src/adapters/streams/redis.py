@@ -38,22 +38,35 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from adapters.streams._log import already_finished, evicted, still_generating, unknown_session
+from adapters.streams._log import already_finished, evicted, session_exists, unknown_session
 from adapters.streams.memory import check_limits
-from core.domain.streams import StreamEvent, StreamState, StreamStatus
+from core.domain.streams import StreamEvent, StreamOwner, StreamState, StreamStatus
 
 logger = structlog.get_logger(__name__)
 
 READ_BATCH = 512
 
-# KEYS: meta, cancel. ARGV: epoch, metadata, running ttl ms, events key base.
+# KEYS: meta, cancel. ARGV: epoch, metadata, running ttl ms, events key base, owner, continue_owned (1/0).
+# A stream whose keys exist is live (finished ones carry the TTL): only its owner continuing a
+# finished one may replace it.
 _OPEN = """
-local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch')
-if cur[1] == 'running' then return 0 end
-if cur[2] then redis.call('DEL', ARGV[4] .. cur[2]) end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'owner')
+if cur[1] then
+  if not (ARGV[6] == '1' and cur[1] == 'finished' and cur[3] == ARGV[5]) then return 0 end
+  if cur[2] then redis.call('DEL', ARGV[4] .. cur[2]) end
+end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'state', 'running', 'epoch', ARGV[1], 'next_index', 0, 'metadata', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'running', 'epoch', ARGV[1], 'next_index', 0, 'metadata', ARGV[2],
+  'owner', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: meta, cancel. ARGV: events key base.
+_DISCARD = """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch then redis.call('DEL', ARGV[1] .. epoch) end
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 """
 
@@ -84,14 +97,14 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
-# KEYS: meta. ARGV: events key base. Returns state, epoch, next_index, metadata, first entry id.
+# KEYS: meta. ARGV: events key base. Returns state, epoch, next_index, metadata, first entry id, owner.
 _STATUS = """
-local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'next_index', 'metadata')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'next_index', 'metadata', 'owner')
 if not cur[1] then return false end
 local first = redis.call('XRANGE', ARGV[1] .. cur[2], '-', '+', 'COUNT', 1)
 local first_id = ''
 if #first > 0 then first_id = first[1][1] end
-return {cur[1], cur[2], cur[3], cur[4], first_id}
+return {cur[1], cur[2], cur[3], cur[4], first_id, cur[5] or ''}
 """
 
 # KEYS: meta, cancel. ARGV: ttl ms.
@@ -109,6 +122,7 @@ class _Snapshot:
     first_index: int
     next_index: int
     metadata: dict[str, str]
+    owner: StreamOwner
 
 
 def _entry_index(entry_id: str) -> int | None:
@@ -138,6 +152,7 @@ class RedisStreamStore:
         self._block_ms = max(1, round(block_seconds * 1000))
         self._redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
         self._open = self._redis.register_script(_OPEN)
+        self._discard = self._redis.register_script(_DISCARD)
         self._append = self._redis.register_script(_APPEND)
         self._finish = self._redis.register_script(_FINISH)
         self._status = self._redis.register_script(_STATUS)
@@ -162,7 +177,14 @@ class RedisStreamStore:
 
     # -- the port ------------------------------------------------------------------------------
 
-    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+    async def open(
+        self,
+        session_id: str,
+        owner: StreamOwner,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        continue_owned: bool = False,
+    ) -> None:
         opened = await self._open(
             keys=[self._meta(session_id), self._cancel(session_id)],
             args=[
@@ -170,10 +192,17 @@ class RedisStreamStore:
                 json.dumps(dict(metadata or {})),
                 self._running_ttl_ms,
                 self._events_base(session_id),
+                owner,
+                1 if continue_owned else 0,
             ],
         )
         if not opened:
-            raise still_generating(session_id)
+            raise session_exists(session_id)
+
+    async def discard(self, session_id: str) -> None:
+        await self._discard(
+            keys=[self._meta(session_id), self._cancel(session_id)], args=[self._events_base(session_id)]
+        )
 
     async def append(self, session_id: str, data: str) -> int:
         index = int(
@@ -198,7 +227,14 @@ class RedisStreamStore:
         snapshot = await self._snapshot(session_id)
         if snapshot is None:
             return None
-        return StreamStatus(session_id, snapshot.state, snapshot.first_index, snapshot.next_index, snapshot.metadata)
+        return StreamStatus(
+            session_id,
+            snapshot.state,
+            snapshot.first_index,
+            snapshot.next_index,
+            snapshot.metadata,
+            snapshot.owner,
+        )
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
         snapshot = await self._snapshot(session_id)
@@ -249,14 +285,14 @@ class RedisStreamStore:
         found = await self._status(keys=[self._meta(session_id)], args=[self._events_base(session_id)])
         if not found:
             return None
-        state, epoch, next_index, metadata, first_id = found
+        state, epoch, next_index, metadata, first_id, owner = found
         next_index = int(next_index)
         first_index = next_index
         if first_id:
             first_event = _entry_index(first_id)
             if first_event is not None:
                 first_index = first_event
-        return _Snapshot(state, epoch, first_index, next_index, json.loads(metadata))
+        return _Snapshot(state, epoch, first_index, next_index, json.loads(metadata), owner)
 
     @staticmethod
     def _entries(reply: Any, key: str) -> list[tuple[str, dict[str, str]]]:

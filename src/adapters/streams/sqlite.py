@@ -47,10 +47,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from adapters.streams._log import RingLog, already_finished, evicted, still_generating, unknown_session
+from adapters.streams._log import RingLog, already_finished, evicted, may_replace, session_exists, unknown_session
 from adapters.streams.memory import check_limits
 from core.domain.errors import Conflict
-from core.domain.streams import StreamEvent, StreamState, StreamStatus
+from core.domain.streams import ANONYMOUS_OWNER, StreamEvent, StreamOwner, StreamState, StreamStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS stream_sessions (
     metadata TEXT NOT NULL,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     touched_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    owner TEXT NOT NULL DEFAULT 'anonymous'
 );
 CREATE INDEX IF NOT EXISTS stream_sessions_by_state ON stream_sessions (state, finished_at);
 CREATE TABLE IF NOT EXISTS stream_events (
@@ -76,6 +77,9 @@ CREATE TABLE IF NOT EXISTS stream_events (
     PRIMARY KEY (session_id, idx)
 ) WITHOUT ROWID;
 """
+
+# Columns added after the first release, for files created before them: (column, definition).
+ADDED_COLUMNS = (("owner", f"TEXT NOT NULL DEFAULT '{ANONYMOUS_OWNER}'"),)
 
 READ_BATCH = 512
 
@@ -88,6 +92,7 @@ class _Row:
     next_index: int
     metadata: dict[str, str]
     cancel_requested: bool
+    owner: StreamOwner
 
 
 @dataclass(slots=True)
@@ -190,19 +195,34 @@ class SqliteStreamStore:
 
     # -- the port ----------------------------------------------------------------------------
 
-    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
+    async def open(
+        self,
+        session_id: str,
+        owner: StreamOwner,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        continue_owned: bool = False,
+    ) -> None:
         local = self._local.get(session_id)
         if local is not None:
             if local.log.running:
-                raise still_generating(session_id)
-            await self.flush()  # the old stream's end must reach the file before it is replaced
+                raise session_exists(session_id)
+            await self.flush()  # the old stream's end must reach the file before the file decides
         now = self._clock()
         meta = dict(metadata or {})
         epoch = uuid.uuid4().hex
-        if not await self._call(self._open_row, session_id, epoch, json.dumps(meta), now):
-            raise still_generating(session_id)
-        log = RingLog(session_id, self._buffer_events, meta, now, publish_on_append=False)
+        # One IMMEDIATE transaction decides: atomic across the processes sharing the file.
+        if not await self._call(self._open_row, session_id, epoch, owner, json.dumps(meta), now, continue_owned):
+            raise session_exists(session_id)
+        log = RingLog(session_id, self._buffer_events, meta, now, owner=owner, publish_on_append=False)
         self._local[session_id] = _Local(log, epoch)
+
+    async def discard(self, session_id: str) -> None:
+        local = self._local.pop(session_id, None)
+        if local is not None:
+            local.log.finish(self._clock())
+            local.log.publish(local.log.published_to, finished=True)  # its followers end now
+        await self._call(self._delete_row, session_id)
 
     async def append(self, session_id: str, data: str) -> int:
         local = self._local.get(session_id)
@@ -234,7 +254,7 @@ class SqliteStreamStore:
         row = await self._call(self._load, session_id, self._clock())
         if row is None:
             return None
-        return StreamStatus(session_id, row.state, row.first_index, row.next_index, row.metadata)
+        return StreamStatus(session_id, row.state, row.first_index, row.next_index, row.metadata, row.owner)
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
         local = self._current_local(session_id)
@@ -415,6 +435,10 @@ class SqliteStreamStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(stream_sessions)")}
+        for column, definition in ADDED_COLUMNS:
+            if column not in present:
+                db.execute(f"ALTER TABLE stream_sessions ADD COLUMN {column} {definition}")
         self._db = db
         with _transaction(db):
             cursor = db.execute(
@@ -428,22 +452,35 @@ class SqliteStreamStore:
             self._db.close()
             self._db = None
 
-    def _open_row(self, session_id: str, epoch: str, metadata: str, now: float) -> bool:
+    def _open_row(
+        self, session_id: str, epoch: str, owner: str, metadata: str, now: float, continue_owned: bool
+    ) -> bool:
         db = self._conn
         with _transaction(db):
             found = db.execute(
-                "SELECT state, touched_at FROM stream_sessions WHERE session_id = ?", (session_id,)
+                "SELECT state, touched_at, finished_at, owner FROM stream_sessions WHERE session_id = ?",
+                (session_id,),
             ).fetchone()
-            if found is not None and found[0] == "running" and now - found[1] < self._abandon_after:
-                return False
+            if found is not None:
+                state, touched_at, finished_at, existing_owner = found
+                if state == "running" and now - touched_at >= self._abandon_after:
+                    state, finished_at = "finished", now  # abandoned: it lives on a TTL like any finished one
+                live = state == "running" or now - finished_at < self._ttl
+                if live and not may_replace(state, existing_owner, owner, continue_owned):
+                    return False
             db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
             db.execute(
                 "INSERT OR REPLACE INTO stream_sessions (session_id, epoch, state, first_index, next_index,"
-                " metadata, cancel_requested, touched_at, finished_at)"
-                " VALUES (?, ?, 'running', 0, 0, ?, 0, ?, NULL)",
-                (session_id, epoch, metadata, now),
+                " metadata, cancel_requested, touched_at, finished_at, owner)"
+                " VALUES (?, ?, 'running', 0, 0, ?, 0, ?, NULL, ?)",
+                (session_id, epoch, metadata, now, owner),
             )
         return True
+
+    def _delete_row(self, session_id: str) -> None:
+        with _transaction(self._conn) as db:
+            db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM stream_sessions WHERE session_id = ?", (session_id,))
 
     def _write(self, writes: Sequence[_Write]) -> None:
         db = self._conn
@@ -489,12 +526,12 @@ class SqliteStreamStore:
         with _transaction(db):
             found = db.execute(
                 "SELECT epoch, state, first_index, next_index, metadata, cancel_requested, touched_at,"
-                " finished_at FROM stream_sessions WHERE session_id = ?",
+                " finished_at, owner FROM stream_sessions WHERE session_id = ?",
                 (session_id,),
             ).fetchone()
             if found is None:
                 return None
-            epoch, state, first, next_, metadata, cancel, touched_at, finished_at = found
+            epoch, state, first, next_, metadata, cancel, touched_at, finished_at, owner = found
             if state == "running" and now - touched_at >= self._abandon_after:
                 state, finished_at = "finished", now
                 db.execute(
@@ -505,7 +542,7 @@ class SqliteStreamStore:
                 db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
                 db.execute("DELETE FROM stream_sessions WHERE session_id = ?", (session_id,))
                 return None
-        return _Row(epoch, state, first, next_, json.loads(metadata), bool(cancel))
+        return _Row(epoch, state, first, next_, json.loads(metadata), bool(cancel), owner)
 
     def _read_events(self, session_id: str, epoch: str, start: int) -> list[tuple[int, str]]:
         db = self._conn

@@ -5,23 +5,38 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
-from core.domain.streams import StreamEvent, StreamStatus
+from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
 
 
 class StreamStore(Protocol):
     """Append-only, per-session event logs that outlive the HTTP connection that started them.
 
     Indexes start at 0 and grow by one per event. A store keeps at most a configured number of
-    events per session (older ones are evicted) and forgets finished sessions after a TTL.
+    events per session (older ones are evicted) and forgets finished sessions after a TTL. Session
+    ids are opaque keys here (the caller namespaces them); each stream records its owner.
     """
 
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def open(self, session_id: str, metadata: Mapping[str, str] | None = None) -> None:
-        """Begin a new stream. Raises ``Conflict`` while a running stream has this id; a finished one
-        is replaced."""
+    async def open(
+        self,
+        session_id: str,
+        owner: StreamOwner,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        continue_owned: bool = False,
+    ) -> None:
+        """Create a new running stream, atomically (across processes where the store is shared).
+
+        Raises ``Conflict`` with code ``session_exists`` while a stream with this id exists (running,
+        or finished and not expired). With ``continue_owned`` a *finished* stream of the same owner is
+        replaced (the next turn of a conversation); a running one still conflicts."""
+
+    async def discard(self, session_id: str) -> None:
+        """Forget a stream at once, whatever its state (a claim whose request failed before it
+        streamed anything). Its followers end. Idempotent."""
 
     async def append(self, session_id: str, data: str) -> int:
         """Append one event and return its index. Raises ``NotFound`` for an unknown session."""

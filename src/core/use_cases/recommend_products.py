@@ -4,7 +4,6 @@ only those, and remember the conversation."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +19,7 @@ from core.domain.generation import (
     TokenGenerated,
 )
 from core.domain.marketplace import Conversation, GeoPoint, Product, User
+from core.domain.streams import new_session_id
 from core.ports.language_model import LanguageModel
 from core.ports.marketplace import UnitOfWork
 from core.ports.transactions import UnitOfWorkFactory
@@ -240,7 +240,7 @@ class RecommendProducts:
                     with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
                         memory = msgspec.json.decode(existing.last_filters, type=_Memory)
                 return existing, memory
-        new_id = session_id or f"user_{user.id}_{uuid.uuid4().hex[:12]}"
+        new_id = session_id or new_session_id(f"user_{user.id}_")
         return await uow.conversations.create(user.id, new_id), None
 
 

@@ -1,6 +1,9 @@
-"""Server-Sent Events framing shared by every streaming endpoint.
+"""The one Server-Sent Events writer, shared by every streaming endpoint.
 
 Every event carries ``id: <session_id>:<index>`` so a client can resume with ``Last-Event-ID``.
+Framing is Litestar's ``ServerSentEventMessage``: data is split into ``data:`` lines only at CR LF,
+CR or LF, so U+2028, U+2029, U+0085 (which ``str.splitlines`` would also split at) stay inside the
+JSON they belong to.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar.response import Stream
+from litestar.response import ServerSentEventMessage, Stream
 
 from core.domain.errors import InvalidInput
 from core.domain.streams import StreamEvent
@@ -17,9 +20,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connecti
 
 
 def frame(session_id: str, event: StreamEvent) -> bytes:
-    lines = event.data.splitlines() or [""]
-    data = "".join(f"data: {line}\n" for line in lines)
-    return f"id: {session_id}:{event.index}\n{data}\n".encode()
+    return ServerSentEventMessage(data=event.data, id=f"{session_id}:{event.index}", sep="\n").encode()
 
 
 def parse_last_event_id(value: str) -> tuple[str, int]:

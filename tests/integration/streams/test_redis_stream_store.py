@@ -13,7 +13,7 @@ from adapters.streams.redis import RedisStreamStore
 from core.domain.errors import Conflict, Gone
 from core.ports.stream_store import StreamStore
 from tests.conftest import REDIS_URL
-from tests.unit.streams.contract import StoreMaker, StreamStoreContract, collect, first_step
+from tests.unit.streams.contract import OTHER, OWNER, StoreMaker, StreamStoreContract, collect, first_step
 
 pytestmark = pytest.mark.redis
 
@@ -66,7 +66,7 @@ async def test_a_second_instance_replays_and_follows_a_live_session(
     two_processes: tuple[RedisStreamStore, RedisStreamStore],
 ) -> None:
     producer, reader = two_processes
-    await producer.open("s", {"model": "smol"})
+    await producer.open("s", OWNER, {"model": "smol"})
     await producer.append("s", "e0")
     await producer.append("s", "e1")
     follower = asyncio.create_task(collect(reader, "s"))
@@ -86,7 +86,7 @@ async def test_finish_wakes_a_blocked_follower_at_once(key_prefix: str) -> None:
     store = RedisStreamStore(REDIS_URL, 64, 60, key_prefix, block_seconds=30)
     await store.start()
     try:
-        await store.open("s")
+        await store.open("s", OWNER)
         follower = asyncio.create_task(collect(store, "s"))
         await asyncio.sleep(0.1)
         await store.finish("s")
@@ -101,7 +101,9 @@ async def test_open_of_a_running_id_has_one_winner_across_instances(
     first, second = two_processes
     for attempt in range(10):
         session_id = f"race{attempt}"
-        results = await asyncio.gather(first.open(session_id), second.open(session_id), return_exceptions=True)
+        results = await asyncio.gather(
+            first.open(session_id, OWNER), second.open(session_id, OTHER), return_exceptions=True
+        )
         assert sum(result is None for result in results) == 1
         assert sum(isinstance(result, Conflict) for result in results) == 1
 
@@ -110,7 +112,7 @@ async def test_cancel_asked_in_one_instance_is_seen_by_the_other(
     two_processes: tuple[RedisStreamStore, RedisStreamStore],
 ) -> None:
     producer, other = two_processes
-    await producer.open("s")
+    await producer.open("s", OWNER)
     assert await other.request_cancel("s") is True
     assert await producer.cancel_requested("s") is True
 
@@ -121,7 +123,7 @@ async def test_a_producer_that_dies_without_finishing_does_not_hang_followers(ke
     await producer.start()
     await reader.start()
     try:
-        await producer.open("s")
+        await producer.open("s", OWNER)
         await producer.append("s", "a")
         events = await asyncio.wait_for(collect(reader, "s"), 3)  # keys expire 0.3 s after the append
         assert events == [(0, "a")]
@@ -133,7 +135,7 @@ async def test_a_producer_that_dies_without_finishing_does_not_hang_followers(ke
 
 async def test_the_first_index_follows_exact_trimming(stores: StoreMaker) -> None:
     store = await stores.make(buffer_events=3)
-    await store.open("s")
+    await store.open("s", OWNER)
     for i in range(5):
         await store.append("s", f"e{i}")
     await store.finish("s")  # the finish marker is not an event and evicts none

@@ -12,7 +12,7 @@ import pytest
 from adapters.streams.sqlite import SqliteStreamStore
 from core.domain.errors import Conflict, NotFound
 from core.ports.stream_store import StreamStore
-from tests.unit.streams.contract import StoreMaker, StreamStoreContract, collect
+from tests.unit.streams.contract import OTHER, OWNER, StoreMaker, StreamStoreContract, collect
 
 
 class FakeClock:
@@ -54,7 +54,7 @@ def db_path(tmp_path: Path) -> str:
 async def test_a_finished_session_replays_after_a_restart(db_path: str) -> None:
     first = SqliteStreamStore(db_path, buffer_events=16)
     await first.start()
-    await first.open("s", {"model": "smol"})
+    await first.open("s", OWNER, {"model": "smol"})
     for i in range(20):
         await first.append("s", f"e{i}")
     await first.finish("s")
@@ -79,7 +79,7 @@ async def test_a_finished_session_replays_after_a_restart(db_path: str) -> None:
 async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: str) -> None:
     crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
     await crashed.start()
-    await crashed.open("s")
+    await crashed.open("s", OWNER)
     await crashed.append("s", "a")
     await crashed.append("s", "b")
     await crashed.flush()
@@ -92,7 +92,9 @@ async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: s
         status = await restarted.status("s")
         assert status is not None and status.state == "finished"
         assert await collect(restarted, "s") == [(0, "a"), (1, "b")]
-        await restarted.open("s")  # the id can be reused at once
+        with pytest.raises(Conflict):  # a crashed stream stays readable: its id is taken
+            await restarted.open("s", OTHER)
+        await restarted.open("s", OWNER, continue_owned=True)
         await restarted.append("s", "new")
     finally:
         await restarted.close()
@@ -115,7 +117,7 @@ async def test_followers_are_sent_an_event_only_once_it_is_committed(db_path: st
     store = SqliteStreamStore(db_path, flush_interval_seconds=3600)  # commits only when flush() is called
     await store.start()
     try:
-        await store.open("s")
+        await store.open("s", OWNER)
         follower = store.follow("s")
         await store.append("s", "a")
         first = asyncio.ensure_future(anext(follower))
@@ -132,7 +134,7 @@ async def test_followers_are_sent_an_event_only_once_it_is_committed(db_path: st
 async def test_a_resume_after_a_crash_returns_every_event_a_client_was_sent(db_path: str) -> None:
     crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
     await crashed.start()
-    await crashed.open("s")
+    await crashed.open("s", OWNER)
     follower = crashed.follow("s")
     seen: list[str] = []
     for batch in (["a", "b"], ["c"]):
@@ -160,7 +162,7 @@ async def test_events_reach_the_file_within_the_flush_interval(db_path: str) -> 
     store = SqliteStreamStore(db_path, flush_interval_seconds=0.02)
     await store.start()
     try:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         await asyncio.sleep(0.2)
         with sqlite3.connect(db_path) as other:
@@ -176,12 +178,12 @@ async def test_a_second_store_on_the_file_follows_and_cancels_a_running_stream(d
     reader = SqliteStreamStore(db_path, poll_interval_seconds=0.02)
     await reader.start()  # (it would finish sessions left running, so start it before opening)
     try:
-        await producer.open("s")
+        await producer.open("s", OWNER)
         await producer.append("s", "a")
         follower = asyncio.create_task(collect(reader, "s"))
         await asyncio.sleep(0.1)
-        with pytest.raises(Conflict, match="still generating"):
-            await reader.open("s")
+        with pytest.raises(Conflict, match="already exists"):
+            await reader.open("s", OWNER)
         with pytest.raises(Conflict, match="another process"):
             await reader.append("s", "x")
         assert await reader.request_cancel("s") is True
@@ -199,7 +201,7 @@ async def test_the_background_sweep_deletes_expired_sessions(db_path: str) -> No
     store = SqliteStreamStore(db_path, ttl_seconds=0.2, sweep_interval_seconds=0.05)
     await store.start()
     try:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         await store.finish("s")
         await asyncio.sleep(0.5)

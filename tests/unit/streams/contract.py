@@ -46,13 +46,17 @@ async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
+OWNER = "key:owner"
+OTHER = "key:other"
+
+
 class StreamStoreContract:
     @pytest.fixture
     async def store(self, stores: StoreMaker) -> StreamStore:
         return await stores.make()
 
     async def test_indexes_start_at_zero_and_status_round_trips_metadata(self, store: StreamStore) -> None:
-        await store.open("s", {"model": "smol", "user": "42"})
+        await store.open("s", OWNER, {"model": "smol", "user": "42"})
         assert [await store.append("s", f"e{i}") for i in range(3)] == [0, 1, 2]
         status = await store.status("s")
         assert status is not None
@@ -70,34 +74,76 @@ class StreamStoreContract:
             await store.append("nobody", "x")
 
     async def test_append_after_finish_is_refused(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.finish("s")
         with pytest.raises(Conflict):
             await store.append("s", "late")
 
     async def test_open_while_running_conflicts(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
-        with pytest.raises(Conflict, match="still generating"):
-            await store.open("s")
+        for owner, continue_owned in ((OWNER, False), (OWNER, True), (OTHER, False)):
+            with pytest.raises(Conflict, match="already exists") as refused:
+                await store.open("s", owner, continue_owned=continue_owned)
+            assert refused.value.code == "session_exists"
         assert [await store.append("s", "b")] == [1]  # the running stream is untouched
 
-    async def test_open_on_finished_starts_a_fresh_stream(self, store: StreamStore) -> None:
-        await store.open("s", {"v": "1"})
+    @pytest.mark.parametrize("owner", [OWNER, OTHER])
+    async def test_a_finished_stream_is_never_reopened(self, store: StreamStore, owner: str) -> None:
+        await store.open("s", OWNER, {"v": "1"})
+        await store.append("s", "old")
+        await store.finish("s")
+        with pytest.raises(Conflict) as refused:
+            await store.open("s", owner, {"v": "2"})
+        assert refused.value.code == "session_exists"
+        status = await store.status("s")
+        assert status is not None and status.owner == OWNER and status.metadata == {"v": "1"}
+        assert await collect(store, "s") == [(0, "old")]
+
+    async def test_the_owner_may_continue_a_finished_stream_when_asked(self, store: StreamStore) -> None:
+        await store.open("s", OWNER, {"v": "1"})
         for i in range(3):
             await store.append("s", f"old{i}")
         await store.finish("s")
-        await store.open("s", {"v": "2"})
+        with pytest.raises(Conflict):
+            await store.open("s", OTHER, continue_owned=True)
+        await store.open("s", OWNER, {"v": "2"}, continue_owned=True)
         assert await store.append("s", "new0") == 0
         status = await store.status("s")
         assert status is not None
         assert (status.state, status.first_index, status.next_index) == ("running", 0, 1)
-        assert status.metadata == {"v": "2"}
+        assert status.metadata == {"v": "2"} and status.owner == OWNER
         await store.finish("s")
         assert await collect(store, "s") == [(0, "new0")]
 
+    async def test_the_owner_is_stored_with_the_stream(self, store: StreamStore) -> None:
+        await store.open("a", OWNER)
+        await store.open("b", OTHER)
+        assert [(await store.status(k)).owner for k in ("a", "b")] == [OWNER, OTHER]  # type: ignore[union-attr]
+
+    async def test_concurrent_opens_of_one_id_have_exactly_one_winner(self, store: StreamStore) -> None:
+        results = await asyncio.gather(*(store.open("s", f"key:{i}") for i in range(6)), return_exceptions=True)
+        winners = [i for i, r in enumerate(results) if r is None]
+        assert len(winners) == 1
+        assert all(isinstance(r, Conflict) for r in results if r is not None)
+        status = await store.status("s")
+        assert status is not None and status.owner == f"key:{winners[0]}"
+
+    async def test_discard_forgets_the_stream_ends_its_followers_and_frees_the_id(self, store: StreamStore) -> None:
+        await store.open("s", OWNER)
+        await store.append("s", "a")
+        follower = asyncio.create_task(collect(store, "s"))
+        await asyncio.sleep(0.05)
+        await store.discard("s")
+        assert (await follower)[:1] == [(0, "a")]
+        assert await store.status("s") is None
+        await store.discard("s")  # idempotent
+        await store.discard("never")
+        await store.open("s", OTHER)
+        assert await store.append("s", "fresh") == 0
+
     async def test_follow_replays_then_follows_live_until_finish(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         await store.append("s", "b")
         follower = asyncio.create_task(collect(store, "s"))
@@ -108,7 +154,7 @@ class StreamStoreContract:
         assert await follower == [(0, "a"), (1, "b"), (2, "c")]
 
     async def test_follow_after_an_index_resumes_after_it(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         for i in range(5):
             await store.append("s", f"e{i}")
         follower = asyncio.create_task(collect(store, "s", after=2))
@@ -118,7 +164,7 @@ class StreamStoreContract:
         assert await follower == [(3, "e3"), (4, "e4"), (5, "e5")]
 
     async def test_follow_on_a_finished_stream_replays_and_ends(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         for i in range(3):
             await store.append("s", f"e{i}")
         await store.finish("s")
@@ -126,7 +172,7 @@ class StreamStoreContract:
         assert await collect(store, "s", after=0) == [(1, "e1"), (2, "e2")]
 
     async def test_follow_past_the_end_of_a_finished_stream_yields_nothing(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         await store.finish("s")
         assert await collect(store, "s", after=0) == []
@@ -139,7 +185,7 @@ class StreamStoreContract:
 
     async def test_follow_evicted_index_raises_gone_naming_what_is_left(self, stores: StoreMaker) -> None:
         store = await stores.make(buffer_events=4)
-        await store.open("s")
+        await store.open("s", OWNER)
         for i in range(10):
             await store.append("s", f"e{i}")
         status = await store.status("s")
@@ -153,7 +199,7 @@ class StreamStoreContract:
             await collect(store, "s", after=-1)
 
     async def test_concurrent_followers_see_the_same_events_in_order(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "e0")
         followers = [asyncio.create_task(collect(store, "s")) for _ in range(3)]
         await asyncio.sleep(0.05)
@@ -169,7 +215,7 @@ class StreamStoreContract:
         assert await late == expected[1:]
 
     async def test_follower_cancelled_while_waiting_leaks_no_task(self, store: StreamStore) -> None:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         before = asyncio.all_tasks()
         received: list[int] = []
@@ -194,19 +240,19 @@ class StreamStoreContract:
     async def test_request_cancel_only_for_running_streams(self, store: StreamStore) -> None:
         assert await store.request_cancel("nobody") is False
         assert await store.cancel_requested("nobody") is False
-        await store.open("s")
+        await store.open("s", OWNER)
         assert await store.cancel_requested("s") is False
         assert await store.request_cancel("s") is True
         assert await store.cancel_requested("s") is True
         await store.finish("s")
         assert await store.request_cancel("s") is False
-        await store.open("s")  # a new stream starts without the old flag
+        await store.open("s", OWNER, continue_owned=True)  # a new stream starts without the old flag
         assert await store.cancel_requested("s") is False
 
     async def test_finished_session_expires_after_ttl(self, stores: StoreMaker) -> None:
         ttl = stores.short_ttl
         store = await stores.make(ttl_seconds=ttl)
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.append("s", "a")
         await store.finish("s")
         await stores.elapse(ttl * 0.3)
@@ -217,5 +263,5 @@ class StreamStoreContract:
             await first_step(store.follow("s"))
         with pytest.raises(NotFound):
             await store.append("s", "b")
-        await store.open("s")  # the id is free again
+        await store.open("s", OTHER)  # the id is free again, for anyone
         assert await store.append("s", "fresh") == 0

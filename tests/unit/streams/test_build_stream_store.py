@@ -8,6 +8,7 @@ from adapters.streams import build_stream_store
 from adapters.streams.memory import InMemoryStreamStore
 from adapters.streams.redis import RedisStreamStore
 from adapters.streams.sqlite import SqliteStreamStore
+from tests.unit.streams.contract import OWNER
 
 OPTIONS = {
     "buffer_events": 16,
@@ -27,7 +28,7 @@ def test_each_kind_builds_its_adapter_without_connecting(kind: str, expected: ty
 
 async def test_the_settings_reach_the_store() -> None:
     store = build_stream_store("memory", **OPTIONS)
-    await store.open("s")
+    await store.open("s", OWNER)
     for i in range(20):
         await store.append("s", str(i))
     status = await store.status("s")

@@ -10,7 +10,7 @@ import pytest
 from adapters.streams.memory import InMemoryStreamStore
 from core.domain.errors import Conflict, Gone
 from core.ports.stream_store import StreamStore
-from tests.unit.streams.contract import StoreMaker, StreamStoreContract, collect
+from tests.unit.streams.contract import OWNER, StoreMaker, StreamStoreContract, collect
 
 
 class FakeClock:
@@ -49,7 +49,7 @@ async def test_the_background_sweep_forgets_expired_sessions_without_access() ->
     store = InMemoryStreamStore(8, 60.0, clock, sweep_interval_seconds=0.01)
     await store.start()
     try:
-        await store.open("s")
+        await store.open("s", OWNER)
         await store.finish("s")
         clock.now += 61
         await asyncio.sleep(0.05)
@@ -61,7 +61,7 @@ async def test_the_background_sweep_forgets_expired_sessions_without_access() ->
 async def test_an_abandoned_running_session_ends_its_followers_then_expires() -> None:
     clock = FakeClock()
     store = InMemoryStreamStore(8, 60.0, clock, abandon_after_seconds=300.0)
-    await store.open("s")
+    await store.open("s", OWNER)
     await store.append("s", "a")
     follower = asyncio.create_task(collect(store, "s"))
     await asyncio.sleep(0.02)
@@ -82,7 +82,7 @@ async def test_an_abandoned_running_session_ends_its_followers_then_expires() ->
 async def test_close_ends_followers_of_running_streams() -> None:
     store = InMemoryStreamStore()
     await store.start()
-    await store.open("s")
+    await store.open("s", OWNER)
     await store.append("s", "a")
     follower = asyncio.create_task(collect(store, "s"))
     await asyncio.sleep(0.02)
@@ -92,7 +92,7 @@ async def test_close_ends_followers_of_running_streams() -> None:
 
 async def test_a_reader_that_falls_a_whole_buffer_behind_gets_gone() -> None:
     store = InMemoryStreamStore(4)
-    await store.open("s")
+    await store.open("s", OWNER)
     await store.append("s", "e0")
     events = store.follow("s")
     assert (await anext(events)).index == 0

@@ -14,8 +14,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from core.domain.errors import Forbidden, InvalidInput, NotFound
-from core.domain.marketplace import Page
+from core.domain.errors import Forbidden, InvalidInput
+from core.domain.marketplace import Page, User
+from core.domain.streams import StreamNamespace, StreamOwner, StreamRef, new_session_id, user_owner
 from core.inference.racing import Cancelled, until_cancelled
 from core.ports.marketplace import UnitOfWork
 from core.ports.metrics import Metrics
@@ -46,7 +47,12 @@ from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
 logger = structlog.get_logger(__name__)
 
-STREAM_KEY_PREFIX = "search:"
+# Only users own AI-search streams; any other caller's owner matches none of them.
+NOT_A_USER: StreamOwner = "not-a-user"
+
+
+def search_stream(session_id: str) -> StreamRef:
+    return StreamRef(StreamNamespace.AI_SEARCH, session_id)
 
 
 def _payload(value: dict[str, Any]) -> str:
@@ -84,19 +90,26 @@ class ChatSearchController(Controller):
         resume_from = last_event_id_header or last_event_id
         if resume_from:
             return await _resume(uow, sessions, api_key, data.session_id, resume_from)
-        command = SearchCommand(api_key, data.query, data.session_id, data.user_id, data.limit)
-        prepared = await recommend.prepare(uow, command)
         if not data.stream:
+            command = SearchCommand(api_key, data.query, data.session_id, data.user_id, data.limit)
+            prepared = await recommend.prepare(uow, command)
             answer = await recommend.answer(uow, prepared)
             metrics.ai_search_request(answer.ai_generated)
             return _response(prepared, answer.response, answer.ai_generated)
-        session_id = prepared.conversation.session_id
-        await sessions.start(
-            STREAM_KEY_PREFIX + session_id,
-            _producer(recommend, uow_factory, prepared, metrics),
-            metadata={"kind": "chat.search", "user_id": str(prepared.user.id)},
-        )
-        return sse_response(session_id, await prime(sessions.follow(STREAM_KEY_PREFIX + session_id)))
+        user = await _user(uow, api_key)
+        if user is None:
+            raise Forbidden("AI search needs a user's API key")
+        owner = user_owner(user.id)
+        stream = search_stream(data.session_id or new_session_id(f"user_{user.id}_"))
+        # Claim the stream before the turn is recorded: a taken id (409) leaves the conversation as it
+        # was, and a failure below frees the id. The owner may continue a finished stream (next turn).
+        metadata = {"kind": "chat.search", "user_id": str(user.id)}
+        async with sessions.reserve(stream, owner, metadata, continue_owned=True) as reservation:
+            command = SearchCommand(api_key, data.query, stream.session_id, data.user_id, data.limit)
+            prepared = await recommend.prepare(uow, command)
+            producer = _producer(recommend, uow_factory, prepared, metrics)
+            sessions.start(reservation, producer, on_failure=_failure_payload)
+        return sse_response(stream.session_id, await prime(sessions.follow(stream, owner)))
 
     @post(
         "/chat/search/{session_id:str}/cancel",
@@ -110,8 +123,7 @@ class ChatSearchController(Controller):
         uow: FromDishka[UnitOfWork],
         sessions: FromDishka[StreamSessions],
     ) -> dict[str, Any]:
-        await _owned_stream(uow, sessions, bearer_token(request), session_id)
-        await sessions.cancel(STREAM_KEY_PREFIX + session_id)
+        await sessions.cancel(search_stream(session_id), await _owner(uow, bearer_token(request)))
         return {"session_id": session_id, "cancelled": True}
 
     @get("/users/{user_id:int}/conversations", summary="A user's AI search conversations (owner's key)")
@@ -151,6 +163,10 @@ def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSe
         filters=filters_out(prepared.filters),
         ai_generated=ai_generated,
     )
+
+
+def _failure_payload(_error: Exception) -> str:
+    return _payload({"type": "error", "message": "The answer failed", "code": "stream_failed"})
 
 
 def _producer(  # type: ignore[no-untyped-def]
@@ -211,17 +227,15 @@ async def _resume(
             f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
             field="session_id",
         )
-    await _owned_stream(uow, sessions, api_key, session_id)
-    return sse_response(session_id, await prime(sessions.resume(STREAM_KEY_PREFIX + session_id, after=index)))
+    owner = await _owner(uow, api_key)
+    return sse_response(session_id, await prime(sessions.resume(search_stream(session_id), owner, after=index)))
 
 
-async def _owned_stream(uow: UnitOfWork, sessions: StreamSessions, api_key: str | None, session_id: str) -> None:
-    """The stream of ``session_id`` exists and belongs to the key's user."""
-    user = (await Authenticate(uow, None)(api_key)).user
-    if user is None:
-        raise Forbidden("This stream is read with the user's own API key")
-    status = await sessions.store.status(STREAM_KEY_PREFIX + session_id)
-    if status is None:
-        raise NotFound(f"No stream for session {session_id!r} (unknown or expired)", field="session_id")
-    if status.metadata.get("user_id") != str(user.id):
-        raise Forbidden("This session belongs to another user", field="session_id")
+async def _user(uow: UnitOfWork, api_key: str | None) -> User | None:
+    """The key's user (``Unauthorized`` for a missing or unknown key; None for a non-user's key)."""
+    return (await Authenticate(uow, None)(api_key)).user
+
+
+async def _owner(uow: UnitOfWork, api_key: str | None) -> StreamOwner:
+    user = await _user(uow, api_key)
+    return NOT_A_USER if user is None else user_owner(user.id)

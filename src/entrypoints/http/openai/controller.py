@@ -19,6 +19,14 @@ from litestar.response import Stream
 
 from core.domain.api_keys import same_secret
 from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
+from core.domain.streams import (
+    ANONYMOUS_OWNER,
+    StreamNamespace,
+    StreamOwner,
+    StreamRef,
+    api_client_owner,
+    new_session_id,
+)
 from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion, reported_prompt_tokens
 from core.use_cases.stream_sessions import StreamSessions
@@ -65,6 +73,17 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     set_caller_kind(connection, "api_client")
 
 
+def stream_owner(request: Request[Any, Any, Any], settings: Settings) -> StreamOwner:
+    """Who owns the streams this caller starts: its API key's identity, or anonymous on an open server
+    (the guard has already checked the key)."""
+    token = bearer_token(request) if settings.api_keys else None
+    return api_client_owner(token) if token else ANONYMOUS_OWNER
+
+
+def completion_stream(session_id: str) -> StreamRef:
+    return StreamRef(StreamNamespace.COMPLETIONS, session_id)
+
+
 class OpenAIController(Controller):
     path = "/v1"
     tags = ["openai"]
@@ -83,9 +102,14 @@ class OpenAIController(Controller):
         return _card(model_id, chat)
 
     @post("/cancel/{session_id:str}", status_code=200, summary="Cancel a running generation session")
-    async def cancel(self, session_id: str, sessions: FromDishka[StreamSessions]) -> CancelResult:
-        await _require_completion_session(sessions, session_id)
-        await sessions.cancel(session_id)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        session_id: str,
+        sessions: FromDishka[StreamSessions],
+        settings: FromDishka[Settings],
+    ) -> CancelResult:
+        await sessions.cancel(completion_stream(session_id), stream_owner(request, settings))
         return CancelResult(session_id=session_id, cancelled=True)
 
     @post(
@@ -105,29 +129,30 @@ class OpenAIController(Controller):
         data: ChatCompletionRequest,
         chat: FromDishka[CompleteChat],
         sessions: FromDishka[StreamSessions],
+        settings: FromDishka[Settings],
         last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
         last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
     ) -> ChatCompletion | Stream:
         session_id = check_session_id(data.session_id)
+        owner = stream_owner(request, settings)
         resume_from = last_event_id_header or last_event_id
         if resume_from:
-            return await _resume(sessions, session_id, resume_from)
+            return await _resume(sessions, owner, session_id, resume_from)
         command = to_command(data, request_id=request_id(request) or uuid.uuid4().hex)
-        prepared = await chat.prepare(command)
         if not data.stream:
             if data.stream_options is not None:
                 raise InvalidInput("stream_options is only allowed when stream is true", field="stream_options")
-            return await _complete_unless_disconnected(request, chat, prepared)
+            return await _complete_unless_disconnected(request, chat, await chat.prepare(command))
         include_usage = bool(data.stream_options and data.stream_options.include_usage)
-        session_id = session_id or f"chatcmpl-{uuid.uuid4().hex}"
-        writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
-        events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
-        await sessions.start(
-            session_id,
-            _producer(events, writer, prepared, include_usage),
-            metadata={"kind": COMPLETION_KIND, "model": prepared.model_id},
-        )
-        return sse_response(session_id, await prime(sessions.follow(session_id)))
+        stream = completion_stream(session_id or new_session_id("chatcmpl-"))
+        # Claim the id first: a taken one is 409 before any work; a failure below frees it again.
+        metadata = {"kind": COMPLETION_KIND, "model": chat.served_model_ids()[0]}
+        async with sessions.reserve(stream, owner, metadata) as reservation:
+            prepared = await chat.prepare(command)
+            writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
+            events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
+            sessions.start(reservation, _producer(events, writer, prepared, include_usage), on_failure=error_payload)
+        return sse_response(stream.session_id, await prime(sessions.follow(stream, owner)))
 
 
 def _card(model_id: str, chat: CompleteChat) -> ModelCard:
@@ -149,22 +174,16 @@ class TokenizeController(Controller):
         return TokenizeResponse(count=count, max_model_len=chat.context_length())
 
 
-async def _resume(sessions: StreamSessions, body_session_id: str | None, last_event_id: str) -> Stream:
+async def _resume(
+    sessions: StreamSessions, owner: StreamOwner, body_session_id: str | None, last_event_id: str
+) -> Stream:
     session_id, index = parse_last_event_id(last_event_id)
     if body_session_id is not None and body_session_id != session_id:
         raise InvalidInput(
             f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
             field="session_id",
         )
-    await _require_completion_session(sessions, session_id)
-    return sse_response(session_id, await prime(sessions.resume(session_id, after=index)))
-
-
-async def _require_completion_session(sessions: StreamSessions, session_id: str) -> None:
-    """/v1 reaches only its own sessions, never another endpoint's (such as a user's AI search)."""
-    status = await sessions.store.status(session_id)
-    if status is None or status.metadata.get("kind") != COMPLETION_KIND:
-        raise NotFound(f"No session {session_id!r} (unknown or expired)", field="session_id")
+    return sse_response(session_id, await prime(sessions.resume(completion_stream(session_id), owner, after=index)))
 
 
 def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion, include_usage: bool):  # type: ignore[no-untyped-def]
