@@ -29,6 +29,7 @@ class CategoryResult:
     category: str | None
     used: frozenset[int]  # token indices that are category words (not keywords)
     hp_is_brand: bool  # some "hp" token means the brand HP
+    strong: bool = False  # decided by a strong synonym (not "layar", "tab", "hp")
 
 
 def _hp_is_brand(words: Sequence[str], index: int) -> bool:
@@ -77,4 +78,4 @@ def detect_category(words: Sequence[str], skip: frozenset[int] = frozenset()) ->
         used.update(range(i, i + length))
         i += length
     chosen = strong[0][1] if strong else weak[0][1] if weak else None
-    return CategoryResult(chosen, frozenset(used), hp_brand)
+    return CategoryResult(chosen, frozenset(used), hp_brand, strong=bool(strong))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from core.query.brands import brand_of
 from core.query.model import ParsedQuery
-from core.query.vocabulary import BRANDS
 
 CHEAPER_FACTOR = Decimal("0.8")
 """"Cheaper" with no prices shown lowers the previous max_price by 20%."""
@@ -21,9 +21,12 @@ def merge_with_previous(
     * ``current`` names a category that differs from the previous one, or names one without being a
       follow-up ("cari monitor 27 inch"): a fresh search; only the place is carried over when
       ``current`` names none.
-    * Otherwise (no category, or the same one) it refines the previous search: category, place, prices and
-      keywords are kept unless ``current`` states its own ("yang di Bandung?" changes only the place; a
-      new brand replaces the previous brand, other keywords accumulate).
+    * Otherwise (no category, or the same one) it refines the previous search and changes only what
+      ``current`` names: category, place, prices, brands, exclusions, sort, intent and keywords are kept
+      unless ``current`` states its own ("yang di Bandung?" changes only the place; "yang merk asus aja"
+      sets the brands; "kalau yang di bawah 5 juta?" changes the budget). New brands replace the previous
+      brands (and drop the product-line keywords of brands no longer asked for); exclusions accumulate,
+      minus any brand asked for again; other keywords accumulate.
     * "cheaper" ("yang lebih murah?", "cheaper ones?") without its own max price: max_price becomes one
       rupiah below ``cheapest_shown`` when given, else 20% below the previous max_price; prefer_cheaper
       is set. "pricier" ("yang lebih mahal?"): min_price becomes the previous max_price (or cheapest shown
@@ -56,19 +59,30 @@ def merge_with_previous(
         max_price = None
         prefer_cheaper = False
 
+    brands = current.brands or previous.brands
+    excluded = tuple(b for b in dict.fromkeys([*previous.exclude_brands, *current.exclude_brands]) if b not in brands)
+    brands = tuple(b for b in brands if b not in current.exclude_brands)
+    intent = current.intent or previous.intent
+    if current.intent is None and intent == "compare" and current.brands and len(brands) < 2:
+        intent = None  # "bandingkan asus dan lenovo" then "yang asus aja": no longer a comparison
     return replace(
         current,
         category=previous.category,
+        brands=brands,
+        exclude_brands=excluded,
+        sort=current.sort or previous.sort,
+        intent=intent,
         min_price=min_price,
         max_price=max_price,
         prefer_cheaper=prefer_cheaper,
         location=current.location or previous.location,
-        keywords=_merge_keywords(previous.keywords, current.keywords),
+        keywords=_merge_keywords(previous.keywords, current.keywords, brands),
         is_follow_up=True,
     )
 
 
-def _merge_keywords(previous: tuple[str, ...], current: tuple[str, ...]) -> tuple[str, ...]:
-    new_brand = any(word in BRANDS for word in current)
-    kept = [word for word in previous if not (new_brand and word in BRANDS)]
+def _merge_keywords(previous: tuple[str, ...], current: tuple[str, ...], brands: tuple[str, ...]) -> tuple[str, ...]:
+    """Previous keywords plus the new ones, minus product lines of brands no longer asked for ("rog" goes
+    when the follow-up asks for lenovo)."""
+    kept = [word for word in previous if brand_of(word) is None or brand_of(word) in brands]
     return tuple(dict.fromkeys([*kept, *current]))

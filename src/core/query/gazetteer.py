@@ -27,6 +27,7 @@ from core.query.vocabulary import (
     LOWER_BOUND_PHRASES,
     PLACE_PREPOSITIONS_STRONG,
     PLACE_PREPOSITIONS_WEAK,
+    PRODUCT_LINES,
     STOPWORDS,
     STRONG_CATEGORY_WORDS,
     UPPER_BOUND_PHRASES,
@@ -56,7 +57,7 @@ class PlaceMatch(NamedTuple):
 
 
 def _common_words() -> frozenset[str]:
-    words = set(STOPWORDS) | set(BRANDS) | set(CHEAP_WORDS)
+    words = set(STOPWORDS) | set(BRANDS) | set(PRODUCT_LINES) | set(CHEAP_WORDS)
     words |= {w for phrase in STRONG_CATEGORY_WORDS for w in phrase.split()}
     words |= set(WEAK_CATEGORY_WORDS)
     for phrases in (UPPER_BOUND_PHRASES, LOWER_BOUND_PHRASES, AROUND_PHRASES):
@@ -89,6 +90,20 @@ class Gazetteer:
         self._index = index
         self._longest = max((len(k) for k in index), default=1)
         self._places: dict[GazetteerEntry, Place] = {}
+        self.words: frozenset[str] = frozenset(w for key in index for w in key)
+        """Every word of every name and alias (known words: never corrected as typos)."""
+        self.typo_targets: tuple[str, ...] = tuple(
+            sorted(
+                {
+                    w
+                    for key, bucket in index.items()
+                    if key not in self._guarded and any(e.kind != "district" for e in bucket)
+                    for w in key
+                    if len(w) >= 5 and w.isalpha()
+                }
+            )
+        )
+        """Words of unguarded city, regency and province names: what a misspelt place word is corrected to."""
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Gazetteer:

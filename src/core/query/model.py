@@ -10,6 +10,8 @@ from core.query.text import normalize_city
 Language = Literal["id", "en"]
 PlaceKind = Literal["province", "city", "regency", "district"]
 Comparison = Literal["cheaper", "pricier"]
+Sort = Literal["nearest", "price_asc", "price_desc"]
+Intent = Literal["availability", "compare", "recommend"]
 
 _DIRECTIONS = frozenset(
     {"utara", "selatan", "barat", "timur", "tengah", "pusat", "north", "south", "east", "west", "central"}
@@ -64,3 +66,20 @@ class ParsedQuery:
     is_follow_up: bool = False
     comparison: Comparison | None = None
     """Set by "yang lebih murah?" / "cheaper ones?" (or "lebih mahal"): relative to the previous turn."""
+    brands: tuple[str, ...] = ()
+    """Brands asked for, lower case, from brand words and the product lines that imply them (iPad -> apple)."""
+    exclude_brands: tuple[str, ...] = ()
+    """Brands ruled out: "selain asus", "bukan samsung", "except apple"."""
+    sort: Sort | None = None
+    """Stated order ("termurah" -> price_asc, "termahal" -> price_desc, "terdekat" -> nearest); None: not stated
+    (the search orders nearest first)."""
+    intent: Intent | None = None
+    """Stated intent (availability question, comparison); None: not stated (a recommendation)."""
+
+    @property
+    def effective_sort(self) -> Sort:
+        return self.sort or "nearest"
+
+    @property
+    def effective_intent(self) -> Intent:
+        return self.intent or "recommend"

@@ -41,7 +41,8 @@ MAX_BARE_AMOUNT = 100_000_000_000
 _NUM = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?(?!\d)|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(rf"(?:\b(?P<cur>rp|idr)\.?[ \t]*|(?<![\w.,]))(?P<num>{_NUM})")
 _UNIT = re.compile(
-    r"[ \t]*(?P<unit>juta(?:-?an)?|jt(?:-?an)?|jta|jeti|ribu(?:-?an)?|rb(?:-?an)?|rebu|k|miliar|milyar|"
+    r"[ \t]*(?P<unit>juta(?:[- \t]?an)?|jt(?:[- \t]?an)?|jta|jeti|ribu(?:[- \t]?an)?|rb(?:[- \t]?an)?|rebu|k|"
+    r"miliar|milyar|"
     r"million|millions|mio|mln|billion|bn|thousand|m)(?![a-z])"
 )
 _DASH_TAIL = re.compile(r",-|,00(?!\d)|\.-")
@@ -133,7 +134,7 @@ def find_mentions(text: str, language: Language) -> list[PriceMention]:
         end = match.end()
         has_currency = match.group("cur") is not None
         unit_match = _UNIT.match(text, end)
-        unit_word = unit_match.group("unit").replace("-", "") if unit_match else None
+        unit_word = re.sub(r"[- \t]", "", unit_match.group("unit")) if unit_match else None
         needs_context = False
         unit: int | None = None
         if unit_word is not None:
@@ -319,8 +320,8 @@ def extract_prices(text: str, tokens: list[Token], language: Language) -> PriceC
         consumed.update(used)
         consumed.update(range(first_token, after_token))
         if mention.approximate and mention.unit == 10**6:
-            lows.append(mention.amount)
-            highs.append(mention.amount + mention.unit)
+            lows.append(mention.amount)  # "5 jutaan": 5 juta up to the next million
+            highs.append((mention.amount // mention.unit + 1) * mention.unit)
         elif kind == "around" or mention.approximate:
             lows.append(int(mention.amount * (1 - AROUND_TOLERANCE)))
             highs.append(int(mention.amount * (1 + AROUND_TOLERANCE)))

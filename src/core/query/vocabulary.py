@@ -65,14 +65,6 @@ ACCESSORY_WORDS = frozenset(
      "strap", "tali", "lensa", "lens", "tripod", "pad", "mousepad", "cartridge", "dock", "docking", "hub"}
 )
 
-# "tas laptop", "charger hp", "mouse pad": accessories, so the next word is not the category.
-ACCESSORY_WORDS = frozenset(
-    {"tas", "bag", "sleeve", "charger", "casing", "case", "cover", "kabel", "cable", "adaptor", "adapter",
-     "pelindung", "protector", "tempered", "skin", "cooler", "cooling", "stand", "dudukan", "holder",
-     "baterai", "battery", "sparepart", "spare", "lcd", "garskin", "silikon", "tinta", "ink", "toner",
-     "strap", "tali", "lensa", "lens", "tripod", "pad", "mousepad", "cartridge", "dock", "docking", "hub"}
-)
-
 # "HP" is the brand when next to one of these (otherwise "hp" is Indonesian for a mobile phone).
 HP_BRAND_CONTEXT = frozenset(
     {"laptop", "laptops", "notebook", "notebooks", "printer", "printers", "monitor", "monitors",
@@ -81,15 +73,85 @@ HP_BRAND_CONTEXT = frozenset(
      "packard", "mouse", "keyboard", "ultrabook", "tinta", "toner", "cartridge"}
 )
 
+# Brand names as shoppers write them (lower case). Product lines are in ``PRODUCT_LINES``.
 BRANDS = frozenset(
-    {"asus", "acer", "lenovo", "hp", "dell", "apple", "samsung", "xiaomi", "redmi", "poco", "oppo", "vivo",
+    {"asus", "acer", "lenovo", "hp", "dell", "apple", "samsung", "xiaomi", "oppo", "vivo",
      "realme", "infinix", "tecno", "itel", "huawei", "honor", "nokia", "sony", "lg", "msi", "razer",
      "logitech", "rexus", "fantech", "epson", "canon", "brother", "gigabyte", "microsoft", "google",
-     "oneplus", "axioo", "advan", "zyrex", "toshiba", "fujitsu", "alienware", "keychron", "aoc", "viewsonic",
+     "oneplus", "axioo", "advan", "zyrex", "toshiba", "fujitsu", "keychron", "aoc", "viewsonic",
      "benq", "philips", "jbl", "sennheiser", "anker", "baseus", "edifier", "nintendo", "garmin", "amazfit",
-     "fitbit", "nikon", "fujifilm", "gopro", "dji", "sharp", "polytron", "xbox", "playstation", "iphone",
-     "ipad", "macbook", "rog", "tuf", "legion", "thinkpad", "ideapad", "vivobook", "zenbook", "predator",
-     "nitro", "aspire", "galaxy", "pixel", "surface", "steelseries", "corsair", "hyperx", "mediatek"}
+     "fitbit", "nikon", "fujifilm", "gopro", "dji", "sharp", "polytron", "steelseries", "corsair", "hyperx",
+     "mediatek", "lexar", "sandisk", "kingston", "tplink", "tp-link", "motorola", "nothing", "zte", "meizu",
+     "alienware", "hewlett"}
+)
+# Words that name a brand differently ("hewlett packard" is HP).
+BRAND_ALIASES: dict[str, str] = {"hewlett": "hp", "tp-link": "tplink", "alienware": "dell"}
+# Product line -> (brand, category it implies or None). A line is kept as a keyword (it narrows the search).
+PRODUCT_LINES: dict[str, tuple[str, str | None]] = {
+    "iphone": ("apple", "smartphone"), "iphones": ("apple", "smartphone"), "ipad": ("apple", "tablet"),
+    "ipads": ("apple", "tablet"), "macbook": ("apple", "laptop"), "macbooks": ("apple", "laptop"),
+    "imac": ("apple", None), "airpods": ("apple", "headphone"), "rog": ("asus", None), "tuf": ("asus", None),
+    "zenbook": ("asus", "laptop"), "vivobook": ("asus", "laptop"), "zenfone": ("asus", "smartphone"),
+    "galaxy": ("samsung", None), "odyssey": ("samsung", "monitor"), "thinkpad": ("lenovo", "laptop"),
+    "ideapad": ("lenovo", "laptop"), "legion": ("lenovo", "laptop"), "yoga": ("lenovo", "laptop"),
+    "thinkbook": ("lenovo", "laptop"), "redmi": ("xiaomi", None), "poco": ("xiaomi", "smartphone"),
+    "pavilion": ("hp", "laptop"), "omen": ("hp", "laptop"), "victus": ("hp", "laptop"), "envy": ("hp", "laptop"),
+    "elitebook": ("hp", "laptop"), "probook": ("hp", "laptop"), "spectre": ("hp", "laptop"),
+    "deskjet": ("hp", "printer"), "laserjet": ("hp", "printer"), "predator": ("acer", "laptop"),
+    "nitro": ("acer", "laptop"), "aspire": ("acer", "laptop"), "swift": ("acer", "laptop"),
+    "xps": ("dell", "laptop"), "inspiron": ("dell", "laptop"), "latitude": ("dell", "laptop"),
+    "surface": ("microsoft", None), "xbox": ("microsoft", "console"), "pixel": ("google", "smartphone"),
+    "playstation": ("sony", "console"), "ps5": ("sony", "console"), "ps4": ("sony", "console"),
+    "xperia": ("sony", "smartphone"), "bravia": ("sony", None), "ecotank": ("epson", "printer"),
+    "pixma": ("canon", "printer"), "eos": ("canon", "camera"), "blackwidow": ("razer", "keyboard"),
+    "deathadder": ("razer", "mouse"), "reno": ("oppo", "smartphone"), "mate": ("huawei", None),
+    "matebook": ("huawei", "laptop"),
+}
+# Words between an exclusion or a brand and the brand itself: "selain merk asus", "brand samsung".
+BRAND_FILLER = frozenset({"merk", "merek", "brand", "brands", "produk", "buatan", "made", "by", "the", "yang", "yg"})
+# "selain asus", "bukan samsung", "except apple", "other than lenovo".
+EXCLUDE_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("selain",), ("bukan",), ("kecuali",), ("tanpa",), ("except",), ("excluding",), ("not",), ("no",),
+    ("other", "than"), ("but", "not"), ("non",), ("jangan",), ("ga", "mau"), ("gak", "mau"), ("nggak", "mau"),
+    ("tidak", "mau"), ("anti",),
+)
+BRAND_JOINERS = frozenset({"dan", "atau", "and", "or", "&", "n", "maupun", "ataupun", "sama", "serta", "nor"})
+
+# --- intent and sort --------------------------------------------------------------------------------
+
+AVAILABILITY_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("apakah", "ada"), ("apa", "ada"), ("ada", "gak"), ("ada", "ga"), ("ada", "nggak"), ("ada", "enggak"),
+    ("ada", "ngga"), ("ada", "gk"), ("ada", "tidak"), ("ada", "tak"), ("masih", "ada"), ("ready",),
+    ("ready", "stock"), ("ready", "stok"), ("tersedia",), ("ada", "stok"), ("ada", "stock"), ("is", "there"),
+    ("are", "there"), ("in", "stock"), ("available",), ("availability",), ("do", "you", "have"),
+    ("have", "any"), ("any", "in", "stock"), ("stoknya", "ada"), ("stok", "ada"), ("adakah",), ("ada", "kah"),
+    ("ready", "gak"), ("ready", "ga"), ("ready", "nggak"), ("ready", "kah"), ("masih", "ready"),
+    ("can", "i", "get"),
+)
+# "stok laptop gaming?", "stock of rtx?": a stock word in a question.
+STOCK_WORDS = frozenset({"stok", "stock", "stoknya", "persediaan", "ready"})
+COMPARE_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("bandingkan",), ("bandingin",), ("banding",), ("dibandingkan",), ("perbandingan",),
+    ("vs",), ("versus",), ("compare",), ("comparing",), ("comparison",), ("which", "is", "better"),
+    ("which", "one", "is", "better"), ("which", "is", "cheaper"), ("mana", "yang", "lebih"),
+    ("mana", "yg", "lebih"), ("mana", "lebih"), ("lebih", "bagus", "mana"), ("bagus", "mana"),
+    ("lebih", "baik", "mana"), ("pilih", "mana"), ("better", "than"), ("difference", "between"),
+    ("beda",), ("bedanya",), ("perbedaan",),
+)
+PRICE_ASC_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("termurah",), ("paling", "murah"), ("palin", "murah"), ("cheapest",), ("lowest", "price"),
+    ("lowest", "priced"), ("harga", "terendah"), ("harga", "paling", "rendah"), ("paling", "hemat"),
+    ("termurah", "dulu"), ("dari", "yang", "termurah"), ("murah", "ke", "mahal"), ("least", "expensive"),
+    ("price", "low", "to", "high"), ("sort", "by", "price"), ("urutkan", "harga"), ("urut", "harga"),
+)
+PRICE_DESC_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("termahal",), ("paling", "mahal"), ("most", "expensive"), ("highest", "price"), ("priciest",),
+    ("harga", "tertinggi"), ("harga", "paling", "tinggi"), ("mahal", "ke", "murah"), ("price", "high", "to", "low"),
+    ("paling", "premium"), ("top", "end"),
+)
+NEAREST_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("terdekat",), ("paling", "dekat"), ("nearest",), ("closest",), ("yang", "dekat"), ("near", "me"),
+    ("dekat", "sini"), ("deket", "sini"), ("terdeket",),
 )
 
 # --- prices ---------------------------------------------------------------------------------------
@@ -102,6 +164,15 @@ UPPER_BOUND_PHRASES: tuple[tuple[str, ...], ...] = (
     ("sampai",), ("sampe",), ("hingga",), ("budget",), ("budgetnya",), ("bujet",), ("budjet",), ("dana",),
     ("dananya",), ("anggaran",), ("anggarannya",), ("within",), ("at", "most"), ("paling", "mahal"),
     ("tidak", "sampai"), ("gak", "sampai"), ("ga", "sampai"), ("cuma", "punya"), ("punya",), ("modal",),
+    *((neg, *rest) for neg in ("tidak", "tak", "gak", "ga", "nggak", "enggak", "ngga", "engga", "gk", "kagak",
+                                "ndak", "nda", "not")
+      for rest in (("lebih", "dari"), ("lebih", "dr"), ("lebih",), ("sampai",), ("sampe",), ("nyampe",),
+                   ("nyampai",), ("lewat",), ("lewat", "dari"), ("melebihi",), ("over",), ("exceeding",),
+                   ("more", "than"))),
+    ("duit",), ("duitnya",), ("uang",), ("uangnya",), ("modalnya",), ("dana", "saya"), ("budget", "saya"),
+    ("no", "more", "than"), ("not", "over"), ("not", "exceeding"), ("no", "higher", "than"),
+    ("money",), ("i", "have"), ("i", "only", "have"), ("punya", "uang"), ("punya", "duit"), ("ada", "duit"),
+    ("ada", "uang"),
 )
 LOWER_BOUND_PHRASES: tuple[tuple[str, ...], ...] = (
     ("di", "atas"), ("diatas",), ("atas",), ("lebih", "dari"), ("lebih", "dr"), ("minimal",), ("minimum",),
@@ -191,7 +262,12 @@ STOPWORDS_ID = frozenset(
      "mohon", "info", "seharga", "terdekat", "sebuah", "satu", "unit", "pcs", "buah", "halo", "hai", "hi",
      "berapa", "brp", "selamat", "pagi", "siang", "sore", "malam", "terima", "kasih", "makasih", "thanks",
      "please", "pls", "sekitaran", "rentang", "modal", "bujet", "baru", "irit", "murahan", "bajet",
-     "pakai", "pake", "dipakai"}
+     "pakai", "pake", "dipakai", "duit", "duitnya", "uang", "uangnya", "modalnya", "nyampe", "nyampai",
+     "lewat", "melebihi", "selain", "bukan", "kecuali", "tanpa", "merk", "merek", "jangan", "bandingkan",
+     "bandingin", "banding", "dibandingkan", "perbandingan", "vs", "versus", "mana", "pilih", "masih",
+     "adakah", "termahal", "tertinggi", "terendah", "rendah", "tinggi", "urutkan", "urut", "beda", "bedanya",
+     "perbedaan", "ngga", "engga", "gk", "kagak", "ndak", "nda", "an", "stoknya", "persediaan", "terdeket",
+     "sini", "palin", "maupun", "ataupun", "serta", "non"}
 )
 STOPWORDS_EN = frozenset(
     {"i", "me", "my", "we", "us", "our", "you", "your", "need", "needs", "want", "wants", "would", "like",
@@ -209,7 +285,10 @@ STOPWORDS_EN = frozenset(
      "items", "much", "something", "anything", "if", "plus", "tops", "range", "starting", "not", "no", "will",
      "should",
      "pricier", "lower", "higher", "end", "premium", "hello", "hey", "thank", "thanks", "sell",
-     "selling", "stock", "ready", "help", "pick", "option", "options", "local", "here", "where"}
+     "selling", "stock", "ready", "help", "pick", "option", "options", "local", "here", "where",
+     "except", "excluding", "brand", "brands", "compare", "comparing", "comparison", "better", "difference",
+     "versus", "vs", "money", "priciest", "closest", "nearest", "sort", "by", "high", "low",
+     "top", "availability", "exceeding", "made", "nor", "got", "still", "really"}
 )
 STOPWORDS = STOPWORDS_ID | STOPWORDS_EN
 

@@ -24,8 +24,9 @@ from core.ports.language_model import LanguageModel
 from core.ports.marketplace import UnitOfWork
 from core.ports.transactions import UnitOfWorkFactory
 from core.query import ParsedQuery, merge_with_previous, parse_query
+from core.query.model import Intent, Sort
 from core.recommendation.prompt import answer_is_usable, build_messages, fallback_summary, system_prompt
-from core.recommendation.retrieval import Criteria, MatchTier, find_candidates
+from core.recommendation.retrieval import Alternative, Criteria, MatchTier, find_candidates
 from core.use_cases.authenticate import Authenticate
 
 HISTORY_MESSAGES = 20
@@ -68,6 +69,10 @@ class UnderstoodFilters:
     language: Literal["id", "en"]
     prefer_cheaper: bool = False
     follow_up: bool = False
+    brands: tuple[str, ...] = ()
+    exclude_brands: tuple[str, ...] = ()
+    sort: Sort = "nearest"
+    intent: Intent = "recommend"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,8 @@ class PreparedSearch:
     products: list[Product]
     tier: MatchTier
     history: tuple[ChatMessage, ...] = field(default_factory=tuple)
+    alternatives: list[Alternative] = field(default_factory=list)
+    """Closest misses when nothing meets every filter (or a compared brand has no fit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,12 @@ class RecommendProducts:
             filters.keywords,
             origin,
             filters.prefer_cheaper,
+            brands=filters.brands,
+            exclude_brands=filters.exclude_brands,
+            sort=filters.sort,
+            intent=filters.intent,
+            place=parsed.location,
+            language=filters.language,
         )
         candidates = await find_candidates(uow.products, criteria, limit)
 
@@ -153,7 +166,17 @@ class RecommendProducts:
             conversation.id, msgspec.json.encode(_Memory(parsed, cheapest)).decode()
         )
         await uow.commit()
-        return PreparedSearch(user, conversation, query, parsed, filters, candidates.products, candidates.tier, history)
+        return PreparedSearch(
+            user,
+            conversation,
+            query,
+            parsed,
+            filters,
+            candidates.products,
+            candidates.tier,
+            history,
+            candidates.alternatives,
+        )
 
     async def answer(self, uow: UnitOfWork, prepared: PreparedSearch) -> SearchAnswer:
         """Generate the whole answer (or the fallback summary) and save it."""
@@ -280,4 +303,8 @@ def _filters(parsed: ParsedQuery, user: User) -> UnderstoodFilters:
         language=parsed.language,
         prefer_cheaper=parsed.prefer_cheaper,
         follow_up=parsed.is_follow_up,
+        brands=parsed.brands,
+        exclude_brands=parsed.exclude_brands,
+        sort=parsed.effective_sort,
+        intent=parsed.effective_intent,
     )

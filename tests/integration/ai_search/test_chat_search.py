@@ -170,3 +170,19 @@ async def test_an_answer_off_the_list_is_replaced_by_the_grounded_summary(serve)
     body = (await ask(url, {"query": "laptop gaming di Jakarta budget 12 juta"}, JOHN)).json()
     assert body["ai_generated"] is False
     assert "Laptop HP Pavilion Gaming" in body["response"] and "kulkas" not in body["response"]
+
+
+async def test_filters_carry_brands_sort_intent_and_alternatives(serve) -> None:  # type: ignore[no-untyped-def]
+    url = serve(FakeLanguageModel("x", fail_with=Unavailable("model down")))
+    body = (await ask(url, {"query": "hp samsung yang paling murah"}, JOHN)).json()
+    assert body["filters"]["brands"] == ["samsung"] and body["filters"]["exclude_brands"] == []
+    assert body["filters"]["sort"] == "price_asc" and body["filters"]["intent"] == "recommend"
+    assert [p["name"] for p in body["products"]] == ["Smartphone Samsung Galaxy S24"]
+    assert body["alternatives"] == []
+    compare = (await ask(url, {"query": "bandingkan laptop asus dan lenovo di bawah 15 juta"}, JOHN)).json()
+    assert compare["filters"]["intent"] == "compare" and compare["filters"]["brands"] == ["asus", "lenovo"]
+    assert compare["products"] == []
+    alternatives = {a["name"]: a for a in compare["alternatives"]}
+    assert alternatives["Laptop ASUS ROG Strix G15"]["reason"] == "Rp 999.000 di atas budget"
+    assert alternatives["Laptop ASUS ROG Strix G15"]["price"] == 15_999_000
+    assert alternatives["Laptop Lenovo ThinkPad X1 Carbon"]["reason"] == "Rp 7.500.000 di atas budget"

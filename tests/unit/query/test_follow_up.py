@@ -22,7 +22,7 @@ def test_cheaper_goes_below_the_cheapest_price_shown() -> None:
     assert merged.location is not None and merged.location.name == "DKI Jakarta"
     assert merged.max_price == 9_498_999
     assert merged.prefer_cheaper and merged.is_follow_up
-    assert merged.keywords == ("gaming", "asus")
+    assert merged.keywords == ("gaming",) and merged.brands == ("asus",)
 
 
 def test_cheaper_without_prices_shown_lowers_the_budget_by_a_fifth() -> None:
@@ -59,7 +59,7 @@ def test_other_place_keeps_category_and_budget() -> None:
     assert merged.location is not None and merged.location.name == "Bandung"
     assert merged.category == "laptop"
     assert merged.max_price == 12_000_000
-    assert merged.keywords == ("gaming", "asus")
+    assert merged.keywords == ("gaming",) and merged.brands == ("asus",)
 
 
 def test_english_place_follow_up() -> None:
@@ -76,7 +76,7 @@ def test_new_budget_replaces_the_old_one() -> None:
 
 def test_new_brand_replaces_the_old_brand() -> None:
     merged = _turn("kalau yang lenovo?")
-    assert merged.keywords == ("gaming", "lenovo")
+    assert merged.keywords == ("gaming",) and merged.brands == ("lenovo",)
     assert merged.category == "laptop" and merged.max_price == 12_000_000
 
 
@@ -92,11 +92,52 @@ def test_new_full_request_replaces_everything_it_states() -> None:
     assert merged.category == "smartphone"
     assert merged.max_price == 5_000_000
     assert merged.location is not None and merged.location.name == "Jakarta Selatan"
-    assert merged.keywords == ("samsung",)
+    assert merged.keywords == () and merged.brands == ("samsung",)
 
 
 def test_same_category_without_follow_up_words_is_a_new_search() -> None:
     merged = _turn("laptop kantor lenovo")
-    assert merged.keywords == ("kantor", "lenovo")
+    assert merged.keywords == ("kantor",) and merged.brands == ("lenovo",)
     assert merged.max_price is None
     assert merged.location is not None and merged.location.name == "DKI Jakarta"
+
+
+def test_brand_follow_up_adds_the_brand_and_keeps_category_and_place() -> None:
+    merged = _turn("yang merk asus aja", previous_text="laptop gaming di Bandung budget 20 juta")
+    assert merged.brands == ("asus",)
+    assert merged.category == "laptop" and merged.max_price == 20_000_000 and merged.keywords == ("gaming",)
+    assert merged.location is not None and merged.location.name == "Bandung"
+
+
+def test_budget_follow_up_keeps_category_brand_and_place() -> None:
+    merged = _turn("kalau yang di bawah 5 juta?", previous_text="hp samsung di Surabaya")
+    assert (merged.category, merged.max_price, merged.brands) == ("smartphone", 5_000_000, ("samsung",))
+    assert merged.location is not None and merged.location.name == "Surabaya"
+
+
+def test_english_brand_follow_up() -> None:
+    merged = _turn("what about lenovo?", previous_text="gaming laptop in Jakarta under 20 million")
+    assert merged.brands == ("lenovo",) and merged.category == "laptop" and merged.max_price == 20_000_000
+
+
+def test_exclusions_accumulate_and_a_brand_asked_again_is_no_longer_excluded() -> None:
+    first = "laptop selain asus di Jakarta"
+    merged = _turn("yang bukan lenovo juga", previous_text=first)
+    assert merged.exclude_brands == ("asus", "lenovo") and merged.category == "laptop"
+    again = merge_with_previous(parse_query("kalau yang asus?"), merged)
+    assert again.brands == ("asus",) and again.exclude_brands == ("lenovo",)
+
+
+def test_sort_and_intent_are_kept_unless_restated() -> None:
+    merged = _turn("yang di Bandung?", previous_text="hp samsung yang paling murah")
+    assert merged.sort == "price_asc" and merged.brands == ("samsung",)
+    assert _turn("yang termahal?", previous_text="hp samsung yang paling murah").sort == "price_desc"
+    compare = "bandingkan laptop asus dan lenovo di bawah 15 juta"
+    assert _turn("kalau di bawah 20 juta?", previous_text=compare).intent == "compare"
+    narrowed = _turn("yang asus aja", previous_text=compare)
+    assert narrowed.brands == ("asus",) and narrowed.intent is None
+
+
+def test_a_new_brand_drops_the_old_brands_product_lines() -> None:
+    merged = _turn("kalau yang lenovo?", previous_text="laptop asus rog di Jakarta")
+    assert merged.brands == ("lenovo",) and "rog" not in merged.keywords

@@ -38,6 +38,7 @@ from entrypoints.http.chat_search.wire import (
     ChatSearchResponse,
     ConversationOut,
     MessageOut,
+    alternative_out,
     conversation_out,
     filters_out,
     message_out,
@@ -162,6 +163,7 @@ def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSe
         products=[product_out(p) for p in prepared.products],
         filters=filters_out(prepared.filters),
         ai_generated=ai_generated,
+        alternatives=[alternative_out(a) for a in prepared.alternatives],
     )
 
 
@@ -182,6 +184,7 @@ def _producer(  # type: ignore[no-untyped-def]
                 "products_found": head.products_found,
                 "products": head.products,
                 "filters": head.filters,
+                "alternatives": head.alternatives,
             }
         )
         parts: list[str] = []

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from core.domain.marketplace import Conversation, ConversationMessage, Product
+from core.recommendation.retrieval import Alternative
 from core.use_cases.recommend_products import UnderstoodFilters
 
 
@@ -35,6 +36,10 @@ class FiltersOut(msgspec.Struct):
     language: Literal["id", "en"]
     prefer_cheaper: bool
     follow_up: bool
+    brands: list[str]
+    exclude_brands: list[str]
+    sort: Literal["nearest", "price_asc", "price_desc"]
+    intent: Literal["availability", "compare", "recommend"]
 
 
 class RecommendedProduct(msgspec.Struct):
@@ -48,6 +53,10 @@ class RecommendedProduct(msgspec.Struct):
     distance_km: float | None
 
 
+class AlternativeProduct(RecommendedProduct):
+    reason: str
+
+
 class ChatSearchResponse(msgspec.Struct):
     session_id: str
     response: str
@@ -56,6 +65,7 @@ class ChatSearchResponse(msgspec.Struct):
     products: list[RecommendedProduct]
     filters: FiltersOut
     ai_generated: bool
+    alternatives: list[AlternativeProduct] = msgspec.field(default_factory=list)
 
 
 class ConversationOut(msgspec.Struct):
@@ -88,6 +98,10 @@ def filters_out(filters: UnderstoodFilters) -> FiltersOut:
         language=filters.language,
         prefer_cheaper=filters.prefer_cheaper,
         follow_up=filters.follow_up,
+        brands=list(filters.brands),
+        exclude_brands=list(filters.exclude_brands),
+        sort=filters.sort,
+        intent=filters.intent,
     )
 
 
@@ -102,6 +116,11 @@ def product_out(product: Product) -> RecommendedProduct:
         city=product.city,
         distance_km=round(product.distance_km, 2) if product.distance_km is not None else None,
     )
+
+
+def alternative_out(alternative: Alternative) -> AlternativeProduct:
+    shown = product_out(alternative.product)
+    return AlternativeProduct(**msgspec.structs.asdict(shown), reason=alternative.reason)
 
 
 def conversation_out(conversation: Conversation) -> ConversationOut:
