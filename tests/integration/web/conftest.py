@@ -9,11 +9,13 @@ ends with neither. Screenshots go to ``test-artifacts/web/``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -87,16 +89,25 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     model.release.set()
 
 
-@pytest.fixture(scope="module")
-def browser(web_server: WebServer):  # type: ignore[no-untyped-def]
-    """Playwright's sync API keeps an event loop running: the server and its database come first."""
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Headless Debian chromium. Playwright's sync API keeps an event loop running in this thread until the
+    block ends, so servers and databases (``asyncio.run``) must be set up before."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(web_server: WebServer) -> Iterator[Any]:
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @dataclass
@@ -125,12 +136,13 @@ class BrowserSession:
         assert self.foreign_requests == [], self.foreign_requests
 
 
-def _session(browser, web_server: WebServer, request: pytest.FixtureRequest, **context_options):  # type: ignore[no-untyped-def]
+def open_session(browser: Any, base_url: str, request: pytest.FixtureRequest, **context_options: Any):  # type: ignore[no-untyped-def]
+    """A new browser context and page on ``base_url`` that records console errors and other hosts' requests."""
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
     page = context.new_page()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    session = BrowserSession(page, web_server.url, name)
-    own_host = urlsplit(web_server.url).netloc
+    session = BrowserSession(page, base_url, name)
+    own_host = urlsplit(base_url).netloc
 
     def guard(route) -> None:  # type: ignore[no-untyped-def]
         url = route.request.url
@@ -150,9 +162,9 @@ def _session(browser, web_server: WebServer, request: pytest.FixtureRequest, **c
 def web(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Iterator[BrowserSession]:  # type: ignore[no-untyped-def]
     """A fresh browser context on the served page (Bandung as the browser's location)."""
     web_server.model.reset()
-    context, session = _session(
+    context, session = open_session(
         browser,
-        web_server,
+        web_server.url,
         request,
         geolocation={"latitude": -6.9175, "longitude": 107.6191},
         permissions=["geolocation"],
@@ -170,8 +182,8 @@ def web(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Itera
 def phone(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Iterator[BrowserSession]:  # type: ignore[no-untyped-def]
     """The page on a phone-width screen."""
     web_server.model.reset()
-    context, session = _session(
-        browser, web_server, request, viewport={"width": 375, "height": 780}, is_mobile=True, has_touch=True
+    context, session = open_session(
+        browser, web_server.url, request, viewport={"width": 375, "height": 780}, is_mobile=True, has_touch=True
     )
     try:
         yield session

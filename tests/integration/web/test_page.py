@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -309,3 +310,14 @@ def test_phone_width_has_no_horizontal_scroll(phone: BrowserSession, web_server:
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")  # type: ignore[attr-defined]
         assert overflow <= 0, (tab, overflow)
     page.get_by_role("tab", name="Asisten AI").click()  # type: ignore[attr-defined]
+
+
+def test_the_checks_see_a_request_to_another_host(web: BrowserSession) -> None:
+    """The page's policy and the test's guard both stop a request to another host, and the test notices."""
+    web.goto()
+    page: Any = web.page
+    with page.expect_console_message(lambda message: "cdn.example.com" in message.text):
+        page.evaluate("fetch('http://cdn.example.com/x.js').catch(() => null)")
+    assert any("cdn.example.com" in text for text in web.console_errors + web.foreign_requests)
+    web.console_errors.clear()
+    web.foreign_requests.clear()
