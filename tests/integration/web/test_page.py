@@ -226,7 +226,7 @@ def test_supplier_registers_adds_a_product_and_updates_it(web: BrowserSession, w
     page.wait_for_selector("body[data-ready=true]")  # type: ignore[attr-defined]
     form = page.locator("#supplier-register")  # type: ignore[attr-defined]
     form.get_by_label("Nama kontak").fill("Sari Wulandari")
-    form.get_by_label("Nama toko").fill("Toko Laptop Bogor")
+    form.get_by_label("Nama toko").fill("Toko Gaming Bogor")
     form.get_by_label("Email").fill("sari@tokobogor.example")
     form.get_by_label("Kota").fill("Bogor")
     form.get_by_label("Lintang").fill("-6.595")
@@ -239,31 +239,47 @@ def test_supplier_registers_adds_a_product_and_updates_it(web: BrowserSession, w
     expect(page.get_by_label("ID pemasok")).to_have_value("6")  # type: ignore[attr-defined]
 
     add = page.locator("#product-add")  # type: ignore[attr-defined]
-    add.get_by_label("Nama produk").fill("Laptop Axioo Pongo 725")
-    add.get_by_label("Kategori").fill("laptop")
-    add.get_by_label("SKU").fill("AXI-PONGO-725")
-    add.get_by_label("Harga (Rp)").fill("10499000")
+    add.get_by_label("Nama produk").fill("Headset Rexus Thundervox HX20")
+    add.get_by_label("Kategori").fill("headset")
+    add.get_by_label("Harga (Rp)").fill("349000")
     add.get_by_label("Stok").fill("4")
-    add.get_by_label("Tag (pisahkan dengan koma)").fill("gaming,axioo,rtx")
+    add.get_by_label("Tag (pisahkan dengan koma)").fill("gaming,rexus,headset")
     add.get_by_role("button", name="Tambah produk").click()
-    expect(page.locator("#add-result")).to_contain_text("Laptop Axioo Pongo 725, Rp 10.499.000")  # type: ignore[attr-defined]
+    expect(page.locator("#add-result")).to_contain_text("Headset Rexus Thundervox HX20, Rp 349.000")  # type: ignore[attr-defined]
     mine = page.locator("#my-products [data-testid=supplier-product]")  # type: ignore[attr-defined]
     expect(mine).to_have_count(1)
 
     mine.first.get_by_role("button", name="Ubah").click()
     update = page.locator("#product-update")  # type: ignore[attr-defined]
     expect(update.get_by_label("Harga (Rp)")).to_be_focused()
-    update.get_by_label("Harga (Rp)").fill("9999000")
+    update.get_by_label("Harga (Rp)").fill("299000")
     update.get_by_label("Stok").fill("2")
     update.get_by_role("button", name="Simpan perubahan").click()
-    expect(page.locator("#upd-result")).to_contain_text("Rp 9.999.000, stok 2")  # type: ignore[attr-defined]
-    expect(mine.first.locator("[data-field=price]")).to_have_text("Rp 9.999.000")
+    expect(page.locator("#upd-result")).to_contain_text("Rp 299.000, stok 2")  # type: ignore[attr-defined]
+    expect(mine.first.locator("[data-field=price]")).to_have_text("Rp 299.000")
     web.shot("supplier")
 
-    found = httpx.get(f"{web_server.url}/api/products/search", params={"q": "axioo"}).json()
+    found = httpx.get(f"{web_server.url}/api/products/search", params={"q": "rexus"}).json()
     assert [(p["name"], p["price"], p["stock_quantity"], p["city"]) for p in found] == [
-        ("Laptop Axioo Pongo 725", 9_999_000, 2, "Bogor")
+        ("Headset Rexus Thundervox HX20", 299_000, 2, "Bogor")
     ]
+
+    # The list comes from the server: a demo supplier's key and id show its own products.
+    page.get_by_label("ID pemasok").fill("1")  # type: ignore[attr-defined]
+    page.get_by_label("Kunci pemasok").fill("sk_sup_demo_1")  # type: ignore[attr-defined]
+    page.get_by_label("ID pemasok").press("Tab")  # type: ignore[attr-defined]
+    expect(mine).to_have_count(3)
+    assert sorted(mine.locator(".card-title").all_inner_texts()) == [
+        "Keyboard Mechanical Logitech G Pro",
+        "Laptop ASUS ROG Strix G15",
+        "Monitor LG 27' 4K UHD",
+    ]
+    monitor = mine.filter(has_text="Monitor LG 27' 4K UHD")
+    monitor.get_by_role("button", name="Ubah").click()
+    update.get_by_label("Ketersediaan").select_option("false")
+    update.get_by_role("button", name="Simpan perubahan").click()
+    expect(monitor).to_contain_text("Tidak tersedia")
+    assert all(p["name"] != "Monitor LG 27' 4K UHD" for p in httpx.get(f"{web_server.url}/api/products").json())
 
 
 def test_language_switch_keyboard_and_labels(web: BrowserSession) -> None:

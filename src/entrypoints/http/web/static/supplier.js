@@ -6,7 +6,7 @@ import { el, rupiah } from "./format.js";
 import { t } from "./i18n.js";
 
 const $ = (selector) => document.querySelector(selector);
-const STORE = { id: "marketplace.supplierId", key: "marketplace.supplierKey", products: "marketplace.supplierProducts" };
+const STORE = { id: "marketplace.supplierId", key: "marketplace.supplierKey" };
 
 function value(id) {
   return $(id).value.trim();
@@ -67,32 +67,35 @@ export function initSupplier() {
   });
   supplierKey.addEventListener("change", () => localStorage.setItem(STORE.key, supplierKey.value.trim()));
 
-  const mine = () => JSON.parse(localStorage.getItem(STORE.products) ?? "{}");
-  function remember(product) {
-    const all = mine();
-    const list = (all[product.supplier_id] ?? []).filter((p) => p.id !== product.id);
-    all[product.supplier_id] = [product, ...list].slice(0, 50);
-    localStorage.setItem(STORE.products, JSON.stringify(all));
-    renderMine();
+  // The supplier's products, from GET /api/suppliers/{id}/products (unavailable ones included).
+  async function renderMine() {
+    const list = $("#my-products");
+    const id = supplierId.value.trim();
+    if (!/^[1-9][0-9]*$/.test(id)) {
+      list.replaceChildren();
+      return;
+    }
+    try {
+      const { data } = await json(`/api/suppliers/${id}/products?available_only=false&limit=100`);
+      list.replaceChildren(...data.map(productWithEdit));
+    } catch (error) {
+      list.replaceChildren(el("p", { class: "hint", text: `${t("errorPrefix")}: ${error.message}` }));
+    }
   }
-  function renderMine() {
-    const list = mine()[supplierId.value.trim()] ?? [];
-    $("#my-products").replaceChildren(
-      ...list.map((product) => {
-        const card = productCard(product, { testid: "supplier-product" });
-        const edit = el("button", { type: "button", class: "secondary small", i18n: "edit" });
-        edit.addEventListener("click", () => {
-          $("#upd-id").value = product.id;
-          $("#upd-name").value = product.name;
-          $("#upd-price").value = product.price;
-          $("#upd-stock").value = product.stock_quantity;
-          $("#upd-available").value = "";
-          $("#upd-price").focus();
-        });
-        card.append(edit);
-        return card;
-      }),
-    );
+  function productWithEdit(product) {
+    const card = productCard(product, { testid: "supplier-product" });
+    if (!product.is_available) card.append(el("p", { class: "reason", i18n: "unavailable" }));
+    const edit = el("button", { type: "button", class: "secondary small", i18n: "edit" });
+    edit.addEventListener("click", () => {
+      $("#upd-id").value = product.id;
+      $("#upd-name").value = product.name;
+      $("#upd-price").value = product.price;
+      $("#upd-stock").value = product.stock_quantity;
+      $("#upd-available").value = "";
+      $("#upd-price").focus();
+    });
+    card.append(edit);
+    return card;
   }
   renderMine();
 
@@ -155,15 +158,15 @@ export function initSupplier() {
         body: {
           name: value("#add-name"),
           category: value("#add-category"),
-          sku: value("#add-sku"),
+          sku: optional("#add-sku"),
           price: Number(value("#add-price")),
           stock_quantity: Number(value("#add-stock")),
           description: optional("#add-description"),
           tags: optional("#add-tags"),
         },
       });
-      remember(data);
       add.reset();
+      renderMine();
       report(addResult, t("added", { id: data.id, name: data.name, price: rupiah(data.price) }));
     } catch (error) {
       failed(add, addResult, error);
@@ -193,7 +196,7 @@ export function initSupplier() {
         key: who.key,
         body: changes,
       });
-      remember(data);
+      renderMine();
       report(
         updateResult,
         t("updated", { id: data.id, name: data.name, price: rupiah(data.price), stock: data.stock_quantity }),
