@@ -184,6 +184,25 @@ def test_stop_cancels_the_answer(web: BrowserSession, web_server: WebServer) -> 
     expect(page.get_by_test_id("ai-submit")).to_be_enabled()  # type: ignore[attr-defined]
 
 
+def test_an_empty_result_shows_the_alternatives_with_their_reason(web: BrowserSession, web_server: WebServer) -> None:
+    expect = _expect()
+    page: Any = web.page
+    web_server.model.reply = (
+        "Maaf, tidak ada laptop di bawah Rp 2.000.000. Laptop Acer Aspire 5 paling dekat dengan budget."
+    )
+    web.goto()
+    _ask(web, "laptop di bawah 2 juta")
+    turn = page.locator(".turn").last
+    expect(turn.get_by_test_id("ai-answer")).to_have_text(web_server.model.reply)
+    expect(turn.locator(".answer-meta")).to_contain_text("Tidak ada produk yang cocok")
+    expect(turn.get_by_test_id("product-card")).to_have_count(0)
+    alternatives = turn.locator(".alternatives").get_by_test_id("alternative-card")
+    expect(alternatives.locator(".card-title")).to_have_text(["Laptop Acer Aspire 5", "Laptop HP Pavilion Gaming"])
+    expect(alternatives.first.locator(".reason")).to_have_text("Rp 5.999.000 di atas budget")
+    expect(alternatives.first.locator("[data-field=price]")).to_have_text("Rp 7.999.000")
+    web.shot("alternatives")
+
+
 def _distances(page) -> list[float]:  # type: ignore[no-untyped-def]
     texts = page.locator("#search-results [data-testid=product-card] [data-field=distance]").all_inner_texts()
     return [float(t.removesuffix(" km").replace(".", "").replace(",", ".")) for t in texts]
