@@ -9,7 +9,7 @@ from entrypoints.bootstrap.ai_search import AiSearchProvider
 from entrypoints.bootstrap.database import DatabaseProvider
 from entrypoints.bootstrap.inference import LanguageModelProvider, StreamingProvider
 from entrypoints.bootstrap.marketplace import MarketplaceProvider
-from entrypoints.bootstrap.observability import MetricsProvider
+from entrypoints.bootstrap.observability import MetricsProvider, ReadinessProvider
 from entrypoints.bootstrap.settings import Settings
 
 
@@ -27,6 +27,7 @@ def production_providers() -> list[Provider]:
         LanguageModelProvider(),
         StreamingProvider(),
         AiSearchProvider(),
+        ReadinessProvider(),
     ]
 
 

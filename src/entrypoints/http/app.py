@@ -78,8 +78,8 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     )
     setup_dishka(container, app)
     # Outermost, so that every response (404s and CORS preflights included) carries a request id.
-    app.asgi_handler = RequestContext(app.asgi_handler, lambda: container.get(Metrics), Admission())
-    app.state.request_context = app.asgi_handler
+    app.state.admission = Admission()
+    app.asgi_handler = RequestContext(app.asgi_handler, lambda: container.get(Metrics), app.state.admission)
     return app
 
 
