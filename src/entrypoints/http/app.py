@@ -11,8 +11,6 @@ from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 
 from core.ports.metrics import Metrics
 from entrypoints.bootstrap.container import build_container
@@ -21,6 +19,7 @@ from entrypoints.bootstrap.logging import configure_logging
 from entrypoints.bootstrap.roles import serves_marketplace
 from entrypoints.bootstrap.settings import Settings
 from entrypoints.http.chat_search.controller import ChatSearchController
+from entrypoints.http.docs import docs_assets_router, openapi_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
@@ -54,25 +53,12 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     # The web page at `/` needs the marketplace API; its plugin comes first, so Litestar serves it at the root.
     page_plugins = [MarketplacePage()] if marketplace else []
     app = Litestar(
-        route_handlers=[router, *([web_assets_router()] if marketplace else [])],
+        route_handlers=[router, docs_assets_router(), *([web_assets_router()] if marketplace else [])],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=["*"], expose_headers=["X-Total-Count", "Retry-After", REQUEST_ID_HEADER]),
-        openapi_config=OpenAPIConfig(
-            title="Marketplace AI backend",
-            version="0.1.0",
-            description=(
-                "OpenAI-compatible inference, marketplace REST API and AI product search for an Indonesian marketplace."
-            ),
-            path="/",
-            render_plugins=[
-                *page_plugins,
-                SwaggerRenderPlugin(path="/docs"),
-                JsonRenderPlugin(path="/openapi.json"),
-                YamlRenderPlugin(path="/openapi.yaml"),
-            ],
-        ),
+        openapi_config=openapi_config(*page_plugins),
         debug=False,
         logging_config=None,  # structlog is configured by the CLI (entrypoints.bootstrap.logging)
     )
