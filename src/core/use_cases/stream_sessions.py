@@ -88,6 +88,11 @@ class StreamSessions:
     def store(self) -> StreamStore:
         return self._store
 
+    @property
+    def running_count(self) -> int:
+        """Generations producing in this process now."""
+        return len(self._running)
+
     def is_running_here(self, ref: StreamRef) -> bool:
         return ref.key in self._running
 

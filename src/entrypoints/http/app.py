@@ -27,6 +27,7 @@ from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
 from entrypoints.http.web import MarketplacePage, web_assets_router
+from entrypoints.http.shutdown import GracefulShutdown
 
 logger = structlog.get_logger(__name__)
 
@@ -37,9 +38,12 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup_services(container, settings)
+        shutdown = GracefulShutdown(app.state.admission, container, settings.shutdown_grace_seconds)
+        shutdown.install()
         try:
             yield
         finally:
+            shutdown.uninstall()
             await shutdown_services(container)
             await container.close()
 
