@@ -26,8 +26,8 @@ from entrypoints.http.marketplace import MARKETPLACE_ROUTES
 from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
-from entrypoints.http.web import MarketplacePage, web_assets_router
 from entrypoints.http.shutdown import GracefulShutdown
+from entrypoints.http.web import MarketplacePage, web_assets_router
 
 logger = structlog.get_logger(__name__)
 

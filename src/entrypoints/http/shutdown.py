@@ -94,7 +94,8 @@ class GracefulShutdown:
         self._hand_over(sig, None)
 
     async def _quiet(self, sessions: StreamSessions) -> None:
-        while sessions.running_count or self._admission.in_flight:
+        # Two conditions, and a stream with no follower left has no event to wait on: poll both.
+        while sessions.running_count or self._admission.in_flight:  # noqa: ASYNC110
             await asyncio.sleep(_POLL_SECONDS)
 
     def _hand_over(self, sig: int, frame: FrameType | None) -> None:
