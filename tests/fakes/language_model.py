@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from core.domain.errors import InvalidInput
+from core.domain.errors import InvalidInput, Overloaded
 from core.domain.generation import (
     ChatMessage,
     GenerationEvent,
@@ -30,6 +30,8 @@ class FakeLanguageModel:
 
     ``step_delay`` simulates decode time so tests can cut streams mid-way; ``fail_with`` makes every
     generation raise; ``requests`` records what was asked; ``cancelled`` counts closed generations.
+    ``active`` counts the batch rows held now (admitted, not yet finished or closed); with ``capacity``
+    set, a generation beyond it is refused with ``Overloaded``, like a full engine.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class FakeLanguageModel:
         context_length: int = 2048,
         step_delay: float = 0.0,
         fail_with: Exception | None = None,
+        capacity: int | None = None,
     ) -> None:
         self._reply = reply if callable(reply) else (lambda _request, text=reply: text)
         self.model_id = model_id
@@ -48,6 +51,8 @@ class FakeLanguageModel:
         self.fail_with = fail_with
         self.requests: list[GenerationRequest] = []
         self.cancelled = 0
+        self.active = 0
+        self.capacity = capacity
         self.started = False
 
     def info(self) -> ModelInfo:
@@ -72,12 +77,15 @@ class FakeLanguageModel:
                 f"more than the context length {self.context_length}",
                 field="messages",
             )
+        if self.capacity is not None and self.active >= self.capacity:
+            raise Overloaded("the fake engine is full")
         self.requests.append(request)
         tokens = _words(self._reply(request))
-        yield PromptAccepted(prompt_tokens=prompt_tokens)
         produced = 0
         reason = "stop"
+        self.active += 1
         try:
+            yield PromptAccepted(prompt_tokens=prompt_tokens)
             for token_id, text in enumerate(tokens):
                 if produced >= request.sampling.max_tokens:
                     reason = "length"
@@ -89,4 +97,6 @@ class FakeLanguageModel:
         except (GeneratorExit, asyncio.CancelledError):
             self.cancelled += 1  # closed before it finished: the engine would free the slot
             raise
+        finally:
+            self.active -= 1
         yield GenerationFinished(reason=reason, completion_tokens=produced)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from core.ports.metrics import NO_METRICS, Metrics
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_CONTEXT = 8192
+# Encoded prompts kept for reuse: a request counts its prompt, then its ``n`` choices generate from it.
+PROMPT_CACHE_SIZE = 64
 _DTYPES = ("bfloat16", "float16", "float32")
 
 
@@ -64,6 +67,8 @@ class TransformersLanguageModel:
         self._model: Any = None
         self._tokenizer: Any = None
         self._scheduler: BatchScheduler | None = None
+        self._prompts: OrderedDict[tuple[ChatMessage, ...], asyncio.Future[list[int]]] = OrderedDict()
+        self._tokenizer_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tokenizer")
 
     # -- LanguageModel --------------------------------------------------------------------------------
 
@@ -88,14 +93,15 @@ class TransformersLanguageModel:
         self._ready.clear()
         if scheduler is not None:
             await asyncio.to_thread(scheduler.stop)
+        self._prompts.clear()
 
     async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
         await self._require_ready()
-        return len(self._encode(messages))
+        return len(await self._prompt_ids(messages))
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         scheduler = await self._require_ready()
-        prompt_ids = self._encode(request.messages)
+        prompt_ids = await self._prompt_ids(request.messages)
         async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
             async for event in events:
                 yield event
@@ -216,6 +222,24 @@ class TransformersLanguageModel:
         return ids
 
     # -- tokenizer ------------------------------------------------------------------------------------
+
+    async def _prompt_ids(self, messages: tuple[ChatMessage, ...]) -> list[int]:
+        """The chat template and tokenization of a prompt, on the tokenizer thread (never the event loop)
+        and once per prompt: a request's count and its ``n`` generations share one encoding."""
+        future = self._prompts.get(messages)
+        if future is None:
+            future = asyncio.get_running_loop().run_in_executor(self._tokenizer_thread, self._encode, messages)
+            self._prompts[messages] = future
+            while len(self._prompts) > PROMPT_CACHE_SIZE:
+                self._prompts.popitem(last=False)
+        else:
+            self._prompts.move_to_end(messages)
+        try:
+            return list(await asyncio.shield(future))
+        except Exception:
+            if self._prompts.get(messages) is future:
+                del self._prompts[messages]  # a failed encoding is not kept
+            raise
 
     def _encode(self, messages: tuple[ChatMessage, ...]) -> list[int]:
         rendered = self._tokenizer.apply_chat_template(

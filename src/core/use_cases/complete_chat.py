@@ -36,6 +36,8 @@ class CompletionDefaults:
     model_aliases: tuple[str, ...] = ()
     # Accepted as the served model but not listed (names other clients were written for, like the seed's).
     compatible_model_names: tuple[str, ...] = ()
+    # Rows the engine decodes together (MAX_BATCH_SIZE): each of a request's ``n`` choices takes one.
+    max_batch_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,13 @@ class CompleteChat:
                 code="model_not_found",
             )
         _validate(command)
+        rows = self._defaults.max_batch_size
+        if rows is not None and command.n > rows:
+            raise InvalidInput(
+                f"n is {command.n} but this server decodes at most {rows} sequences together "
+                "(MAX_BATCH_SIZE) and each choice takes one",
+                field="n",
+            )
         await self._model.start()
         context_length = self._model.info().context_length
         prompt_tokens = await self._model.count_prompt_tokens(command.messages)

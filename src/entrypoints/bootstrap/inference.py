@@ -98,7 +98,13 @@ class StreamingProvider(Provider):
         aliases = (settings.served_model_name,) if settings.served_model_name else ()
         return CompleteChat(
             metered(model, metrics),
-            CompletionDefaults(settings.max_tokens, settings.temperature, aliases, SEED_MODEL_ALIASES),
+            CompletionDefaults(
+                settings.max_tokens,
+                settings.temperature,
+                aliases,
+                SEED_MODEL_ALIASES,
+                max_batch_size=settings.max_batch_size,
+            ),
         )
 
 

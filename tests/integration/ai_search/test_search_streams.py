@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -131,3 +132,17 @@ async def test_every_event_parses_as_json_whatever_line_separators_the_text_hold
     assert events[-1][1] == "[DONE]"
     assert name in [p["name"] for p in payloads[0]["products"]]
     assert "".join(p["content"] for p in payloads if p["type"] == "delta").endswith("\u2028Baris\u2029baru\u0085lagi")
+
+
+async def test_a_plain_search_whose_client_leaves_is_cancelled(search_server) -> None:  # type: ignore[no-untyped-def]
+    model = FakeLanguageModel(" ".join(f"w{i}" for i in range(190)), step_delay=0.05)
+    url = search_server(model)
+    async with httpx.AsyncClient(base_url=url) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/api/chat/search", json={"query": QUERY}, headers=JOHN, timeout=0.5)
+    for _ in range(60):
+        if model.cancelled:
+            break
+        await asyncio.sleep(0.05)
+    assert model.cancelled == 1, "the answer must stop when its only reader disconnects"
+    assert model.active == 0

@@ -173,3 +173,30 @@ async def test_concurrent_starts_of_one_id_have_one_winner(server_factory) -> No
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         statuses = await asyncio.gather(*(attempt(client) for _ in range(5)))
     assert sorted(statuses) == [200, 409, 409, 409, 409]
+
+
+async def test_failures_before_streaming_give_back_every_batch_row_and_the_id(server_factory) -> None:  # type: ignore[no-untyped-def]
+    model = FakeLanguageModel("a b c", model_id="test/fake-model", capacity=2, step_delay=0.01)
+    url = server_factory(model, max_batch_size=4)
+    sid = f"rows-{uuid.uuid4().hex[:8]}"
+    body = {"messages": HELLO, "stream": True, "session_id": sid, "n": 3}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        full = await client.post("/v1/chat/completions", json=body)  # two choices admitted, the third refused
+        assert full.status_code == 429
+        assert model.active == 0
+        ok = await stream(client, {**body, "n": 2}, {})  # the id was given back
+        assert ok[-1][1] == "[DONE]"
+        taken = await client.post("/v1/chat/completions", json={**body, "n": 1})
+        assert taken.status_code == 409 and model.active == 0
+    assert len(model.requests) == 2 + 2  # the conflict never reached the model
+
+
+async def test_n_above_max_batch_size_is_a_400_naming_n(server_factory) -> None:  # type: ignore[no-untyped-def]
+    model = FakeLanguageModel("a", model_id="test/fake-model")
+    url = server_factory(model, max_batch_size=2)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for stream_it in (False, True):
+            refused = await client.post("/v1/chat/completions", json={"messages": HELLO, "n": 3, "stream": stream_it})
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "n"
+            assert "MAX_BATCH_SIZE" in refused.json()["error"]["message"]
+    assert model.requests == []

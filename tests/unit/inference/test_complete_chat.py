@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from core.domain.errors import InvalidInput, NotFound
+from core.domain.errors import InvalidInput, NotFound, Overloaded
 from core.domain.generation import ChatMessage
 from core.use_cases.complete_chat import (
     ChatCommand,
@@ -160,3 +160,21 @@ async def test_model_failure_before_first_event_raises_from_stream() -> None:
     prepared = await chat.prepare(ChatCommand(HELLO))
     with pytest.raises(InvalidInput):
         await chat.stream(prepared)
+
+
+async def test_n_beyond_the_batch_size_is_refused_naming_n() -> None:
+    model = FakeLanguageModel("x")
+    chat = make(model, max_batch_size=2)
+    with pytest.raises(InvalidInput, match="MAX_BATCH_SIZE") as refused:
+        await chat.prepare(ChatCommand(HELLO, n=3))
+    assert refused.value.field == "n" and model.requests == []
+    assert len((await chat.complete(await chat.prepare(ChatCommand(HELLO, n=2)))).choices) == 2
+
+
+async def test_choices_refused_at_admission_give_back_every_row_already_taken() -> None:
+    model = FakeLanguageModel("x", capacity=2)
+    chat = make(model)
+    prepared = await chat.prepare(ChatCommand(HELLO, n=3))
+    with pytest.raises(Overloaded):
+        await chat.stream(prepared)
+    assert model.active == 0 and len(model.requests) == 2

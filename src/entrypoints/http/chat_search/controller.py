@@ -44,6 +44,7 @@ from entrypoints.http.chat_search.wire import (
     message_out,
     product_out,
 )
+from entrypoints.http.disconnect import unless_disconnected
 from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
 logger = structlog.get_logger(__name__)
@@ -94,7 +95,7 @@ class ChatSearchController(Controller):
         if not data.stream:
             command = SearchCommand(api_key, data.query, data.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)
-            answer = await recommend.answer(uow, prepared)
+            answer = await unless_disconnected(request, recommend.answer(uow, prepared))
             metrics.ai_search_request(answer.ai_generated)
             return _response(prepared, answer.response, answer.ai_generated)
         user = await _user(uow, api_key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedC
 from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.settings import Settings
 from entrypoints.http.bearer import bearer_token
+from entrypoints.http.disconnect import unless_disconnected
 from entrypoints.http.openai.translate import (
     ChunkWriter,
     check_session_id,
@@ -142,7 +142,8 @@ class OpenAIController(Controller):
         if not data.stream:
             if data.stream_options is not None:
                 raise InvalidInput("stream_options is only allowed when stream is true", field="stream_options")
-            return await _complete_unless_disconnected(request, chat, await chat.prepare(command))
+            result = await unless_disconnected(request, chat.complete(await chat.prepare(command)))
+            return completion_body(f"chatcmpl-{uuid.uuid4().hex}", result)
         include_usage = bool(data.stream_options and data.stream_options.include_usage)
         stream = completion_stream(session_id or new_session_id("chatcmpl-"))
         # Claim the id first: a taken one is 409 before any work; a failure below frees it again.
@@ -216,31 +217,3 @@ def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: Prepare
             yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
 
     return produce
-
-
-async def _complete_unless_disconnected(
-    request: Request[Any, Any, Any], chat: CompleteChat, prepared: PreparedCompletion
-) -> ChatCompletion:
-    """Run to the end, but cancel the generation at once if the client goes away."""
-    work = asyncio.ensure_future(chat.complete(prepared))
-    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
-    try:
-        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if work not in done:
-            work.cancel()
-            with contextlib.suppress(BaseException):
-                await work
-            logger.info("llm.request.cancelled_on_disconnect")
-            raise asyncio.CancelledError
-        return completion_body(f"chatcmpl-{uuid.uuid4().hex}", work.result())
-    finally:
-        watcher.cancel()
-        if not work.done():
-            work.cancel()
-
-
-async def _wait_for_disconnect(request: Request[Any, Any, Any]) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
