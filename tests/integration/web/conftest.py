@@ -38,11 +38,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Names a listed product, so the search keeps the model's text (ai_generated true).
-ANSWER = (
-    "Laptop HP Pavilion Gaming cocok untuk Anda: harganya Rp 11.999.000, masih di bawah budget, "
-    "stoknya 7 unit di Tech Store Surabaya dan kartu grafisnya RTX 3050 untuk bermain game."
+# The model's answer, one claim per sentence, each true of the one product listed (so the search shows it,
+# ai_generated true). The service may stream it word by word or sentence by sentence.
+SENTENCES = (
+    "Laptop HP Pavilion Gaming cocok untuk Anda.",
+    "Harganya Rp 11.999.000, masih di bawah budget.",
+    "Stoknya 7 unit di Tech Store Surabaya.",
+    "Kartu grafisnya RTX 3050 untuk bermain game.",
+    "Laptop HP Pavilion Gaming juga nyaman untuk bekerja.",
+    "Pilihan ini masuk budget Anda.",
 )
+ANSWER = " ".join(SENTENCES)
+FIRST_SENTENCE_TOKENS = len(SENTENCES[0].split(" "))
 
 
 class ScriptedModel(FakeLanguageModel):
