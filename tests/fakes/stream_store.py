@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 from core.domain.errors import Conflict, Gone, NotFound
-from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
+from core.domain.streams import StreamClaim, StreamEvent, StreamOwner, StreamStatus
 
 
 class FakeStreamStore:
@@ -18,6 +18,10 @@ class FakeStreamStore:
         self.discarded: list[str] = []
         self.cancel_flags: set[str] = set()
         self.first_index = first_index  # pretend older events were evicted
+        self.expired: set[str] = set()  # sessions whose lease a test let expire
+        self.takeovers: dict[str, int] = {}
+        self.requests: dict[str, str | None] = {}
+        self.renewed: list[list[str]] = []
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
@@ -43,6 +47,9 @@ class FakeStreamStore:
         self.finished.discard(session_id)
         self.cancel_flags.discard(session_id)
         self.metadata[session_id] = dict(metadata or {})
+        self.requests[session_id] = None
+        self.takeovers[session_id] = 0
+        self.expired.discard(session_id)
 
     async def discard(self, session_id: str) -> None:
         self.discarded.append(session_id)
@@ -75,6 +82,8 @@ class FakeStreamStore:
             len(self.events[session_id]),
             self.metadata[session_id],
             self.owners[session_id],
+            lease_expired=state == "running" and session_id in self.expired,
+            takeovers=self.takeovers[session_id],
         )
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
@@ -109,3 +118,37 @@ class FakeStreamStore:
 
     async def cancel_requested(self, session_id: str) -> bool:
         return session_id in self.cancel_flags
+
+    async def save_request(self, session_id: str, request: str) -> None:
+        self.requests[session_id] = request
+
+    async def renew_leases(self, session_ids: Collection[str]) -> set[str]:
+        self.renewed.append(sorted(session_ids))
+        return {sid for sid in session_ids if sid in self.finished or sid in self.expired}
+
+    async def interrupt(self, session_id: str, payloads: Sequence[str]) -> bool:
+        if session_id not in self.expired or session_id in self.finished:
+            return False
+        for data in payloads:
+            await self.append(session_id, data)
+        await self.finish(session_id)
+        return True
+
+    async def claim(self, session_id: str, max_takeovers: int) -> StreamClaim | None:
+        if session_id not in self.expired or session_id in self.finished:
+            return None
+        if self.takeovers[session_id] >= max_takeovers:
+            return None
+        self.expired.discard(session_id)
+        self.takeovers[session_id] += 1
+        return StreamClaim(
+            session_id,
+            len(self.events[session_id]),
+            self.takeovers[session_id],
+            dict(self.metadata[session_id]),
+            self.requests[session_id],
+            self.owners[session_id],
+        )
+
+    async def expired_streams(self) -> list[str]:
+        return sorted(sid for sid in self.expired if sid not in self.finished)

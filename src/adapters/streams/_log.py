@@ -60,13 +60,16 @@ class RingLog:
         "cancel_requested",
         "finished_at",
         "first_index",
+        "lease_until",
         "metadata",
         "next_index",
         "owner",
         "published_finished",
         "published_to",
+        "request",
         "session_id",
         "state",
+        "takeovers",
         "touched_at",
     )
 
@@ -90,6 +93,9 @@ class RingLog:
         self.finished_at: float | None = None
         self.touched_at = now
         self.cancel_requested = False
+        self.lease_until = float("inf")  # the owning store sets and renews it
+        self.takeovers = 0
+        self.request: str | None = None
         self._events: deque[str] = deque(maxlen=capacity)
         self._waiter: asyncio.Event | None = None
         self._publish_on_append = publish_on_append
@@ -131,9 +137,19 @@ class RingLog:
             self.published_finished = True
         self._wake()
 
-    def status(self) -> StreamStatus:
+    def lease_expired(self, now: float) -> bool:
+        return self.running and now >= self.lease_until
+
+    def status(self, now: float | None = None) -> StreamStatus:
         return StreamStatus(
-            self.session_id, self.state, self.first_index, self.next_index, dict(self.metadata), self.owner
+            self.session_id,
+            self.state,
+            self.first_index,
+            self.next_index,
+            dict(self.metadata),
+            self.owner,
+            lease_expired=now is not None and self.lease_expired(now),
+            takeovers=self.takeovers,
         )
 
     def events_from(self, index: int) -> list[str]:

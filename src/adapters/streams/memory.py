@@ -8,6 +8,9 @@ Lifetimes (``clock`` seconds, ``time.monotonic`` by default):
   its followers drain and end instead of hanging, and it is then forgotten a TTL later like any
   finished session.
 
+Leases (``lease_seconds``) work as in the other stores, within this one process: a producer that
+stops renewing lets ``interrupt`` end its stream and ``claim`` take it over.
+
 Both rules run lazily on every access and in a background sweep started by ``start()``.
 """
 
@@ -16,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 
 import structlog
 
 from adapters.streams._log import RingLog, may_replace, require_running, session_exists, unknown_session
-from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
+from core.domain.streams import StreamClaim, StreamEvent, StreamOwner, StreamStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -44,8 +47,10 @@ class InMemoryStreamStore:
         *,
         abandon_after_seconds: float | None = None,
         sweep_interval_seconds: float | None = None,
+        lease_seconds: float = 10.0,
     ) -> None:
         check_limits(buffer_events, ttl_seconds)
+        self._lease = lease_seconds
         self._buffer_events = buffer_events
         self._ttl = ttl_seconds
         self._abandon_after = abandon_after_seconds if abandon_after_seconds is not None else 10 * ttl_seconds
@@ -81,9 +86,10 @@ class InMemoryStreamStore:
         existing = self._get(session_id)
         if existing is not None and not may_replace(existing.state, existing.owner, owner, continue_owned):
             raise session_exists(session_id)
-        self._sessions[session_id] = RingLog(
-            session_id, self._buffer_events, dict(metadata or {}), self._clock(), owner=owner
-        )
+        now = self._clock()
+        log = RingLog(session_id, self._buffer_events, dict(metadata or {}), now, owner=owner)
+        log.lease_until = now + self._lease
+        self._sessions[session_id] = log
 
     async def discard(self, session_id: str) -> None:
         log = self._sessions.pop(session_id, None)
@@ -102,7 +108,7 @@ class InMemoryStreamStore:
 
     async def status(self, session_id: str) -> StreamStatus | None:
         log = self._get(session_id)
-        return None if log is None else log.status()
+        return None if log is None else log.status(self._clock())
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
         log = self._get(session_id)
@@ -122,6 +128,46 @@ class InMemoryStreamStore:
     async def cancel_requested(self, session_id: str) -> bool:
         log = self._sessions.get(session_id)
         return log is not None and log.running and log.cancel_requested
+
+    async def save_request(self, session_id: str, request: str) -> None:
+        log = self._sessions.get(session_id)
+        if log is not None:
+            log.request = request
+
+    async def renew_leases(self, session_ids: Collection[str]) -> set[str]:
+        now = self._clock()
+        lost: set[str] = set()
+        for session_id in session_ids:
+            log = self._sessions.get(session_id)
+            if log is None or not log.running:
+                lost.add(session_id)
+            else:
+                log.lease_until = now + self._lease
+        return lost
+
+    async def interrupt(self, session_id: str, payloads: Sequence[str]) -> bool:
+        log = self._get(session_id)
+        now = self._clock()
+        if log is None or not log.lease_expired(now):
+            return False
+        for data in payloads:
+            log.append(data, now)
+        log.finish(now)
+        return True
+
+    async def claim(self, session_id: str, max_takeovers: int) -> StreamClaim | None:
+        log = self._get(session_id)
+        now = self._clock()
+        if log is None or not log.lease_expired(now) or log.takeovers >= max_takeovers:
+            return None
+        log.takeovers += 1
+        log.lease_until = now + self._lease
+        log.touched_at = now
+        return StreamClaim(session_id, log.next_index, log.takeovers, dict(log.metadata), log.request, log.owner)
+
+    async def expired_streams(self) -> list[str]:
+        now = self._clock()
+        return [sid for sid, log in self._sessions.items() if log.lease_expired(now)]
 
     def purge_expired(self) -> int:
         """Apply both lifetime rules to every session now; returns how many were forgotten."""

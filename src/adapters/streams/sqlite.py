@@ -27,9 +27,14 @@ Lifetimes: the same rules as the in-memory store (finished sessions expire ``ttl
 finishing; a running session without appends for ``abandon_after_seconds`` is marked finished). They
 use wall-clock time (``time.time``) because they must survive restarts.
 
-``start()`` marks every session still "running" in the file as finished: it assumes one process
-owns the file and that those sessions were left behind by a crashed run (their followers then end
-instead of hanging). Use the Redis store when several processes serve the same sessions.
+Leases
+------
+Every running row names the store instance generating it (``holder``) and how long that holder is
+taken for alive (``lease_until``, wall clock, ``lease_seconds`` after the last renewal or commit).
+Writes of a holder are conditional on still holding the row, so a process that stalled past its lease
+and was replaced never writes into the new holder's stream. ``interrupt`` and ``claim`` are
+conditional updates in one ``BEGIN IMMEDIATE`` transaction: of several processes on one file, one
+wins. Rows of another live process (fresh lease) are never touched.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -50,7 +55,7 @@ import structlog
 from adapters.streams._log import RingLog, already_finished, evicted, may_replace, session_exists, unknown_session
 from adapters.streams.memory import check_limits
 from core.domain.errors import Conflict
-from core.domain.streams import ANONYMOUS_OWNER, StreamEvent, StreamOwner, StreamState, StreamStatus
+from core.domain.streams import ANONYMOUS_OWNER, StreamClaim, StreamEvent, StreamOwner, StreamState, StreamStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -67,7 +72,11 @@ CREATE TABLE IF NOT EXISTS stream_sessions (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     touched_at REAL NOT NULL,
     finished_at REAL,
-    owner TEXT NOT NULL DEFAULT 'anonymous'
+    owner TEXT NOT NULL DEFAULT 'anonymous',
+    holder TEXT,
+    lease_until REAL,
+    takeovers INTEGER NOT NULL DEFAULT 0,
+    request TEXT
 );
 CREATE INDEX IF NOT EXISTS stream_sessions_by_state ON stream_sessions (state, finished_at);
 CREATE TABLE IF NOT EXISTS stream_events (
@@ -79,9 +88,19 @@ CREATE TABLE IF NOT EXISTS stream_events (
 """
 
 # Columns added after the first release, for files created before them: (column, definition).
-ADDED_COLUMNS = (("owner", f"TEXT NOT NULL DEFAULT '{ANONYMOUS_OWNER}'"),)
+ADDED_COLUMNS = (
+    ("owner", f"TEXT NOT NULL DEFAULT '{ANONYMOUS_OWNER}'"),
+    ("holder", "TEXT"),
+    ("lease_until", "REAL"),
+    ("takeovers", "INTEGER NOT NULL DEFAULT 0"),
+    ("request", "TEXT"),
+)
 
 READ_BATCH = 512
+_ROW_COLUMNS = (
+    "epoch, state, first_index, next_index, metadata, cancel_requested, touched_at, finished_at,"
+    " COALESCE(lease_until, 0), takeovers, owner"
+)
 
 
 @dataclass(slots=True)
@@ -93,6 +112,21 @@ class _Row:
     metadata: dict[str, str]
     cancel_requested: bool
     owner: StreamOwner
+    lease_until: float = 0.0
+    takeovers: int = 0
+
+    def status(self, session_id: str, now: float) -> StreamStatus:
+        expired = self.state == "running" and self.lease_until <= now
+        return StreamStatus(
+            session_id,
+            self.state,
+            self.first_index,
+            self.next_index,
+            self.metadata,
+            self.owner,
+            lease_expired=expired,
+            takeovers=self.takeovers,
+        )
 
 
 @dataclass(slots=True)
@@ -104,10 +138,15 @@ class _Local:
     flushed_to: int = 0
     flushed_first: int = 0
     flushed_state: StreamState = "running"
+    file_first: int = 0  # a claimed stream keeps the events its first producer wrote
+    lost: bool = False  # another process holds it now (this one stalled past its lease)
 
     @property
     def dirty(self) -> bool:
-        return self.log.next_index != self.flushed_to or self.log.state != self.flushed_state
+        return not self.lost and (self.log.next_index != self.flushed_to or self.log.state != self.flushed_state)
+
+    def first_index(self, buffer_events: int) -> int:
+        return max(self.file_first, self.log.next_index - buffer_events)
 
 
 @dataclass(slots=True)
@@ -122,6 +161,7 @@ class _Write:
     touched_at: float
     finished_at: float | None
     trim: bool
+    lease_until: float
 
 
 @contextlib.contextmanager
@@ -148,9 +188,12 @@ class SqliteStreamStore:
         poll_interval_seconds: float = 0.1,
         cancel_check_seconds: float = 0.25,
         sweep_interval_seconds: float | None = None,
+        lease_seconds: float = 10.0,
     ) -> None:
         check_limits(buffer_events, ttl_seconds)
         self._path = path
+        self._lease = lease_seconds
+        self._holder = uuid.uuid4().hex
         self._buffer_events = buffer_events
         self._ttl = ttl_seconds
         self._clock = clock
@@ -171,9 +214,7 @@ class SqliteStreamStore:
     async def start(self) -> None:
         if self._db is not None:
             return
-        recovered = await self._call(self._connect, self._clock())
-        if recovered:
-            logger.warning("streams.sqlite.recovered", sessions=recovered, path=self._path)
+        await self._call(self._connect)
         self._flusher = asyncio.create_task(self._flush_forever(), name="sqlite-stream-flusher")
 
     async def close(self) -> None:
@@ -205,14 +246,17 @@ class SqliteStreamStore:
     ) -> None:
         local = self._local.get(session_id)
         if local is not None:
-            if local.log.running:
+            if local.log.running and not local.lost:
                 raise session_exists(session_id)
             await self.flush()  # the old stream's end must reach the file before the file decides
         now = self._clock()
         meta = dict(metadata or {})
         epoch = uuid.uuid4().hex
         # One IMMEDIATE transaction decides: atomic across the processes sharing the file.
-        if not await self._call(self._open_row, session_id, epoch, owner, json.dumps(meta), now, continue_owned):
+        opened = await self._call(
+            self._open_row, session_id, epoch, owner, json.dumps(meta), now, continue_owned
+        )
+        if not opened:
             raise session_exists(session_id)
         log = RingLog(session_id, self._buffer_events, meta, now, owner=owner, publish_on_append=False)
         self._local[session_id] = _Local(log, epoch)
@@ -226,7 +270,7 @@ class SqliteStreamStore:
 
     async def append(self, session_id: str, data: str) -> int:
         local = self._local.get(session_id)
-        if local is None:
+        if local is None or local.lost:
             raise await self._append_refusal(session_id)
         log = local.log
         if not log.running:
@@ -250,27 +294,36 @@ class SqliteStreamStore:
     async def status(self, session_id: str) -> StreamStatus | None:
         local = self._current_local(session_id)
         if local is not None:
-            return local.log.status()
-        row = await self._call(self._load, session_id, self._clock())
-        if row is None:
-            return None
-        return StreamStatus(session_id, row.state, row.first_index, row.next_index, row.metadata, row.owner)
+            status = local.log.status()
+            return replace(status, first_index=local.first_index(self._buffer_events))
+        now = self._clock()
+        row = await self._call(self._load, session_id, now)
+        return None if row is None else row.status(session_id, now)
 
     async def follow(self, session_id: str, after: int = -1) -> AsyncIterator[StreamEvent]:
-        local = self._current_local(session_id)
-        if local is not None:
-            async with contextlib.aclosing(local.log.follow(after)) as events:
-                async for event in events:
-                    yield event
-            return
-        row = await self._call(self._load, session_id, self._clock())
-        if row is None:
-            raise unknown_session(session_id)
         position = max(after, -1) + 1
-        if position < row.first_index:
-            raise evicted(session_id, after, row.first_index, row.next_index)
-        epoch = row.epoch
+        local = self._current_local(session_id)
+        row: _Row | None = None
+        if local is not None:
+            epoch, first, next_index = local.epoch, local.first_index(self._buffer_events), local.log.next_index
+        else:
+            row = await self._call(self._load, session_id, self._clock())
+            if row is None:
+                raise unknown_session(session_id)
+            epoch, first, next_index = row.epoch, row.first_index, row.next_index
+        if position < first:
+            raise evicted(session_id, after, first, next_index)
         while True:
+            local = self._local.get(session_id)
+            if local is not None and local.epoch == epoch and not local.lost and position >= local.log.first_index:
+                # Generated here: woken by the commits, no polling.
+                async with contextlib.aclosing(local.log.follow(position - 1)) as events:
+                    async for event in events:
+                        yield event
+                        position = event.index + 1
+                if not local.lost:
+                    return
+                continue  # another process holds it now: read on from the file
             rows = await self._call(self._read_events, session_id, epoch, position)
             if rows:
                 if rows[0][0] != position:  # trimmed while this reader lagged
@@ -279,20 +332,17 @@ class SqliteStreamStore:
                     yield StreamEvent(index, data)
                 position = rows[-1][0] + 1
                 continue
-            if row.state == "finished":
+            if row is not None and row.state == "finished":
                 return
             refreshed = await self._call(self._load, session_id, self._clock())
             if refreshed is None or refreshed.epoch != epoch:
                 return  # expired or replaced while we followed: this stream is over
             row = refreshed
             if row.state == "finished":
-                continue  # read what was flushed with the finish, then end
+                continue  # read what was written with the finish, then end
             local = self._local.get(session_id)
-            if local is not None and local.epoch == epoch:  # opened here meanwhile: get woken
-                async with contextlib.aclosing(local.log.follow(position - 1)) as events:
-                    async for event in events:
-                        yield event
-                return
+            if local is not None and local.epoch == epoch and position >= local.log.first_index:
+                continue  # opened or claimed here meanwhile: get woken
             await asyncio.sleep(self._poll_interval)  # generated by another process
 
     async def request_cancel(self, session_id: str) -> bool:
@@ -303,6 +353,58 @@ class SqliteStreamStore:
             local.log.cancel_requested = True
             return True
         return await self._call(self._flag_cancel, session_id)
+
+    async def save_request(self, session_id: str, request: str) -> None:
+        await self._call(self._save_request, session_id, request)
+
+    async def renew_leases(self, session_ids: Collection[str]) -> set[str]:
+        ids = list(session_ids)
+        if not ids:
+            return set()
+        held = await self._call(self._renew_rows, ids, self._clock())
+        lost = set(ids) - held
+        for session_id in lost:
+            self._lose(session_id)
+        return lost
+
+    async def interrupt(self, session_id: str, payloads: Sequence[str]) -> bool:
+        local = self._local.get(session_id)
+        if local is not None and not local.lost:
+            return False  # generated here, so alive
+        ended = await self._call(self._interrupt_row, session_id, list(payloads), self._clock())
+        if ended:
+            logger.warning("streams.sqlite.interrupted", session_id=session_id)
+        return ended
+
+    async def claim(self, session_id: str, max_takeovers: int) -> StreamClaim | None:
+        local = self._local.get(session_id)
+        if local is not None and not local.lost:
+            return None
+        now = self._clock()
+        claimed = await self._call(self._claim_row, session_id, max_takeovers, now)
+        if claimed is None:
+            return None
+        row, request = claimed
+        log = RingLog(
+            session_id,
+            self._buffer_events,
+            row.metadata,
+            now,
+            first_index=row.next_index,
+            owner=row.owner,
+            publish_on_append=False,
+        )
+        log.takeovers = row.takeovers
+        log.request = request
+        log.cancel_requested = row.cancel_requested
+        self._local[session_id] = _Local(
+            log, row.epoch, flushed_to=row.next_index, flushed_first=row.first_index, file_first=row.first_index
+        )
+        return StreamClaim(session_id, row.next_index, row.takeovers, dict(row.metadata), request, row.owner)
+
+    async def expired_streams(self) -> list[str]:
+        found = await self._call(self._expired_rows, self._clock())
+        return [sid for sid in found if sid not in self._local or self._local[sid].lost]
 
     async def cancel_requested(self, session_id: str) -> bool:
         local = self._current_local(session_id)
@@ -317,28 +419,34 @@ class SqliteStreamStore:
         """Commit every event appended so far (and finished states) to the file."""
         async with self._flush_lock:
             writes: list[tuple[_Local, _Write]] = []
+            lease_until = self._clock() + self._lease
             for session_id, local in self._local.items():
                 if not local.dirty:
                     continue
                 log = local.log
+                first = local.first_index(self._buffer_events)
                 start = max(local.flushed_to, log.first_index)
                 write = _Write(
                     session_id,
                     local.epoch,
                     start,
                     log.events_from(start),
-                    log.first_index,
+                    first,
                     log.next_index,
                     log.state,
                     log.touched_at,
                     log.finished_at,
-                    trim=log.first_index != local.flushed_first,
+                    trim=first != local.flushed_first,
+                    lease_until=lease_until,
                 )
                 writes.append((local, write))
             if not writes:
                 return
-            await self._call(self._write, [write for _, write in writes])
+            lost = await self._call(self._write, [write for _, write in writes])
             for local, write in writes:
+                if write.session_id in lost:
+                    self._lose(write.session_id)
+                    continue
                 local.flushed_to = write.next_index
                 local.flushed_first = write.first_index
                 local.flushed_state = write.state
@@ -353,7 +461,7 @@ class SqliteStreamStore:
                 local.log.finish(now)
         await self.flush()
         for session_id, local in list(self._local.items()):
-            if local.flushed_state == "finished" and not local.dirty:
+            if local.lost or (local.flushed_state == "finished" and not local.dirty):
                 del self._local[session_id]
         purged = await self._call(self._purge_rows, now)
         if purged:
@@ -398,11 +506,27 @@ class SqliteStreamStore:
             if local is not None:
                 local.log.cancel_requested = True
 
+    def _lose(self, session_id: str) -> None:
+        """Another process holds this stream now: stop serving it from memory."""
+        local = self._local.get(session_id)
+        if local is None or local.lost:
+            return
+        logger.warning("streams.sqlite.lease_lost", session_id=session_id)
+        local.lost = True
+        local.log.cancel_requested = True
+        local.log.finish(self._clock())
+        local.log.publish(local.flushed_to, True)  # its followers read on from the file
+
     def _current_local(self, session_id: str) -> _Local | None:
         """The local session unless it has finished and is fully written: then the file answers
         (which applies the TTL)."""
         local = self._local.get(session_id)
-        if local is None or local.log.running or local.dirty:
+        if local is None:
+            return None
+        if local.lost:
+            del self._local[session_id]
+            return None
+        if local.log.running or local.dirty:
             return local
         del self._local[session_id]
         return None
@@ -429,7 +553,7 @@ class SqliteStreamStore:
             raise RuntimeError("SqliteStreamStore is not started")
         return self._db
 
-    def _connect(self, now: float) -> int:
+    def _connect(self) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -438,14 +562,9 @@ class SqliteStreamStore:
         present = {row[1] for row in db.execute("PRAGMA table_info(stream_sessions)")}
         for column, definition in ADDED_COLUMNS:
             if column not in present:
-                db.execute(f"ALTER TABLE stream_sessions ADD COLUMN {column} {definition}")
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                    db.execute(f"ALTER TABLE stream_sessions ADD COLUMN {column} {definition}")
         self._db = db
-        with _transaction(db):
-            cursor = db.execute(
-                "UPDATE stream_sessions SET state = 'finished', finished_at = ? WHERE state = 'running'",
-                (now,),
-            )
-        return cursor.rowcount
 
     def _disconnect(self) -> None:
         if self._db is not None:
@@ -453,7 +572,13 @@ class SqliteStreamStore:
             self._db = None
 
     def _open_row(
-        self, session_id: str, epoch: str, owner: str, metadata: str, now: float, continue_owned: bool
+        self,
+        session_id: str,
+        epoch: str,
+        owner: str,
+        metadata: str,
+        now: float,
+        continue_owned: bool,
     ) -> bool:
         db = self._conn
         with _transaction(db):
@@ -471,9 +596,9 @@ class SqliteStreamStore:
             db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
             db.execute(
                 "INSERT OR REPLACE INTO stream_sessions (session_id, epoch, state, first_index, next_index,"
-                " metadata, cancel_requested, touched_at, finished_at, owner)"
-                " VALUES (?, ?, 'running', 0, 0, ?, 0, ?, NULL, ?)",
-                (session_id, epoch, metadata, now, owner),
+                " metadata, cancel_requested, touched_at, finished_at, owner, holder, lease_until, takeovers,"
+                " request) VALUES (?, ?, 'running', 0, 0, ?, 0, ?, NULL, ?, ?, ?, 0, NULL)",
+                (session_id, epoch, metadata, now, owner, self._holder, now + self._lease),
             )
         return True
 
@@ -482,24 +607,30 @@ class SqliteStreamStore:
             db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM stream_sessions WHERE session_id = ?", (session_id,))
 
-    def _write(self, writes: Sequence[_Write]) -> None:
+    def _write(self, writes: Sequence[_Write]) -> set[str]:
+        """Commit the writes; returns the sessions this store no longer holds (nothing written for them)."""
         db = self._conn
+        lost: set[str] = set()
         with _transaction(db):
             for w in writes:
                 updated = db.execute(
                     "UPDATE stream_sessions SET state = ?, first_index = ?, next_index = ?, touched_at = ?,"
-                    " finished_at = ? WHERE session_id = ? AND epoch = ?",
+                    " finished_at = ?, lease_until = ?"
+                    " WHERE session_id = ? AND epoch = ? AND holder = ? AND state = 'running'",
                     (
                         w.state,
                         w.first_index,
                         w.next_index,
                         w.touched_at,
                         w.finished_at,
+                        w.lease_until,
                         w.session_id,
                         w.epoch,
+                        self._holder,
                     ),
                 )
-                if updated.rowcount == 0:  # replaced or purged behind our back: nothing to keep
+                if updated.rowcount == 0:  # ended, claimed, replaced or purged behind our back
+                    lost.add(w.session_id)
                     continue
                 if w.payloads:
                     db.executemany(
@@ -511,13 +642,85 @@ class SqliteStreamStore:
                         "DELETE FROM stream_events WHERE session_id = ? AND idx < ?",
                         (w.session_id, w.first_index),
                     )
+        return lost
+
+    def _save_request(self, session_id: str, request: str) -> None:
+        with _transaction(self._conn) as db:
+            db.execute(
+                "UPDATE stream_sessions SET request = ? WHERE session_id = ? AND holder = ?",
+                (request, session_id, self._holder),
+            )
+
+    def _renew_rows(self, session_ids: list[str], now: float) -> set[str]:
+        held: set[str] = set()
+        with _transaction(self._conn) as db:
+            for chunk_start in range(0, len(session_ids), 500):
+                chunk = session_ids[chunk_start : chunk_start + 500]
+                marks = ",".join("?" * len(chunk))
+                where = f"holder = ? AND state = 'running' AND session_id IN ({marks})"
+                db.execute(
+                    f"UPDATE stream_sessions SET lease_until = ? WHERE {where}",
+                    (now + self._lease, self._holder, *chunk),
+                )
+                held.update(
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT session_id FROM stream_sessions WHERE {where}", (self._holder, *chunk)
+                    )
+                )
+        return held
+
+    def _interrupt_row(self, session_id: str, payloads: list[str], now: float) -> bool:
+        with _transaction(self._conn) as db:
+            found = db.execute(
+                "SELECT next_index FROM stream_sessions"
+                " WHERE session_id = ? AND state = 'running' AND COALESCE(lease_until, 0) <= ?",
+                (session_id, now),
+            ).fetchone()
+            if found is None:
+                return False
+            start = found[0]
+            db.execute(
+                "UPDATE stream_sessions SET state = 'finished', next_index = ?, finished_at = ?, touched_at = ?"
+                " WHERE session_id = ?",
+                (start + len(payloads), now, now, session_id),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO stream_events (session_id, idx, data) VALUES (?, ?, ?)",
+                [(session_id, start + i, data) for i, data in enumerate(payloads)],
+            )
+        return True
+
+    def _claim_row(self, session_id: str, max_takeovers: int, now: float) -> tuple[_Row, str | None] | None:
+        with _transaction(self._conn) as db:
+            claimed = db.execute(
+                "UPDATE stream_sessions SET holder = ?, lease_until = ?, takeovers = takeovers + 1, touched_at = ?"
+                " WHERE session_id = ? AND state = 'running' AND COALESCE(lease_until, 0) <= ? AND takeovers < ?",
+                (self._holder, now + self._lease, now, session_id, now, max_takeovers),
+            )
+            if claimed.rowcount == 0:
+                return None
+            found = db.execute(
+                f"SELECT {_ROW_COLUMNS}, request FROM stream_sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return _row(found), found[-1]
+
+    def _expired_rows(self, now: float) -> list[str]:
+        return [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT session_id FROM stream_sessions WHERE state = 'running' AND COALESCE(lease_until, 0) <= ?"
+                " LIMIT 256",
+                (now,),
+            )
+        ]
 
     def _finish_row(self, session_id: str, now: float) -> None:
         with _transaction(self._conn) as db:
             db.execute(
                 "UPDATE stream_sessions SET state = 'finished', finished_at = ?"
-                " WHERE session_id = ? AND state = 'running'",
-                (now, session_id),
+                " WHERE session_id = ? AND state = 'running' AND holder = ?",
+                (now, session_id, self._holder),
             )
 
     def _load(self, session_id: str, now: float) -> _Row | None:
@@ -525,24 +728,23 @@ class SqliteStreamStore:
         db = self._conn
         with _transaction(db):
             found = db.execute(
-                "SELECT epoch, state, first_index, next_index, metadata, cancel_requested, touched_at,"
-                " finished_at, owner FROM stream_sessions WHERE session_id = ?",
-                (session_id,),
+                f"SELECT {_ROW_COLUMNS} FROM stream_sessions WHERE session_id = ?", (session_id,)
             ).fetchone()
             if found is None:
                 return None
-            epoch, state, first, next_, metadata, cancel, touched_at, finished_at, owner = found
-            if state == "running" and now - touched_at >= self._abandon_after:
-                state, finished_at = "finished", now
+            row = _row(found)
+            touched_at, finished_at = found[6], found[7]
+            if row.state == "running" and now - touched_at >= self._abandon_after:
+                row.state, finished_at = "finished", now
                 db.execute(
                     "UPDATE stream_sessions SET state = 'finished', finished_at = ? WHERE session_id = ?",
                     (now, session_id),
                 )
-            if state == "finished" and now - finished_at >= self._ttl:
+            if row.state == "finished" and now - finished_at >= self._ttl:
                 db.execute("DELETE FROM stream_events WHERE session_id = ?", (session_id,))
                 db.execute("DELETE FROM stream_sessions WHERE session_id = ?", (session_id,))
                 return None
-        return _Row(epoch, state, first, next_, json.loads(metadata), bool(cancel), owner)
+        return row
 
     def _read_events(self, session_id: str, epoch: str, start: int) -> list[tuple[int, str]]:
         db = self._conn
@@ -591,3 +793,8 @@ class SqliteStreamStore:
                 (now - self._ttl,),
             )
         return cursor.rowcount
+
+
+def _row(found: Sequence[Any]) -> _Row:
+    epoch, state, first, next_, metadata, cancel, _touched, _finished, lease_until, takeovers, owner = found[:11]
+    return _Row(epoch, state, first, next_, json.loads(metadata), bool(cancel), owner, lease_until, takeovers)

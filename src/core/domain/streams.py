@@ -68,3 +68,18 @@ class StreamStatus:
     next_index: int  # index the next appended event will get
     metadata: dict[str, str] = field(default_factory=dict)
     owner: StreamOwner = ANONYMOUS_OWNER
+    # A running stream whose producer stopped renewing its lease (its process died or stalls).
+    lease_expired: bool = False
+    takeovers: int = 0  # how many times another process took the generation over
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClaim:
+    """This process now holds the lease of a stream whose producer died, and continues it."""
+
+    session_id: str  # the store's key
+    next_index: int  # the continuation's first event gets this index
+    takeovers: int  # including this one
+    metadata: dict[str, str]
+    request: str | None  # what the stream was opened with to make a takeover possible
+    owner: StreamOwner = ANONYMOUS_OWNER

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Protocol
 
-from core.domain.streams import StreamEvent, StreamOwner, StreamStatus
+from core.domain.streams import StreamClaim, StreamEvent, StreamOwner, StreamStatus
 
 
 class StreamStore(Protocol):
@@ -14,6 +14,11 @@ class StreamStore(Protocol):
     Indexes start at 0 and grow by one per event. A store keeps at most a configured number of
     events per session (older ones are evicted) and forgets finished sessions after a TTL. Session
     ids are opaque keys here (the caller namespaces them); each stream records its owner.
+
+    Leases: the store instance that opens (or claims) a stream holds its lease for the store's lease
+    duration; ``renew_leases`` extends it. Only the holder may append to or finish a stream. A running
+    stream whose lease expired belongs to a dead process: ``interrupt`` ends it and ``claim`` takes it
+    over, each atomically across processes (one caller wins).
     """
 
     async def start(self) -> None: ...
@@ -28,7 +33,8 @@ class StreamStore(Protocol):
         *,
         continue_owned: bool = False,
     ) -> None:
-        """Create a new running stream, atomically (across processes where the store is shared).
+        """Create a new running stream held by this store, atomically (across processes where the
+        store is shared).
 
         Raises ``Conflict`` with code ``session_exists`` while a stream with this id exists (running,
         or finished and not expired). With ``continue_owned`` a *finished* stream of the same owner is
@@ -59,3 +65,21 @@ class StreamStore(Protocol):
         Returns False when there is no running stream with that id."""
 
     async def cancel_requested(self, session_id: str) -> bool: ...
+
+    async def save_request(self, session_id: str, request: str) -> None:
+        """Keep what a takeover needs to continue the generation (returned by ``claim``)."""
+
+    async def renew_leases(self, session_ids: Collection[str]) -> set[str]:
+        """Extend this store's lease on each running stream; returns the ids it no longer holds
+        (finished or taken over elsewhere): their producers must stop."""
+
+    async def interrupt(self, session_id: str, payloads: Sequence[str]) -> bool:
+        """If the stream is running and its lease has expired: append ``payloads`` and finish it, in
+        one atomic step. True when this call ended it."""
+
+    async def claim(self, session_id: str, max_takeovers: int) -> StreamClaim | None:
+        """If the stream is running, its lease has expired and it was taken over fewer than
+        ``max_takeovers`` times: hold its lease from now on (atomically; one caller wins)."""
+
+    async def expired_streams(self) -> list[str]:
+        """Running streams whose lease has expired, where the store can list them cheaply (else [])."""

@@ -13,6 +13,14 @@ Trust rules (the same on every store):
 * streams live in namespaces (``StreamRef``), so endpoints never see each other's streams;
 * the stream is claimed before any work (``reserve``), and a request that fails before its producer
   starts gives the id back, so a failure leaves nothing behind.
+
+Liveness: this process renews the store lease of every stream it generates (``lease_renew_seconds``).
+A follower of a stream generated elsewhere checks its lease (at once, then every
+``lease_check_seconds``), and a sweep asks the store for expired leases, so a stream whose process
+died is noticed within a lease plus about a second. The process that notices either takes the
+generation over (``takeover``; the stream's kind continues it, at most ``max_takeovers`` times) or
+ends the stream with its kind's "interrupted" payloads and ``[DONE]``; the store makes either step
+atomic, so exactly one process does it.
 """
 
 from __future__ import annotations
@@ -20,11 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from core.domain.errors import Conflict, NotFound
-from core.domain.streams import StreamEvent, StreamOwner, StreamRef, StreamStatus
+from core.domain.errors import Conflict, Gone, NotFound
+from core.domain.streams import StreamClaim, StreamEvent, StreamOwner, StreamRef, StreamStatus
 from core.ports.metrics import NO_METRICS, Metrics
 from core.ports.stream_store import StreamStore
 
@@ -53,6 +62,29 @@ class SessionPolicy:
     cancel_after_disconnect_seconds: float = 3600.0
     # How often a running session checks the store for a cancel asked by another process.
     cancel_poll_seconds: float = 0.5
+    # How often this process renews the leases of the streams it generates (well below the lease).
+    lease_renew_seconds: float = 1.0
+    # How often a follower of another process's stream, and the sweep, look for an expired lease.
+    lease_check_seconds: float = 1.0
+    # Continue the generation of a stream whose process died instead of ending it.
+    takeover: bool = False
+    max_takeovers: int = 2
+
+
+class StreamKind(Protocol):
+    """What the endpoint behind one kind of stream (``metadata["kind"]``) does when its producer died."""
+
+    def interrupted(self) -> Sequence[str]:
+        """The payloads that end an interrupted stream in this kind's format (``[DONE]`` follows)."""
+        ...
+
+    def failure(self, error: Exception) -> str:
+        """The last payload of a continuation that failed (as ``on_failure`` of ``start``)."""
+        ...
+
+    async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
+        """A producer that continues the generation after ``events`` (every payload so far), or None."""
+        ...
 
 
 @dataclass(slots=True)
@@ -83,6 +115,9 @@ class StreamSessions:
         self._policy = policy or SessionPolicy()
         self._metrics = metrics
         self._running: dict[str, _Running] = {}
+        self._kinds: dict[str, StreamKind] = {}
+        self._recovering: set[str] = set()
+        self._background: list[asyncio.Task[None]] = []
 
     @property
     def store(self) -> StreamStore:
@@ -95,6 +130,17 @@ class StreamSessions:
 
     def is_running_here(self, ref: StreamRef) -> bool:
         return ref.key in self._running
+
+    def register_kind(self, kind: str, handler: StreamKind) -> None:
+        self._kinds[kind] = handler
+
+    async def supervise(self) -> None:
+        """Start renewing this process's leases and sweeping for streams of dead processes (idempotent)."""
+        if not self._background:
+            self._background = [
+                asyncio.create_task(self._keep_leases(), name="stream-leases"),
+                asyncio.create_task(self._sweep_expired(), name="stream-lease-sweep"),
+            ]
 
     @contextlib.asynccontextmanager
     async def reserve(
@@ -116,15 +162,25 @@ class StreamSessions:
             if not reservation.started:
                 await asyncio.shield(self._store.discard(ref.key))
 
-    def start(self, reservation: Reservation, producer: Producer, on_failure: FailurePayload = generic_failure) -> None:
+    def start(
+        self,
+        reservation: Reservation,
+        producer: Producer,
+        on_failure: FailurePayload = generic_failure,
+        *,
+        request: str | None = None,
+    ) -> None:
         """Start producing into a reserved stream. If the producer raises or a store write fails, the
-        generation stops and the stream ends with ``on_failure(error)`` then ``[DONE]``."""
+        generation stops and the stream ends with ``on_failure(error)`` then ``[DONE]``. ``request``
+        (opaque to this class) is kept with the stream so that another process can take it over."""
         if reservation.started:
             raise RuntimeError(f"stream {reservation.ref.key} already started")
         reservation.started = True
-        key = reservation.ref.key
+        self._launch(reservation.ref.key, producer, on_failure, request)
+
+    def _launch(self, key: str, producer: Producer, on_failure: FailurePayload, request: str | None = None) -> None:
         cancel = asyncio.Event()
-        task = asyncio.create_task(self._run(key, producer, cancel, on_failure), name=f"stream:{key}")
+        task = asyncio.create_task(self._run(key, producer, cancel, on_failure, request), name=f"stream:{key}")
         running = _Running(task, cancel)
         self._running[key] = running
         # Until somebody follows, the disconnect clock runs.
@@ -157,15 +213,20 @@ class StreamSessions:
         await self.status(ref, owner)
         session_id = ref.key
         running = self._running.get(session_id)
+        watchdog: asyncio.Task[None] | None = None
         if running is not None:
             running.followers += 1
             if running.idle_timer is not None:
                 running.idle_timer.cancel()
                 running.idle_timer = None
+        else:
+            watchdog = asyncio.create_task(self._watch_lease(session_id), name=f"stream-watch:{session_id}")
         try:
             async for event in self._store.follow(session_id, after):
                 yield event
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if running is not None:
                 running.followers -= 1
                 if running.followers == 0 and session_id in self._running:
@@ -191,6 +252,9 @@ class StreamSessions:
 
     async def close(self) -> None:
         """Cancel every local generation and wait for their streams to be finished."""
+        for task in self._background:
+            task.cancel()
+        self._background = []
         for running in list(self._running.values()):
             running.cancel.set()
         tasks = [r.task for r in self._running.values()]
@@ -212,11 +276,18 @@ class StreamSessions:
         running.idle_timer = loop.call_later(delay, fire)
 
     async def _run(
-        self, session_id: str, producer: Producer, cancel: asyncio.Event, on_failure: FailurePayload
+        self,
+        session_id: str,
+        producer: Producer,
+        cancel: asyncio.Event,
+        on_failure: FailurePayload,
+        request: str | None,
     ) -> None:
         watcher = asyncio.create_task(self._watch_remote_cancel(session_id, cancel))
         failure: Exception | None = None
         try:
+            if request is not None:
+                await self._store.save_request(session_id, request)
             # Closing the producer (on any way out) stops its generation and frees the model's rows.
             async with contextlib.aclosing(producer(cancel)) as payloads:  # type: ignore[type-var]
                 async for payload in payloads:
@@ -256,3 +327,110 @@ class StreamSessions:
             with contextlib.suppress(Exception):
                 if await self._store.cancel_requested(session_id):
                     cancel.set()
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self._policy.lease_renew_seconds)
+            if not self._running:
+                continue
+            try:
+                lost = await self._store.renew_leases(list(self._running))
+            except Exception:
+                logger.exception("stream.lease_renewal_failed")
+                continue
+            for session_id in lost:
+                running = self._running.get(session_id)
+                if running is not None and not running.task.done():
+                    logger.warning("stream.lease_lost session_id=%s", session_id)
+                    running.cancel.set()
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            try:
+                for session_id in await self._store.expired_streams():
+                    status = await self._store.status(session_id)
+                    if status is not None and status.lease_expired:
+                        await self._recover(status)
+            except Exception:
+                logger.exception("stream.lease_sweep_failed")
+            await asyncio.sleep(self._policy.lease_check_seconds)
+
+    async def _watch_lease(self, session_id: str) -> None:
+        """While somebody follows a stream generated elsewhere: act once its producer is gone."""
+        while True:
+            if session_id not in self._running:
+                try:
+                    status = await self._store.status(session_id)
+                except Exception:
+                    logger.exception("stream.lease_check_failed session_id=%s", session_id)
+                    status = None
+                    await asyncio.sleep(self._policy.lease_check_seconds)
+                    continue
+                if status is None or status.state == "finished":
+                    return
+                if status.lease_expired:
+                    await self._recover(status)
+            await asyncio.sleep(self._policy.lease_check_seconds)
+
+    async def _recover(self, status: StreamStatus) -> None:
+        """Take over or end a stream whose producer died (the store lets one process win)."""
+        session_id = status.session_id
+        if session_id in self._recovering or session_id in self._running:
+            return
+        self._recovering.add(session_id)
+        try:
+            kind = self._kinds.get(status.metadata.get("kind", ""))
+            if self._policy.takeover and kind is not None:
+                claim = await self._store.claim(session_id, self._policy.max_takeovers)
+                if claim is not None:
+                    await self._continue(claim, kind)
+                    return
+            payloads = [*(kind.interrupted() if kind is not None else ()), DONE]
+            if await self._store.interrupt(session_id, payloads):
+                logger.warning("stream.interrupted session_id=%s", session_id)
+        finally:
+            self._recovering.discard(session_id)
+
+    async def _continue(self, claim: StreamClaim, kind: StreamKind) -> None:
+        """This process holds the stream now: continue it, or end it if it cannot be continued."""
+        producer: Producer | None = None
+        try:
+            events = await self._events_before(claim.session_id, claim.next_index)
+            if events is not None:
+                producer = await kind.take_over(claim, events)
+        except Exception:
+            logger.exception("stream.takeover_failed session_id=%s", claim.session_id)
+        if producer is None:
+            producer = _fixed(kind.interrupted())
+            logger.warning("stream.interrupted session_id=%s", claim.session_id)
+        else:
+            self._metrics.stream_taken_over()
+            logger.warning("stream.taken_over session_id=%s takeovers=%s", claim.session_id, claim.takeovers)
+        self._launch(claim.session_id, producer, kind.failure)
+
+    async def _events_before(self, session_id: str, next_index: int) -> list[str] | None:
+        """Every payload before ``next_index``, or None when some were evicted."""
+        payloads: list[str] = []
+        if next_index == 0:
+            return payloads
+        try:
+            async with contextlib.aclosing(self._store.follow(session_id)) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if event.index != len(payloads):
+                        return None
+                    payloads.append(event.data)
+                    if event.index == next_index - 1:
+                        return payloads
+        except Gone:
+            return None
+        return None
+
+
+def _fixed(payloads: Sequence[str]) -> Producer:
+    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+        for payload in payloads:
+            yield payload
+
+    return produce

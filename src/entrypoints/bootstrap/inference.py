@@ -74,6 +74,7 @@ class StreamingProvider(Provider):
             ttl_seconds=settings.sessions_ttl_seconds,
             sqlite_path=settings.sessions_db_path,
             redis_url=settings.redis_url,
+            lease_seconds=settings.stream_lease_seconds,
         )
         await store.start()
         try:
@@ -85,9 +86,14 @@ class StreamingProvider(Provider):
     async def stream_sessions(
         self, store: StreamStore, settings: Settings, metrics: Metrics
     ) -> AsyncIterator[StreamSessions]:
-        sessions = StreamSessions(
-            store, SessionPolicy(cancel_after_disconnect_seconds=settings.cancel_after_disconnect_seconds), metrics
+        lease = settings.stream_lease_seconds
+        policy = SessionPolicy(
+            cancel_after_disconnect_seconds=settings.cancel_after_disconnect_seconds,
+            lease_renew_seconds=min(1.0, lease / 4),
+            lease_check_seconds=min(1.0, lease / 4),
+            takeover=settings.stream_takeover,
         )
+        sessions = StreamSessions(store, policy, metrics)
         try:
             yield sessions
         finally:

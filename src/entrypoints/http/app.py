@@ -13,23 +13,34 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
 from core.ports.metrics import Metrics
+from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.container import build_container
 from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
 from entrypoints.bootstrap.logging import configure_logging
 from entrypoints.bootstrap.roles import serves_marketplace
 from entrypoints.bootstrap.settings import Settings
-from entrypoints.http.chat_search.controller import ChatSearchController
+from entrypoints.http.chat_search.controller import SEARCH_KIND, ChatSearchController, SearchStreams
 from entrypoints.http.docs import docs_assets_router, openapi_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
 from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
+from entrypoints.http.openai.controller import COMPLETION_KIND, CompletionStreams
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
 from entrypoints.http.shutdown import GracefulShutdown
 from entrypoints.http.web import MarketplacePage, web_assets_router
 
 logger = structlog.get_logger(__name__)
+
+
+async def _supervise_streams(container: AsyncContainer) -> None:
+    """Each endpoint says how its streams end (or continue) when their process died; then the
+    sessions start keeping leases and looking for streams of dead processes."""
+    sessions = await container.get(StreamSessions)
+    sessions.register_kind(COMPLETION_KIND, CompletionStreams())
+    sessions.register_kind(SEARCH_KIND, SearchStreams())
+    await sessions.supervise()
 
 
 def create_app(settings: Settings, container: AsyncContainer | None = None) -> Litestar:
@@ -38,6 +49,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup_services(container, settings)
+        await _supervise_streams(container)
         shutdown = GracefulShutdown(app.state.admission, container, settings.shutdown_grace_seconds)
         shutdown.install()
         try:

@@ -36,13 +36,18 @@ async def key_prefix() -> AsyncIterator[str]:
 async def stores(key_prefix: str) -> AsyncIterator[StoreMaker]:
     made: list[RedisStreamStore] = []
 
-    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0) -> StreamStore:
-        store = RedisStreamStore(REDIS_URL, buffer_events, ttl_seconds, key_prefix, block_seconds=0.2)
+    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0, lease_seconds: float = 10.0) -> StreamStore:
+        store = RedisStreamStore(
+            REDIS_URL, buffer_events, ttl_seconds, key_prefix, block_seconds=0.2, lease_seconds=lease_seconds
+        )
         await store.start()
         made.append(store)
         return store
 
-    yield StoreMaker(make, asyncio.sleep, short_ttl=0.4)
+    async def peer(store: StreamStore) -> StreamStore:
+        return await make(lease_seconds=0.3)
+
+    yield StoreMaker(make, asyncio.sleep, short_ttl=0.4, peer=peer, lease=0.3)
     for store in made:
         await store.close()
 

@@ -28,8 +28,9 @@ async def stores(tmp_path: Path) -> AsyncIterator[StoreMaker]:
     clock = FakeClock()
     made: list[SqliteStreamStore] = []
 
-    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0) -> StreamStore:
-        store = SqliteStreamStore(str(tmp_path / f"streams{len(made)}.db"), buffer_events, ttl_seconds, clock=clock)
+    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0, lease_seconds: float = 10.0) -> StreamStore:
+        path = str(tmp_path / f"streams{len(made)}.db")
+        store = SqliteStreamStore(path, buffer_events, ttl_seconds, clock=clock, lease_seconds=lease_seconds)
         await store.start()
         made.append(store)
         return store
@@ -37,7 +38,14 @@ async def stores(tmp_path: Path) -> AsyncIterator[StoreMaker]:
     async def elapse(seconds: float) -> None:
         clock.now += seconds
 
-    yield StoreMaker(make, elapse, short_ttl=600.0)
+    async def peer(store: StreamStore) -> StreamStore:
+        assert isinstance(store, SqliteStreamStore)
+        other = SqliteStreamStore(store._path, clock=clock, lease_seconds=store._lease, poll_interval_seconds=0.01)
+        await other.start()
+        made.append(other)
+        return other
+
+    yield StoreMaker(make, elapse, short_ttl=600.0, peer=peer)
     for store in made:
         await store.close()
 
@@ -76,35 +84,57 @@ async def test_a_finished_session_replays_after_a_restart(db_path: str) -> None:
         await first.close()
 
 
-async def test_sessions_left_running_by_a_crash_are_finished_on_start(db_path: str) -> None:
-    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
+async def test_a_restarted_store_lists_the_streams_a_crash_left_running_once_their_lease_expires(
+    db_path: str,
+) -> None:
+    clock = FakeClock()
+    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600, clock=clock, lease_seconds=10)
     await crashed.start()
     await crashed.open("s", OWNER)
     await crashed.append("s", "a")
     await crashed.append("s", "b")
     await crashed.flush()
-    await crashed.append("s", "never flushed")  # lost with the "crash":
+    await crashed.append("s", "never flushed")  # lost with the "crash": no follower was sent it
     assert crashed._flusher is not None
     crashed._flusher.cancel()  # from here on the crashed store never writes again
-    restarted = SqliteStreamStore(db_path)
+    restarted = SqliteStreamStore(db_path, clock=clock, lease_seconds=10)
     await restarted.start()
     try:
-        status = await restarted.status("s")
-        assert status is not None and status.state == "finished"
-        assert await collect(restarted, "s") == [(0, "a"), (1, "b")]
-        with pytest.raises(Conflict):  # a crashed stream stays readable: its id is taken
+        assert await restarted.expired_streams() == []  # a live process's rows are never touched
+        clock.now += 11
+        assert await restarted.expired_streams() == ["s"]
+        assert await restarted.interrupt("s", ["interrupted", "[DONE]"])
+        assert await collect(restarted, "s") == [(0, "a"), (1, "b"), (2, "interrupted"), (3, "[DONE]")]
+        with pytest.raises(Conflict):  # an interrupted stream stays readable: its id is taken
             await restarted.open("s", OTHER)
         await restarted.open("s", OWNER, continue_owned=True)
         await restarted.append("s", "new")
     finally:
         await restarted.close()
         await crashed.close()  # a late write of the old stream must not clobber the new one
-    again = SqliteStreamStore(db_path)
+    again = SqliteStreamStore(db_path, clock=clock)
     await again.start()
     try:
         assert await collect(again, "s") == [(0, "new")]
     finally:
         await again.close()
+
+
+async def test_an_older_file_gets_the_lease_columns(db_path: str) -> None:
+    with sqlite3.connect(db_path) as old:
+        old.executescript(
+            "CREATE TABLE stream_sessions (session_id TEXT PRIMARY KEY, epoch TEXT NOT NULL, state TEXT NOT NULL,"
+            " first_index INTEGER NOT NULL, next_index INTEGER NOT NULL, metadata TEXT NOT NULL,"
+            " cancel_requested INTEGER NOT NULL DEFAULT 0, touched_at REAL NOT NULL, finished_at REAL);"
+            "INSERT INTO stream_sessions VALUES ('old', 'e', 'running', 0, 0, '{}', 0, 1.0, NULL);"
+        )
+    store = SqliteStreamStore(db_path)
+    await store.start()
+    try:
+        assert await store.expired_streams() == ["old"]  # no lease: its process is long gone
+        assert await store.interrupt("old", ["[DONE]"])
+    finally:
+        await store.close()
 
 
 async def _pending_after_idle(task: asyncio.Task[object]) -> bool:
@@ -132,7 +162,8 @@ async def test_followers_are_sent_an_event_only_once_it_is_committed(db_path: st
 
 
 async def test_a_resume_after_a_crash_returns_every_event_a_client_was_sent(db_path: str) -> None:
-    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600)
+    clock = FakeClock()
+    crashed = SqliteStreamStore(db_path, flush_interval_seconds=3600, clock=clock)
     await crashed.start()
     await crashed.open("s", OWNER)
     follower = crashed.follow("s")
@@ -148,9 +179,11 @@ async def test_a_resume_after_a_crash_returns_every_event_a_client_was_sent(db_p
     pending.cancel()
     assert crashed._flusher is not None
     crashed._flusher.cancel()  # the "crash": this store never writes again
-    restarted = SqliteStreamStore(db_path)
+    restarted = SqliteStreamStore(db_path, clock=clock)
     await restarted.start()
     try:
+        clock.now += 60
+        assert await restarted.interrupt("s", ["[DONE]"])
         stored = [data for _, data in await collect(restarted, "s")]
         assert stored[: len(seen)] == seen == ["a", "b", "c"]
     finally:
@@ -176,7 +209,7 @@ async def test_a_second_store_on_the_file_follows_and_cancels_a_running_stream(d
     producer = SqliteStreamStore(db_path, flush_interval_seconds=0.02, cancel_check_seconds=0.02)
     await producer.start()
     reader = SqliteStreamStore(db_path, poll_interval_seconds=0.02)
-    await reader.start()  # (it would finish sessions left running, so start it before opening)
+    await reader.start()
     try:
         await producer.open("s", OWNER)
         await producer.append("s", "a")

@@ -26,6 +26,10 @@ class StoreMaker:
     make: Callable[..., Awaitable[StreamStore]]
     elapse: Callable[[float], Awaitable[None]]
     short_ttl: float = 1.0
+    # Another started store on the same data, as a second process would have (the in-memory store,
+    # which one process owns, answers with the same instance).
+    peer: Callable[[StreamStore], Awaitable[StreamStore]] | None = None
+    lease: float = 10.0  # the lease duration lease tests give ``make(lease_seconds=...)``
 
 
 async def collect(store: StreamStore, session_id: str, after: int = -1, within: float = 5.0) -> list[tuple[int, str]]:
@@ -48,6 +52,16 @@ async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
 
 OWNER = "key:owner"
 OTHER = "key:other"
+
+
+async def settled(store: StreamStore, session_id: str, next_index: int) -> None:
+    """Wait until ``store`` sees ``next_index`` events (another instance commits in the background)."""
+    async with asyncio.timeout(5.0):
+        while True:
+            status = await store.status(session_id)
+            if status is not None and status.next_index >= next_index:
+                return
+            await asyncio.sleep(0.01)
 
 
 class StreamStoreContract:
@@ -265,3 +279,82 @@ class StreamStoreContract:
             await store.append("s", "b")
         await store.open("s", OTHER)  # the id is free again, for anyone
         assert await store.append("s", "fresh") == 0
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    async def _dead_producer(self, stores: StoreMaker, events: int = 2) -> tuple[StreamStore, StreamStore]:
+        """A stream opened by a producer that then stopped renewing, and a peer that outlived it."""
+        assert stores.peer is not None
+        producer = await stores.make(lease_seconds=stores.lease)
+        await producer.open("s", OWNER, {"kind": "test"})
+        await producer.save_request("s", "the request")
+        for i in range(events):
+            await producer.append("s", f"e{i}")
+        survivor = await stores.peer(producer)
+        await settled(survivor, "s", events)
+        status = await survivor.status("s")
+        assert status is not None and not status.lease_expired
+        await stores.elapse(stores.lease * 1.5)
+        return producer, survivor
+
+    async def test_a_renewed_lease_does_not_expire(self, stores: StoreMaker) -> None:
+        assert stores.peer is not None
+        producer = await stores.make(lease_seconds=stores.lease)
+        await producer.open("s", OWNER)
+        survivor = await stores.peer(producer)
+        for _ in range(3):
+            await stores.elapse(stores.lease * 0.6)
+            assert await producer.renew_leases(["s"]) == set()
+        status = await survivor.status("s")
+        assert status is not None and status.state == "running" and not status.lease_expired
+        assert await survivor.interrupt("s", ["x"]) is False
+        assert await survivor.claim("s", 2) is None
+
+    async def test_an_expired_stream_is_interrupted_exactly_once(self, stores: StoreMaker) -> None:
+        producer, survivor = await self._dead_producer(stores)
+        status = await survivor.status("s")
+        assert status is not None and status.lease_expired
+        assert stores.peer is not None
+        third = await stores.peer(producer)
+        results = await asyncio.gather(*(s.interrupt("s", ["err", "[DONE]"]) for s in (survivor, third, survivor)))
+        assert sorted(results) == [False, False, True]
+        assert await collect(survivor, "s") == [(0, "e0"), (1, "e1"), (2, "err"), (3, "[DONE]")]
+        status = await survivor.status("s")
+        assert status is not None and (status.state, status.lease_expired) == ("finished", False)
+        if survivor is not producer:
+            assert await producer.renew_leases(["s"]) == {"s"}
+            with pytest.raises(Conflict):
+                await producer.append("s", "late")
+
+    async def test_one_claim_wins_and_the_stream_continues_with_the_next_index(self, stores: StoreMaker) -> None:
+        producer, survivor = await self._dead_producer(stores)
+        assert stores.peer is not None
+        third = await stores.peer(producer)
+        claims = await asyncio.gather(survivor.claim("s", 2), third.claim("s", 2))
+        won = [c for c in claims if c is not None]
+        assert len(won) == 1
+        claim = won[0]
+        assert (claim.next_index, claim.takeovers, claim.request) == (2, 1, "the request")
+        assert (claim.metadata, claim.owner) == ({"kind": "test"}, OWNER)
+        winner = survivor if claims[0] is not None else third
+        assert await winner.append("s", "e2") == 2
+        if winner is not producer:
+            assert await producer.renew_leases(["s"]) == {"s"}
+            with pytest.raises(Conflict):
+                await producer.append("s", "late")
+        await winner.finish("s")
+        assert await collect(winner, "s") == [(0, "e0"), (1, "e1"), (2, "e2")]
+        loser = third if winner is survivor else survivor
+        await settled(loser, "s", 3)
+        assert await collect(loser, "s", after=0) == [(1, "e1"), (2, "e2")]
+
+    async def test_takeovers_are_bounded(self, stores: StoreMaker) -> None:
+        producer, survivor = await self._dead_producer(stores)
+        assert await survivor.claim("s", 1) is not None
+        await stores.elapse(stores.lease * 1.5)  # the claimer died too
+        assert stores.peer is not None
+        checker = await stores.peer(producer)
+        status = await checker.status("s")
+        assert status is not None and status.lease_expired and status.takeovers == 1
+        assert await checker.claim("s", 1) is None
+        assert await checker.interrupt("s", ["err"]) is True

@@ -26,8 +26,8 @@ async def stores() -> AsyncIterator[StoreMaker]:
     clock = FakeClock()
     made: list[InMemoryStreamStore] = []
 
-    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0) -> StreamStore:
-        store = InMemoryStreamStore(buffer_events, ttl_seconds, clock)
+    async def make(buffer_events: int = 2048, ttl_seconds: float = 600.0, lease_seconds: float = 10.0) -> StreamStore:
+        store = InMemoryStreamStore(buffer_events, ttl_seconds, clock, lease_seconds=lease_seconds)
         await store.start()
         made.append(store)
         return store
@@ -35,7 +35,10 @@ async def stores() -> AsyncIterator[StoreMaker]:
     async def elapse(seconds: float) -> None:
         clock.now += seconds
 
-    yield StoreMaker(make, elapse, short_ttl=600.0)
+    async def peer(store: StreamStore) -> StreamStore:
+        return store  # one process owns an in-memory store
+
+    yield StoreMaker(make, elapse, short_ttl=600.0, peer=peer)
     for store in made:
         await store.close()
 

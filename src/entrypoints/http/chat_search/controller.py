@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -16,7 +16,7 @@ from litestar.response import Stream
 
 from core.domain.errors import Forbidden, InvalidInput
 from core.domain.marketplace import Page, User
-from core.domain.streams import StreamNamespace, StreamOwner, StreamRef, new_session_id, user_owner
+from core.domain.streams import StreamClaim, StreamNamespace, StreamOwner, StreamRef, new_session_id, user_owner
 from core.inference.racing import Cancelled, until_cancelled
 from core.ports.marketplace import UnitOfWork
 from core.ports.metrics import Metrics
@@ -31,7 +31,7 @@ from core.use_cases.recommend_products import (
     SearchCommand,
     save_answer_in_new_unit,
 )
-from core.use_cases.stream_sessions import StreamSessions
+from core.use_cases.stream_sessions import Producer, StreamSessions
 from entrypoints.http.bearer import bearer_token
 from entrypoints.http.chat_search.wire import (
     ChatSearchRequest,
@@ -51,6 +51,8 @@ logger = structlog.get_logger(__name__)
 
 # Only users own AI-search streams; any other caller's owner matches none of them.
 NOT_A_USER: StreamOwner = "not-a-user"
+SEARCH_KIND = "chat.search"
+INTERRUPTED_MESSAGE = "The process generating this answer stopped before it finished"
 
 
 def search_stream(session_id: str) -> StreamRef:
@@ -59,6 +61,17 @@ def search_stream(session_id: str) -> StreamRef:
 
 def _payload(value: dict[str, Any]) -> str:
     return json.dumps(msgspec.to_builtins(value), ensure_ascii=False, separators=(",", ":"))
+
+
+class SearchStreams:
+    """AI-search streams whose process died end with an ``error`` event (``generation_interrupted``);
+    their ``products`` event and the text streamed so far stay readable."""
+
+    def interrupted(self) -> Sequence[str]:
+        return [_payload({"type": "error", "code": "generation_interrupted", "message": INTERRUPTED_MESSAGE})]
+
+    async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
+        return None
 
 
 class ChatSearchController(Controller):
@@ -105,7 +118,7 @@ class ChatSearchController(Controller):
         stream = search_stream(data.session_id or new_session_id(f"user_{user.id}_"))
         # Claim the stream before the turn is recorded: a taken id (409) leaves the conversation as it
         # was, and a failure below frees the id. The owner may continue a finished stream (next turn).
-        metadata = {"kind": "chat.search", "user_id": str(user.id)}
+        metadata = {"kind": SEARCH_KIND, "user_id": str(user.id)}
         async with sessions.reserve(stream, owner, metadata, continue_owned=True) as reservation:
             command = SearchCommand(api_key, data.query, stream.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)

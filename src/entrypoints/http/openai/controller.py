@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 import structlog
@@ -20,6 +20,7 @@ from core.domain.api_keys import same_secret
 from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from core.domain.streams import (
     ANONYMOUS_OWNER,
+    StreamClaim,
     StreamNamespace,
     StreamOwner,
     StreamRef,
@@ -28,7 +29,7 @@ from core.domain.streams import (
 )
 from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion, reported_prompt_tokens
-from core.use_cases.stream_sessions import StreamSessions
+from core.use_cases.stream_sessions import Producer, StreamSessions
 from entrypoints.bootstrap.settings import Settings
 from entrypoints.http.bearer import bearer_token
 from entrypoints.http.disconnect import unless_disconnected
@@ -37,6 +38,7 @@ from entrypoints.http.openai.translate import (
     check_session_id,
     completion_body,
     error_payload,
+    interrupted_payload,
     to_command,
     to_messages,
 )
@@ -82,6 +84,16 @@ def stream_owner(request: Request[Any, Any, Any], settings: Settings) -> StreamO
 
 def completion_stream(session_id: str) -> StreamRef:
     return StreamRef(StreamNamespace.COMPLETIONS, session_id)
+
+
+class CompletionStreams:
+    """``/v1`` streams whose process died end with an OpenAI error event (``generation_interrupted``)."""
+
+    def interrupted(self) -> Sequence[str]:
+        return [interrupted_payload()]
+
+    async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
+        return None
 
 
 class OpenAIController(Controller):

@@ -191,6 +191,15 @@ class ChunkWriter:
         return self._encode([], Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens))
 
 
+INTERRUPTED_MESSAGE = "The process generating this stream stopped before the generation finished"
+
+
+def interrupted_payload() -> str:
+    """The final event of a stream whose generating process died."""
+    body = {"message": INTERRUPTED_MESSAGE, "type": "server_error", "param": None, "code": "generation_interrupted"}
+    return json.dumps({"error": body}, ensure_ascii=False, separators=(",", ":"))
+
+
 def error_payload(error: Exception) -> str:
     """The final event of a stream that failed after it started."""
     if isinstance(error, DomainError):
