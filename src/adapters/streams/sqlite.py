@@ -253,9 +253,7 @@ class SqliteStreamStore:
         meta = dict(metadata or {})
         epoch = uuid.uuid4().hex
         # One IMMEDIATE transaction decides: atomic across the processes sharing the file.
-        opened = await self._call(
-            self._open_row, session_id, epoch, owner, json.dumps(meta), now, continue_owned
-        )
+        opened = await self._call(self._open_row, session_id, epoch, owner, json.dumps(meta), now, continue_owned)
         if not opened:
             raise session_exists(session_id)
         log = RingLog(session_id, self._buffer_events, meta, now, owner=owner, publish_on_append=False)

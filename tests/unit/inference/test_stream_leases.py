@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from core.domain.streams import ANONYMOUS_OWNER, StreamClaim, StreamNamespace, StreamRef
 from core.use_cases.stream_sessions import DONE, Producer, SessionPolicy, StreamSessions
 from tests.fakes.stream_store import FakeStreamStore
+from tests.unit.streams.contract import until
 
 FAST = SessionPolicy(lease_renew_seconds=0.01, lease_check_seconds=0.01)
 REF = StreamRef(StreamNamespace.COMPLETIONS, "s")
@@ -114,9 +115,7 @@ async def test_the_sweep_ends_dead_streams_nobody_follows() -> None:
     await dead_stream(store)
     await sessions.supervise()
     try:
-        async with asyncio.timeout(5):
-            while KEY not in store.finished:
-                await asyncio.sleep(0.01)
+        await until(lambda: KEY in store.finished)
         assert store.events[KEY] == ["e0", "e1", "interrupted", DONE]
     finally:
         await sessions.close()
@@ -136,9 +135,7 @@ async def test_running_streams_renew_their_leases_and_stop_when_they_lost_one() 
     try:
         async with sessions.reserve(REF, ANONYMOUS_OWNER) as reservation:
             sessions.start(reservation, endless)
-        async with asyncio.timeout(5):
-            while not any(KEY in ids for ids in store.renewed):
-                await asyncio.sleep(0.01)
+        await until(lambda: any(KEY in ids for ids in store.renewed))
         store.expired.add(KEY)  # another process claimed it meanwhile: the renewal says so
         await asyncio.wait_for(stopped.wait(), 5)
     finally:

@@ -70,6 +70,9 @@ class SearchStreams:
     def interrupted(self) -> Sequence[str]:
         return [_payload({"type": "error", "code": "generation_interrupted", "message": INTERRUPTED_MESSAGE})]
 
+    def failure(self, error: Exception) -> str:
+        return _failure_payload(error)
+
     async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
         return None
 

@@ -92,6 +92,9 @@ class CompletionStreams:
     def interrupted(self) -> Sequence[str]:
         return [interrupted_payload()]
 
+    def failure(self, error: Exception) -> str:
+        return error_payload(error)
+
     async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
         return None
 
