@@ -1,17 +1,23 @@
 """The ``Metrics`` port on prometheus-client. Every public metric name of the service is here.
 
-Each instance has its own registry, so several apps in one process (tests) never collide.
+Each instance has its own registry, so several apps in one process (tests) never collide. With several
+worker processes (``WEB_CONCURRENCY``), ``marketplace serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the
+workers start: each one then writes its values there and any worker's scrape adds up all of them.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from core.ports.metrics import RejectionReason
 
 # ``*_created`` series double every counter for nothing a dashboard uses.
 disable_created_metrics()
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TTFT_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0)
@@ -52,10 +58,18 @@ class PrometheusMetrics:
             buckets=E2E_BUCKETS,
             registry=r,
         )
-        self.running = Gauge("llm_requests_running", "Sequences in the batch now.", registry=r)
-        self.waiting = Gauge("llm_requests_waiting", "Requests queued for a batch row now.", registry=r)
+        # Across worker processes: running and waiting add up, the KV share is the fullest worker's.
+        self.running = Gauge(
+            "llm_requests_running", "Sequences in the batch now.", registry=r, multiprocess_mode="livesum"
+        )
+        self.waiting = Gauge(
+            "llm_requests_waiting", "Requests queued for a batch row now.", registry=r, multiprocess_mode="livesum"
+        )
         self.kv_usage = Gauge(
-            "llm_kv_cache_usage_ratio", "Share of the KV cache held by running sequences (0 to 1).", registry=r
+            "llm_kv_cache_usage_ratio",
+            "Share of the KV cache held by running sequences (0 to 1).",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.prompt_tokens = Counter(
             "llm_prompt_tokens_total", "Prompt tokens, as the API reports them in usage.", registry=r
@@ -136,5 +150,15 @@ class PrometheusMetrics:
         self.ai_search.labels("true" if ai_generated else "false").inc()
 
     def render(self) -> tuple[bytes, str]:
+        registry = self.registry
+        directory = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if directory:  # every worker's values, summed
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=directory)
         # The classic text format (0.0.4), which every Prometheus version scrapes.
-        return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
+        return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+
+    def close(self) -> None:
+        """This process stops: its live gauges leave the workers' sums."""
+        if os.environ.get(MULTIPROCESS_DIR_ENV):
+            multiprocess.mark_process_dead(os.getpid())

@@ -7,12 +7,17 @@ Readiness: the database (when this role serves the marketplace), the stream stor
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from dishka import AsyncContainer, Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.engine import ping as ping_database
 from adapters.metrics import PrometheusMetrics
+from adapters.metrics.prometheus import MULTIPROCESS_DIR_ENV
 from core.domain.errors import Unavailable
 from core.ports.language_model import LanguageModel
 from core.ports.metrics import NO_METRICS, Metrics
@@ -28,8 +33,28 @@ class MetricsProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def metrics(self, settings: Settings) -> Metrics:
-        return PrometheusMetrics() if settings.metrics_enabled else NO_METRICS
+    def metrics(self, settings: Settings) -> Iterator[Metrics]:
+        if not settings.metrics_enabled:
+            yield NO_METRICS
+            return
+        metrics = PrometheusMetrics()
+        try:
+            yield metrics
+        finally:
+            metrics.close()
+
+
+def prepare_worker_metrics(workers: int) -> str | None:
+    """Before starting several worker processes: the empty folder where their metrics meet (the operator's
+    ``PROMETHEUS_MULTIPROC_DIR``, else a new temporary one). Returns it, or ``None`` for one process."""
+    if workers <= 1:
+        return None
+    directory = Path(os.environ.get(MULTIPROCESS_DIR_ENV) or tempfile.mkdtemp(prefix="marketplace-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # values of an earlier run would be added to this one's
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR_ENV] = str(directory)
+    return str(directory)
 
 
 class ReadinessProvider(Provider):

@@ -122,7 +122,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if settings.web_concurrency > 1:
+        from entrypoints.bootstrap.observability import prepare_worker_metrics
+
         # Worker processes import the app themselves; each one holds its own model when it loads one.
+        # Their metrics meet in one folder, so that a scrape answered by any worker counts them all.
+        if settings.metrics_enabled:
+            prepare_worker_metrics(settings.web_concurrency)
         factory = "entrypoints.http.app:create_app_from_env"
         uvicorn.run(factory, factory=True, workers=settings.web_concurrency, **options)
     else:
