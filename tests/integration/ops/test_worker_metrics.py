@@ -28,13 +28,13 @@ def test_two_workers_report_one_set_of_counters(tmp_path: Path) -> None:
         "SESSION_STORE": "redis",
         "REDIS_URL": REDIS_URL,
         "WEB_CONCURRENCY": "2",
+        "HOST": "127.0.0.1",
         "LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # --role api: no model to load
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli.main", "serve", "--role", "api", "--host", "127.0.0.1"]
-        + ["--port", str(port)],
+        [sys.executable, "-m", "entrypoints.cli.main", "serve", "--role", "api", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
