@@ -12,6 +12,7 @@ from core.domain.generation import ModelInfo
 from tests.conftest import REDIS_URL
 from tests.fakes.language_model import FakeLanguageModel
 from tests.integration.live_server import free_port
+from tests.integration.ops.forwarder import TcpForwarder
 
 
 class LazyModel(FakeLanguageModel):
@@ -67,10 +68,15 @@ async def test_an_unreachable_database_is_named(serve: Callable[..., str]) -> No
     assert response.json()["not_ready"] == ["database"]
 
 
-async def test_an_unreachable_redis_is_named(serve: Callable[..., str]) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    async with httpx.AsyncClient(base_url=serve(session_store="redis", redis_url=url), timeout=30) as client:
-        response = await client.get("/health/ready")
+@pytest.mark.redis
+async def test_redis_going_away_is_named(serve: Callable[..., str]) -> None:
+    host, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split(":")
+    with TcpForwarder((host, int(port))) as forwarder:
+        url = serve(session_store="redis", redis_url=f"redis://127.0.0.1:{forwarder.port}/0")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            assert (await client.get("/health/ready")).status_code == 200
+            forwarder.stop()  # Redis is gone for this server
+            response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["not_ready"] == ["stream_store"]
 
