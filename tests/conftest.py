@@ -43,7 +43,10 @@ def require_service(name: str, host: str, port: int) -> None:
 
 def chromium_executable() -> str | None:
     """Debian's chromium (``CHROMIUM_PATH`` overrides); Playwright's own browser download is not used."""
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    named = os.environ.get("CHROMIUM_PATH")
+    if named:
+        return named if os.access(named, os.X_OK) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def require_chromium() -> str:
@@ -54,7 +57,7 @@ def require_chromium() -> str:
         _missing("Playwright for Python is not installed", "install the dev extras")
     executable = chromium_executable()
     if executable is None:
-        _missing("no chromium binary on PATH", "install it (apt-get install chromium) or set CHROMIUM_PATH")
+        _missing("no chromium binary (CHROMIUM_PATH, or chromium on PATH)", "apt-get install chromium to run this test")
     return executable  # type: ignore[return-value]
 
 

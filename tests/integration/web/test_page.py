@@ -205,6 +205,20 @@ def test_an_empty_result_shows_the_alternatives_with_their_reason(web: BrowserSe
     web.shot("alternatives")
 
 
+def test_a_refused_request_shows_the_services_reason(web: BrowserSession) -> None:
+    expect = _expect()
+    page: Any = web.page
+    web.goto()
+    _ask(web, QUERY, key="sk_usr_demo_3")  # Bob has no AI access
+    expect(page.locator("#ai-status")).to_contain_text("AI access is not enabled")
+    expect(page.get_by_test_id("ai-answer")).to_have_class(re.compile("failed"))
+    expect(page.get_by_test_id("ai-submit")).to_be_enabled()
+    expect(page.get_by_test_id("ai-stop")).to_be_disabled()
+    # The browser reports the refused request itself; nothing else may have gone wrong.
+    assert all("403" in text for text in web.console_errors), web.console_errors
+    web.console_errors.clear()
+
+
 def _distances(page) -> list[float]:  # type: ignore[no-untyped-def]
     texts = page.locator("#search-results [data-testid=product-card] [data-field=distance]").all_inner_texts()
     return [float(t.removesuffix(" km").replace(".", "").replace(",", ".")) for t in texts]
