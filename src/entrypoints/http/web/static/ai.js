@@ -144,6 +144,7 @@ export function initAssistant({ getKey, focusKey }) {
     if (payload.type === "products") {
       sessionId = payload.session_id ?? sessionId;
       state.conversation = sessionId;
+      state.streamId ??= payload.session_id ?? null;
       state.turn.showProducts(payload);
       setStatus(t("streaming"));
     } else if (payload.type === "delta") {

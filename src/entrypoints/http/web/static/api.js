@@ -60,7 +60,7 @@ export async function* sseEvents(body) {
       }
     }
   } finally {
-    reader.releaseLock();
+    reader.cancel().catch(() => {}); // closes the connection when the reader stops early
   }
 }
 
