@@ -112,9 +112,16 @@ class FakeStreamStore:
 
     async def request_cancel(self, session_id: str) -> bool:
         if session_id in self.events and session_id not in self.finished:
-            self.cancel_flags.add(session_id)
+            async with self._changed:
+                self.cancel_flags.add(session_id)
+                self._changed.notify_all()
             return True
         return False
+
+    async def wait_cancel(self, session_id: str) -> None:
+        async with self._changed:
+            while session_id not in self.cancel_flags:
+                await self._changed.wait()
 
     async def cancel_requested(self, session_id: str) -> bool:
         return session_id in self.cancel_flags

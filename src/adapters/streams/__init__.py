@@ -21,6 +21,7 @@ def build_stream_store(
     sqlite_path: str,
     redis_url: str,
     lease_seconds: float = 10.0,
+    redis_max_connections: int = 32,
 ) -> StreamStore:
     """The store named by ``kind``; libraries of the other kinds are not even imported."""
     if kind == "memory":
@@ -34,5 +35,7 @@ def build_stream_store(
     if kind == "redis":
         from adapters.streams.redis import RedisStreamStore
 
-        return RedisStreamStore(redis_url, buffer_events, ttl_seconds, lease_seconds=lease_seconds)
+        return RedisStreamStore(
+            redis_url, buffer_events, ttl_seconds, lease_seconds=lease_seconds, max_connections=redis_max_connections
+        )
     raise ValueError(f"unknown stream store {kind!r}; use one of {', '.join(KINDS)}")

@@ -54,10 +54,10 @@ class RingLog:
     """The newest ``capacity`` events of one session plus its state."""
 
     __slots__ = (
+        "_cancel",
         "_events",
         "_publish_on_append",
         "_waiter",
-        "cancel_requested",
         "finished_at",
         "first_index",
         "lease_until",
@@ -92,7 +92,7 @@ class RingLog:
         self.next_index = first_index
         self.finished_at: float | None = None
         self.touched_at = now
-        self.cancel_requested = False
+        self._cancel = asyncio.Event()  # set once a cancel is asked for; the producer awaits it
         self.lease_until = float("inf")  # the owning store sets and renews it
         self.takeovers = 0
         self.request: str | None = None
@@ -101,6 +101,20 @@ class RingLog:
         self._publish_on_append = publish_on_append
         self.published_to = first_index  # followers see indexes below this
         self.published_finished = False
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        if value:
+            self._cancel.set()
+        else:
+            self._cancel.clear()
+
+    async def wait_cancel(self) -> None:
+        await self._cancel.wait()
 
     @property
     def running(self) -> bool:

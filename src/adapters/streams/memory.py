@@ -169,6 +169,13 @@ class InMemoryStreamStore:
         now = self._clock()
         return [sid for sid, log in self._sessions.items() if log.lease_expired(now)]
 
+    async def wait_cancel(self, session_id: str) -> None:
+        log = self._sessions.get(session_id)
+        if log is None:
+            await asyncio.Event().wait()  # no such stream: nothing will ever cancel it
+        else:
+            await log.wait_cancel()
+
     def purge_expired(self) -> int:
         """Apply both lifetime rules to every session now; returns how many were forgotten."""
         now = self._clock()

@@ -411,6 +411,15 @@ class SqliteStreamStore:
         row = await self._call(self._load, session_id, self._clock())
         return row is not None and row.state == "running" and row.cancel_requested
 
+    async def wait_cancel(self, session_id: str) -> None:
+        """For this process's own streams: set by ``request_cancel`` here, or by the flusher when another
+        process wrote the cancel into the file (it checks every ``cancel_check_seconds`` anyway)."""
+        local = self._local.get(session_id)
+        if local is None:
+            await asyncio.Event().wait()  # generated elsewhere: its own process waits for it
+        else:
+            await local.log.wait_cancel()
+
     # -- maintenance -------------------------------------------------------------------------
 
     async def flush(self) -> None:

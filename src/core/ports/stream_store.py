@@ -66,6 +66,10 @@ class StreamStore(Protocol):
 
     async def cancel_requested(self, session_id: str) -> bool: ...
 
+    async def wait_cancel(self, session_id: str) -> None:
+        """Return once a cancel is asked for the running stream ``session_id`` (from any process that
+        shares the store). Pushed, not polled, where the store can push; never returns otherwise."""
+
     async def save_request(self, session_id: str, request: str) -> None:
         """Keep what a takeover needs to continue the generation (returned by ``claim``)."""
 

@@ -60,8 +60,8 @@ def generic_failure(_error: Exception) -> str:
 class SessionPolicy:
     # Cancel a generation when every follower has been gone this long (0 disables).
     cancel_after_disconnect_seconds: float = 3600.0
-    # How often a running session checks the store for a cancel asked by another process.
-    cancel_poll_seconds: float = 0.5
+    # How long to wait before asking a failing store again (for a cancel).
+    store_retry_seconds: float = 0.5
     # How often this process renews the leases of the streams it generates (well below the lease).
     lease_renew_seconds: float = 1.0
     # How often a follower of another process's stream, and the sweep, look for an expired lease.
@@ -322,11 +322,15 @@ class StreamSessions:
                 await asyncio.sleep(END_RETRY_SECONDS * 2**attempt)
 
     async def _watch_remote_cancel(self, session_id: str, cancel: asyncio.Event) -> None:
+        """A cancel asked through the store (by any process) reaches the producer: the store pushes it."""
         while not cancel.is_set():
-            await asyncio.sleep(self._policy.cancel_poll_seconds)
-            with contextlib.suppress(Exception):
-                if await self._store.cancel_requested(session_id):
-                    cancel.set()
+            try:
+                await self._store.wait_cancel(session_id)
+            except Exception as error:  # the store failed for a moment: wait on it again
+                logger.warning("stream.cancel_watch_failed session_id=%s error=%r", session_id, error)
+                await asyncio.sleep(self._policy.store_retry_seconds)
+                continue
+            cancel.set()
 
     # -- leases ----------------------------------------------------------------------------------
 

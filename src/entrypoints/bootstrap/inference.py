@@ -75,6 +75,7 @@ class StreamingProvider(Provider):
             sqlite_path=settings.sessions_db_path,
             redis_url=settings.redis_url,
             lease_seconds=settings.stream_lease_seconds,
+            redis_max_connections=settings.redis_max_connections,
         )
         await store.start()
         try:

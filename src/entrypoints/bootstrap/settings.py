@@ -64,6 +64,7 @@ class Settings:
     sessions_ttl_seconds: float = 600.0
     sessions_db_path: str = "sessions.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = 32
     cancel_after_disconnect_seconds: float = 3600.0
     stream_lease_seconds: float = 10.0
     stream_takeover: bool = False
@@ -114,6 +115,7 @@ class Settings:
             sessions_ttl_seconds=reader.number("SESSIONS_TTL_SECONDS", 600.0, minimum=1.0),
             sessions_db_path=reader.text("SESSIONS_DB_PATH", "sessions.db"),
             redis_url=reader.text("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_max_connections=reader.integer("REDIS_MAX_CONNECTIONS", 32, minimum=2, maximum=10_000),
             cancel_after_disconnect_seconds=reader.number("CANCEL_AFTER_DISCONNECT_SECONDS", 3600.0, minimum=0.0),
             stream_lease_seconds=reader.number("STREAM_LEASE_SECONDS", 10.0, minimum=0.5, maximum=3600.0),
             # Another process can only continue a stream it can read: on by default where it can.

@@ -149,3 +149,94 @@ async def test_the_first_index_follows_exact_trimming(stores: StoreMaker) -> Non
     assert await collect(store, "s", after=1) == [(2, "e2"), (3, "e3"), (4, "e4")]
     with pytest.raises(Gone, match="2 to 4"):
         await first_step(store.follow("s", after=0))
+
+
+async def connections_named(client: aioredis.Redis, name: str) -> int:
+    return sum(1 for c in await client.client_list() if c.get("name") == name)
+
+
+async def test_150_followers_share_a_small_bounded_pool(key_prefix: str) -> None:
+    producer = RedisStreamStore(REDIS_URL, 256, 60, key_prefix, max_connections=4)
+    reader = RedisStreamStore(REDIS_URL, 256, 60, key_prefix, max_connections=6)
+    admin = aioredis.from_url(REDIS_URL, decode_responses=True)
+    await producer.start()
+    await reader.start()
+    try:
+        await producer.open("s", OWNER)
+        await producer.append("s", "e0")
+        followers = [asyncio.create_task(collect(reader, "s", within=60)) for _ in range(150)]
+        most = 0
+        for i in range(1, 40):
+            await producer.append("s", f"e{i}")
+            await asyncio.sleep(0.01)
+            most = max(most, await connections_named(admin, f"{key_prefix}pool"))
+        await producer.finish("s")
+        results = await asyncio.gather(*followers)
+        assert all(result == [(i, f"e{i}") for i in range(40)] for result in results)
+        assert 0 < most <= 4 + 6  # both processes' pools together, never one connection per follower
+        assert await connections_named(admin, f"{key_prefix}notify") == 2  # one listener per process
+    finally:
+        await producer.close()
+        await reader.close()
+        await admin.aclose()
+
+
+async def test_a_cancel_is_pushed_to_the_producer_not_polled(
+    two_processes: tuple[RedisStreamStore, RedisStreamStore],
+) -> None:
+    producer, other = two_processes
+    checks = 0
+    exists = producer.cancel_requested
+
+    async def counted(session_id: str) -> bool:
+        nonlocal checks
+        checks += 1
+        return await exists(session_id)
+
+    producer.cancel_requested = counted  # type: ignore[method-assign]
+    await producer.open("s", OWNER)
+    waiter = asyncio.create_task(producer.wait_cancel("s"))
+    await asyncio.sleep(0.6)  # three block_seconds: a poller would have asked several times
+    assert not waiter.done() and checks == 1
+    assert await other.request_cancel("s") is True
+    await asyncio.wait_for(waiter, 2)
+    assert checks == 2
+
+
+async def test_a_producer_whose_store_write_fails_ends_its_stream_with_an_error(key_prefix: str) -> None:
+    from core.domain.streams import StreamNamespace, StreamRef
+    from core.use_cases.stream_sessions import DONE, StreamSessions
+
+    class FailsOnce(RedisStreamStore):
+        appends = 0
+
+        async def append(self, session_id: str, data: str) -> int:
+            self.appends += 1
+            if self.appends == 3:
+                raise ConnectionError("lost the write")
+            return await super().append(session_id, data)
+
+    store = FailsOnce(REDIS_URL, 64, 60, key_prefix)
+    await store.start()
+    closed: list[str] = []
+
+    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+        try:
+            for i in range(1000):
+                await asyncio.sleep(0.001)
+                yield f"e{i}"
+        finally:
+            closed.append("closed")  # the generation stops
+
+    try:
+        sessions = StreamSessions(store)
+        ref = StreamRef(StreamNamespace.COMPLETIONS, "s")
+        async with sessions.reserve(ref, OWNER) as reservation:
+            sessions.start(reservation, produce, on_failure=lambda _e: "failed")
+        await asyncio.wait_for(sessions.wait(ref), 5)
+        events = [e.data async for e in sessions.follow(ref, OWNER)]
+        assert events == ["e0", "e1", "failed", DONE] and closed == ["closed"]
+        status = await store.status(ref.key)
+        assert status is not None and status.state == "finished"
+    finally:
+        await store.close()

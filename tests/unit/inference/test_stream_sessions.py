@@ -112,7 +112,7 @@ async def test_cancel_unknown_session_is_not_found() -> None:
 
 async def test_cancel_reaches_a_session_running_in_another_process_through_the_store() -> None:
     store = FakeStreamStore()
-    owner = StreamSessions(store, SessionPolicy(cancel_poll_seconds=0.01))
+    owner = StreamSessions(store, SessionPolicy())
     other = StreamSessions(store)  # another process sharing the store
     await launch(owner, "s", counting_producer(1000, delay=0.01))
     await other.cancel(ref("s"), ALICE)

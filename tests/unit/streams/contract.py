@@ -280,6 +280,15 @@ class StreamStoreContract:
         await store.open("s", OTHER)  # the id is free again, for anyone
         assert await store.append("s", "fresh") == 0
 
+    async def test_wait_cancel_returns_once_a_cancel_is_asked(self, store: StreamStore) -> None:
+        await store.open("s", OWNER)
+        waiter = asyncio.create_task(store.wait_cancel("s"))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        assert await store.request_cancel("s") is True
+        await asyncio.wait_for(waiter, 2)
+        await asyncio.wait_for(store.wait_cancel("s"), 2)  # asked already: returns at once
+
     # -- leases ----------------------------------------------------------------------------------
 
     async def _dead_producer(self, stores: StoreMaker, events: int = 2) -> tuple[StreamStore, StreamStore]:
