@@ -200,3 +200,24 @@ async def test_n_above_max_batch_size_is_a_400_naming_n(server_factory) -> None:
             assert refused.status_code == 400 and refused.json()["error"]["param"] == "n"
             assert "MAX_BATCH_SIZE" in refused.json()["error"]["message"]
     assert model.requests == []
+
+
+@pytest.mark.redis
+async def test_ownership_holds_across_processes_sharing_redis(server_factory) -> None:  # type: ignore[no-untyped-def]
+    model = slow_model(words=300)
+    first = server_factory(model, api_keys=("k1", "k2"), **store_settings("redis"))
+    second = server_factory(
+        FakeLanguageModel("unused", model_id="test/fake-model"), api_keys=("k1", "k2"), **store_settings("redis")
+    )
+    sid = f"shared-{uuid.uuid4().hex[:8]}"
+    body = {"messages": HELLO, "stream": True, "session_id": sid, "max_tokens": 300}
+    async with httpx.AsyncClient(base_url=first, timeout=30) as client:
+        await first_event(client, body, K1)
+    async with httpx.AsyncClient(base_url=second, timeout=30) as client:
+        read = await client.post("/v1/chat/completions", json=body, headers=K2 | {"Last-Event-ID": f"{sid}:-1"})
+        assert read.status_code == 404
+        assert (await client.post(f"/v1/cancel/{sid}", headers=K2)).status_code == 404
+        taken = await client.post("/v1/chat/completions", json=body, headers=K2)
+        assert taken.status_code == 409 and taken.json()["error"]["code"] == "session_exists"
+        whole = await stream(client, body, K1 | {"Last-Event-ID": f"{sid}:-1"})  # the owner, elsewhere
+    assert text_of(whole).endswith("t299") and whole[-1][1] == "[DONE]"
