@@ -38,3 +38,24 @@ async def test_cors_exposes_the_request_id(serve: Callable[..., str]) -> None:
     async with httpx.AsyncClient(base_url=serve(), timeout=30) as client:
         response = await client.get("/health", headers={"Origin": "http://shop.example"})
         assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
+async def test_one_access_line_per_request_without_query_or_headers(serve: Callable[..., str]) -> None:
+    from structlog.testing import capture_logs
+
+    url = serve()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        with capture_logs() as logs:
+            response = await client.get(
+                "/api/products",
+                params={"q": "laptop", "api_key": "sk-query-secret"},
+                headers={"X-Request-ID": "access-1", "Authorization": "Bearer sk-header-secret"},
+            )
+    assert response.status_code in (200, 401)
+    access = [entry for entry in logs if entry["event"] == "http.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["method"] == "GET" and line["route"] == "/api/products" and line["path"] == "/api/products"
+    assert line["status"] == response.status_code and line["request_id"] == "access-1"
+    assert isinstance(line["duration_ms"], float) and line["caller"]
+    assert "secret" not in repr(logs) and "laptop" not in repr(access)
