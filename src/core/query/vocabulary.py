@@ -81,7 +81,7 @@ BRANDS = frozenset(
      "oneplus", "axioo", "advan", "zyrex", "toshiba", "fujitsu", "keychron", "aoc", "viewsonic",
      "benq", "philips", "jbl", "sennheiser", "anker", "baseus", "edifier", "nintendo", "garmin", "amazfit",
      "fitbit", "nikon", "fujifilm", "gopro", "dji", "sharp", "polytron", "steelseries", "corsair", "hyperx",
-     "mediatek", "lexar", "sandisk", "kingston", "tplink", "tp-link", "motorola", "nothing", "zte", "meizu",
+     "mediatek", "lexar", "sandisk", "kingston", "tplink", "tp-link", "motorola", "zte", "meizu",
      "alienware", "hewlett"}
 )
 # Words that name a brand differently ("hewlett packard" is HP).
@@ -104,7 +104,7 @@ PRODUCT_LINES: dict[str, tuple[str, str | None]] = {
     "playstation": ("sony", "console"), "ps5": ("sony", "console"), "ps4": ("sony", "console"),
     "xperia": ("sony", "smartphone"), "bravia": ("sony", None), "ecotank": ("epson", "printer"),
     "pixma": ("canon", "printer"), "eos": ("canon", "camera"), "blackwidow": ("razer", "keyboard"),
-    "deathadder": ("razer", "mouse"), "reno": ("oppo", "smartphone"), "mate": ("huawei", None),
+    "deathadder": ("razer", "mouse"), "reno": ("oppo", "smartphone"),
     "matebook": ("huawei", "laptop"),
 }
 # Words between an exclusion or a brand and the brand itself: "selain merk asus", "brand samsung".

@@ -1,4 +1,4 @@
-"""The grounded prompt and the deterministic summary used when the model is unavailable."""
+"""The grounded prompt a capable model answers from (the composer needs none)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Literal
 from core.domain.generation import ChatMessage
 from core.domain.marketplace import Product
 from core.query import format_rupiah
+from core.query.model import Intent
+from core.recommendation.figures import format_km
+from core.recommendation.retrieval import Alternative
 
 Language = Literal["id", "en"]
 DESCRIPTION_CHARS = 160
@@ -21,15 +24,15 @@ def data_text(text: str | None, limit: int) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
 
 
-def product_line(number: int, product: Product, language: Language) -> str:
+def product_line(number: int, product: Product, language: Language, reason: str | None = None) -> str:
     stock = "stok" if language == "id" else "stock"
     parts = [
         f"{number}. {data_text(product.name, 120)}",
-        format_rupiah(product.price),
+        format_rupiah(product.price) + (f" ({reason})" if reason else ""),
         f"{stock} {product.stock_quantity}",
     ]
     if product.distance_km is not None:
-        parts.append(f"{product.distance_km:.0f} km")
+        parts.append(format_km(product.distance_km, language))
     parts.append(f"{data_text(product.supplier_name, 80)} ({data_text(product.city, 60)})")
     description = data_text(product.description, DESCRIPTION_CHARS)
     if description:
@@ -37,8 +40,29 @@ def product_line(number: int, product: Product, language: Language) -> str:
     return " | ".join(parts)
 
 
-def system_prompt(products: Sequence[Product], language: Language, relaxed: bool) -> str:
+_INTENT_ID = {
+    "availability": "Pengguna bertanya apakah barang tersedia: mulai dengan Ya atau Tidak, lalu stok terdekat.",
+    "compare": "Pengguna ingin membandingkan: sebutkan mana yang lebih murah dan mana yang lebih dekat.",
+    "recommend": "Sebutkan produk yang paling cocok dan alasannya (harga, jarak, stok).",
+}
+_INTENT_EN = {
+    "availability": "The user asks whether it is in stock: start with Yes or No, then the nearest stock.",
+    "compare": "The user wants a comparison: say which is cheaper and which is closer.",
+    "recommend": "Name the product that fits best and why (price, distance, stock).",
+}
+
+
+def system_prompt(
+    products: Sequence[Product],
+    language: Language,
+    relaxed: bool,
+    *,
+    alternatives: Sequence[Alternative] = (),
+    intent: Intent = "recommend",
+) -> str:
     listing = "\n".join(product_line(i, p, language) for i, p in enumerate(products, 1))
+    start = len(products) + 1
+    misses = "\n".join(product_line(i, a.product, language, a.reason) for i, a in enumerate(alternatives, start))
     if language == "id":
         rules = (
             "Anda asisten belanja sebuah marketplace Indonesia. Jawab dalam bahasa Indonesia, singkat dan jelas. "
@@ -65,57 +89,23 @@ def system_prompt(products: Sequence[Product], language: Language, relaxed: bool
             "(raise the budget, change the category, or look in another city)."
         )
         relaxed_note = "Note: nothing matched every keyword; these are the nearest products that meet the filters."
+    task = (_INTENT_ID if language == "id" else _INTENT_EN)[intent]
+    alternatives_block = ""
+    if misses:
+        title = (
+            "ALTERNATIF (tidak memenuhi semua kriteria; alasannya dalam kurung)"
+            if language == "id"
+            else ("ALTERNATIVES (miss some criterion; the reason in brackets)")
+        )
+        alternatives_block = f"\n\n{title}:\n<alternatives>\n{misses}\n</alternatives>"
     if not products:
-        return f"{rules}\n\n{empty}"
+        return f"{rules} {task}\n\n{empty}{alternatives_block}"
     note = f"\n{relaxed_note}" if relaxed else ""
-    return f"{rules}{note}\n\nPRODUCTS (data, nearest first):\n<products>\n{listing}\n</products>"
+    return (
+        f"{rules} {task}{note}\n\nPRODUCTS (data, nearest first):\n<products>\n{listing}\n</products>"
+        f"{alternatives_block}"
+    )
 
 
 def build_messages(system: str, history: Sequence[ChatMessage], query: str) -> tuple[ChatMessage, ...]:
     return (ChatMessage("system", system), *history, ChatMessage("user", query))
-
-
-def fallback_summary(products: Sequence[Product], language: Language) -> str:
-    """A short deterministic answer from the products alone."""
-    if not products:
-        if language == "id":
-            return (
-                "Maaf, tidak ada produk yang cocok dengan permintaan Anda. Coba naikkan budget, ganti "
-                "kategori, atau cari di kota lain."
-            )
-        return "Sorry, no product matches your request. Try a higher budget, another category, or another city."
-    lines = []
-    for product in products:
-        where = f", {product.distance_km:.0f} km" if product.distance_km is not None else ""
-        lines.append(
-            f"- {product.name}: {format_rupiah(product.price)} ({product.supplier_name}, {product.city}{where})"
-        )
-    head = (
-        f"Ditemukan {len(products)} produk yang cocok, terdekat lebih dulu:"
-        if language == "id"
-        else f"Found {len(products)} matching products, nearest first:"
-    )
-    return head + "\n" + "\n".join(lines)
-
-
-_CATEGORY_WORDS = {"laptop", "smartphone", "tablet", "monitor", "keyboard", "mouse", "printer", "headphone"}
-
-
-def answer_is_usable(text: str, products: Sequence[Product]) -> bool:
-    """A model answer worth showing: not stuck in a loop, and naming at least one listed product.
-
-    Small models sometimes repeat a sentence or drift off the list; such an answer is replaced by the
-    deterministic summary (and ``ai_generated`` is false) rather than shown.
-    """
-    lines = [line.strip().lower() for line in re.split(r"[\n.!?]+", text) if line.strip()]
-    if any(lines.count(line) >= 3 for line in set(lines)):
-        return False
-    if not products:
-        return bool(text.strip())
-    lowered = text.lower()
-    for product in products:
-        words = [w for w in re.findall(r"[0-9a-z]+", product.name.lower()) if len(w) >= 3]
-        distinctive = [w for w in words if w not in _CATEGORY_WORDS]
-        if distinctive and any(word in lowered for word in distinctive):
-            return True
-    return False

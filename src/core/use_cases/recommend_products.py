@@ -1,10 +1,17 @@
-"""AI product search: understand the request, retrieve real products, let the model recommend
-only those, and remember the conversation."""
+"""AI product search: understand the request, retrieve real products, answer from those products only
+(the deterministic composer, or a capable model whose sentences pass the grounding check), stream the
+answer, and remember the conversation.
+
+The plain and the streamed answer share one implementation: ``answer_events`` (deltas, the answer
+saved, then ``AnswerDone``); ``answer`` collects it, ``producer`` turns it into stream payloads.
+Nothing streamed is withdrawn: the deltas always concatenate to ``AnswerDone.response``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,16 +27,33 @@ from core.domain.generation import (
 )
 from core.domain.marketplace import Conversation, GeoPoint, Product, User
 from core.domain.streams import new_session_id
+from core.inference.racing import Cancelled, until_cancelled
 from core.ports.language_model import LanguageModel
 from core.ports.marketplace import UnitOfWork
 from core.ports.transactions import UnitOfWorkFactory
 from core.query import ParsedQuery, merge_with_previous, parse_query
 from core.query.model import Intent, Sort
-from core.recommendation.prompt import answer_is_usable, build_messages, fallback_summary, system_prompt
+from core.recommendation.answer import AnswerContext, compose_answer, text_chunks
+from core.recommendation.grounding import GroundedSentences
+from core.recommendation.prompt import build_messages, system_prompt
 from core.recommendation.retrieval import Alternative, Criteria, MatchTier, find_candidates
 from core.use_cases.authenticate import Authenticate
 
 HISTORY_MESSAGES = 20
+
+AnswerMode = Literal["auto", "template", "model"]
+"""``AI_ANSWER_MODE``: who writes the answer text. ``template``: always the composer; ``model``: the model
+(its sentences checked, the composer when none pass); ``auto``: the model only where it is capable."""
+_INCAPABLE_MODELS = ("smollm2-135m",)
+
+
+def model_is_capable(model_repo_id: str | None, remote_engine: bool) -> bool:
+    """The rule of ``auto``: a remote engine (``LLM_BASE_URL``) or a ``MODEL_REPO_ID`` model writes; the
+    embedded SmolLM2-135M (no ``MODEL_REPO_ID``, or that model named explicitly) cannot write a grounded
+    recommendation, so the composer answers."""
+    if remote_engine:
+        return True
+    return model_repo_id is not None and not any(name in model_repo_id.lower() for name in _INCAPABLE_MODELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +64,13 @@ class RecommendationSettings:
     max_query_chars: int = 1000
     default_limit: int = 5
     max_limit: int = 10
+    answer_mode: AnswerMode = "auto"
+    model_is_capable: bool = False
+    """Whether the configured model may write in ``auto`` (see ``model_is_capable``)."""
+
+    @property
+    def model_writes(self) -> bool:
+        return self.answer_mode == "model" or (self.answer_mode == "auto" and self.model_is_capable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +130,26 @@ class SearchAnswer:
 @dataclass(frozen=True, slots=True)
 class AnswerDelta:
     text: str
+    ai_generated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerDone:
     response: str
     ai_generated: bool
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerStarted:
+    """The first stream event: what was understood and found, before any text."""
+
+    prepared: PreparedSearch
 
 
 AnswerEvent = AnswerDelta | AnswerDone
+StreamEvent = AnswerStarted | AnswerDelta | AnswerDone
+SaveAnswer = Callable[[PreparedSearch, AnswerDone], Awaitable[None]]
 
 
 class _Memory(msgspec.Struct):
@@ -179,53 +221,110 @@ class RecommendProducts:
         )
 
     async def answer(self, uow: UnitOfWork, prepared: PreparedSearch) -> SearchAnswer:
-        """Generate the whole answer (or the fallback summary) and save it."""
-        parts: list[str] = []
+        """The whole answer, saved in ``uow`` (the same events a stream carries, collected)."""
+
+        async def save(_prepared: PreparedSearch, done: AnswerDone) -> None:
+            await save_answer(uow, prepared, done.response, done.ai_generated)
+            await uow.commit()
+
         done = AnswerDone("", False)
-        async with contextlib.aclosing(self.stream_answer(prepared)) as events:  # type: ignore[type-var]
+        async with contextlib.aclosing(self.answer_events(prepared, save)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, AnswerDone):
+                    done = event
+        return SearchAnswer(prepared, done.response, done.ai_generated)
+
+    def producer(
+        self, prepared: PreparedSearch, save: SaveAnswer, encode: Callable[[StreamEvent], str]
+    ) -> Callable[[asyncio.Event], AsyncIterator[str]]:
+        """The stream producer: ``AnswerStarted``, the deltas, then (after ``save``) ``AnswerDone``, each
+        turned into a payload by ``encode`` (the wire format is the caller's)."""
+
+        async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+            yield encode(AnswerStarted(prepared))
+            async with contextlib.aclosing(self.answer_events(prepared, save, cancel)) as events:  # type: ignore[type-var]
+                async for event in events:
+                    yield encode(event)
+
+        return produce
+
+    async def answer_events(
+        self, prepared: PreparedSearch, save: SaveAnswer, cancel: asyncio.Event | None = None
+    ) -> AsyncIterator[AnswerEvent]:
+        """Deltas, then the answer is saved, then ``AnswerDone`` (whose response is the deltas joined).
+        When ``cancel`` fires, the answer is what was streamed so far, marked ``cancelled``."""
+        parts: list[str] = []
+        ai_generated = False
+        done: AnswerDone | None = None
+        try:
+            source = self.stream_answer(prepared)
+            events = until_cancelled(source, cancel) if cancel is not None else source
             async for event in events:
                 if isinstance(event, AnswerDelta):
                     parts.append(event.text)
+                    ai_generated = event.ai_generated
+                    yield event
                 else:
                     done = event
-        await save_answer(uow, prepared, done.response, done.ai_generated)
-        await uow.commit()
-        return SearchAnswer(prepared, done.response, done.ai_generated)
+        except Cancelled:
+            done = AnswerDone("".join(parts), ai_generated and bool(parts), cancelled=True)
+        assert done is not None
+        await save(prepared, done)
+        yield done
 
     async def stream_answer(self, prepared: PreparedSearch) -> AsyncIterator[AnswerEvent]:
-        """Text deltas from the model, then ``AnswerDone``. If the model is unavailable or fails, or its
-        answer loops or names none of the listed products, the final answer is the deterministic
-        summary with ``ai_generated=False`` (streamed deltas are then superseded by ``AnswerDone``)."""
-        language = prepared.filters.language
-        try:
-            await self._model.start()
-            system = system_prompt(prepared.products, language, relaxed=prepared.tier != "all_keywords")
-            messages = await self._fit_history(system, prepared)
-            request = GenerationRequest(
-                messages,
-                SamplingParams(
-                    max_tokens=self._settings.max_answer_tokens,
-                    temperature=self._settings.temperature,
-                    frequency_penalty=self._settings.frequency_penalty,
-                    seed=0,
-                ),
-            )
-            parts: list[str] = []
-            async with contextlib.aclosing(self._model.generate(request)) as events:  # type: ignore[type-var]
-                async for event in events:
-                    if isinstance(event, TokenGenerated) and event.text:
-                        parts.append(event.text)
-                        yield AnswerDelta(event.text)
-                    elif isinstance(event, GenerationFinished):
-                        break
-            text = "".join(parts).strip()
-            if answer_is_usable(text, prepared.products):
-                yield AnswerDone(text, True)
+        """The answer text as deltas, then ``AnswerDone``. Where the model writes, its sentences are
+        streamed as they pass the grounding check (``ai_generated``); if none does (the model failed,
+        named nothing listed, looped), the composer's text is streamed instead. Deltas are never taken
+        back: ``AnswerDone.response`` is exactly their concatenation."""
+        context = answer_context(prepared)
+        if self._settings.model_writes:
+            shown: list[str] = []
+            try:
+                async for piece in self._grounded_model_text(prepared, context):
+                    shown.append(piece)
+                    yield AnswerDelta(piece, True)
+            except Exception:  # the model failed: keep what was shown, else the composer answers
+                pass
+            if shown:
+                yield AnswerDone("".join(shown), True)
                 return
-        except Exception:  # the products are still worth returning
-            pass
-        summary = fallback_summary(prepared.products, language)
-        yield AnswerDone(summary, False)
+        composed = compose_answer(context)
+        for chunk in text_chunks(composed):
+            yield AnswerDelta(chunk, False)
+        yield AnswerDone(composed, False)
+
+    async def _grounded_model_text(self, prepared: PreparedSearch, context: AnswerContext) -> AsyncIterator[str]:
+        await self._model.start()
+        system = system_prompt(
+            prepared.products,
+            prepared.filters.language,
+            relaxed=prepared.tier != "all_keywords",
+            alternatives=prepared.alternatives,
+            intent=prepared.filters.intent,
+        )
+        messages = await self._fit_history(system, prepared)
+        request = GenerationRequest(
+            messages,
+            SamplingParams(
+                max_tokens=self._settings.max_answer_tokens,
+                temperature=self._settings.temperature,
+                frequency_penalty=self._settings.frequency_penalty,
+                seed=0,
+            ),
+        )
+        check = GroundedSentences(context)
+        async with contextlib.aclosing(self._model.generate(request)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TokenGenerated) and event.text:
+                    for piece in check.feed(event.text):
+                        yield piece
+                    if check.looping:
+                        break
+                elif isinstance(event, GenerationFinished):
+                    break
+        for piece in check.finish():
+            yield piece
 
     async def _fit_history(self, system: str, prepared: PreparedSearch) -> tuple[ChatMessage, ...]:
         """Keep the newest prior turns that fit the context next to the answer's token budget."""
@@ -272,6 +371,7 @@ async def save_answer(uow: UnitOfWork, prepared: PreparedSearch, response: str, 
         {
             "ai_generated": ai_generated,
             "product_ids": [p.id for p in prepared.products],
+            "alternative_ids": [a.product.id for a in prepared.alternatives],
             "filters": prepared.filters,
         }
     ).decode()
@@ -285,6 +385,26 @@ async def save_answer_in_new_unit(
     async with uow_factory() as uow:
         await save_answer(uow, prepared, response, ai_generated)
         await uow.commit()
+
+
+def answer_context(prepared: PreparedSearch) -> AnswerContext:
+    filters = prepared.filters
+    return AnswerContext(
+        language=filters.language,
+        products=prepared.products,
+        alternatives=prepared.alternatives,
+        intent=filters.intent,
+        sort=filters.sort,
+        prefer_cheaper=filters.prefer_cheaper,
+        category=filters.category,
+        keywords=filters.keywords,
+        brands=filters.brands,
+        min_price=filters.min_price,
+        max_price=filters.max_price,
+        place=prepared.parsed.location,
+        location_name=filters.location.name if filters.location else None,
+        tier=prepared.tier,
+    )
 
 
 def _filters(parsed: ParsedQuery, user: User) -> UnderstoodFilters:

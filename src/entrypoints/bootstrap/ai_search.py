@@ -7,7 +7,7 @@ from dishka import Provider, Scope, provide
 from core.ports.language_model import LanguageModel
 from core.ports.metrics import Metrics
 from core.use_cases.conversation_history import ConversationHistory
-from core.use_cases.recommend_products import RecommendationSettings, RecommendProducts
+from core.use_cases.recommend_products import RecommendationSettings, RecommendProducts, model_is_capable
 from entrypoints.bootstrap.inference import metered
 from entrypoints.bootstrap.settings import Settings
 
@@ -16,8 +16,12 @@ class AiSearchProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def recommend_products(self, model: LanguageModel, metrics: Metrics) -> RecommendProducts:
-        return RecommendProducts(metered(model, metrics), RecommendationSettings())
+    def recommend_products(self, model: LanguageModel, metrics: Metrics, settings: Settings) -> RecommendProducts:
+        capable = model_is_capable(settings.model_repo_id, remote_engine=settings.llm_base_url is not None)
+        return RecommendProducts(
+            metered(model, metrics),
+            RecommendationSettings(answer_mode=settings.ai_answer_mode, model_is_capable=capable),
+        )
 
     @provide
     def conversation_history(self, settings: Settings) -> ConversationHistory:

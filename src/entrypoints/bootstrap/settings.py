@@ -51,6 +51,8 @@ class Settings:
     max_queued_requests: int = 64
     api_keys: tuple[str, ...] = ()
     served_model_name: str | None = None
+    # AI search: who writes the answer (auto | template | model)
+    ai_answer_mode: Literal["auto", "template", "model"] = "auto"
     max_context_tokens: int | None = None
     # A remote OpenAI-compatible engine instead of the local model
     llm_base_url: str | None = None
@@ -104,6 +106,7 @@ class Settings:
             max_queued_requests=reader.integer("MAX_QUEUED_REQUESTS", 64, minimum=0),
             api_keys=tuple(k.strip() for k in (reader.optional("API_KEY") or "").split(",") if k.strip()),
             served_model_name=reader.optional("SERVED_MODEL_NAME"),
+            ai_answer_mode=reader.choice("AI_ANSWER_MODE", ("auto", "template", "model"), "auto"),
             max_context_tokens=reader.optional_integer("MAX_CONTEXT_TOKENS", minimum=16),
             llm_base_url=reader.url("LLM_BASE_URL"),
             llm_api_key=reader.optional("LLM_API_KEY"),

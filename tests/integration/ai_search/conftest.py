@@ -19,7 +19,8 @@ from tests.integration.openai.conftest import FakeModelProvider
 
 @pytest.fixture
 def search_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """``search_server(model, **settings_changes)`` -> the URL of a live app on the seeded data."""
+    """``search_server(model, **settings_changes)`` -> the URL of a live app on the seeded data. The model
+    writes the answers (``AI_ANSWER_MODE=model``) unless a test changes ``ai_answer_mode``."""
     asyncio.run(seed_demo_data(Settings(database_url=database_url), reset=False))
     stack = contextlib.ExitStack()
 
@@ -28,6 +29,7 @@ def search_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., s
             "database_url": database_url,
             "model_cache_dir": tmp_path / "models",
             "sessions_db_path": str(tmp_path / "sessions.db"),
+            "ai_answer_mode": "model",
         }
         settings = Settings(**{**values, **changes})  # type: ignore[arg-type]
         return stack.enter_context(

@@ -30,7 +30,9 @@ def store_settings(store: str) -> dict[str, object]:
 
 
 def slow_model(words: int = 300) -> FakeLanguageModel:
-    return FakeLanguageModel(lambda _r: " ".join(f"w{i}" for i in range(words)), step_delay=0.01)
+    """A slow answer in grounded sentences (each names a listed product), so each is streamed as it ends."""
+    sentences = " ".join(f"Laptop HP Pavilion Gaming pilihan w{i}." for i in range(words // 5))
+    return FakeLanguageModel(lambda _r: sentences, step_delay=0.01)
 
 
 async def search_stream(client: httpx.AsyncClient, body: dict, headers: dict) -> list[tuple[str | None, str]]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +16,6 @@ from litestar.response import Stream
 from core.domain.errors import Forbidden, InvalidInput
 from core.domain.marketplace import Page, User
 from core.domain.streams import StreamClaim, StreamNamespace, StreamOwner, StreamRef, new_session_id, user_owner
-from core.inference.racing import Cancelled, until_cancelled
 from core.ports.marketplace import UnitOfWork
 from core.ports.metrics import Metrics
 from core.ports.transactions import UnitOfWorkFactory
@@ -26,9 +24,12 @@ from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.recommend_products import (
     AnswerDelta,
     AnswerDone,
+    AnswerStarted,
     PreparedSearch,
     RecommendProducts,
+    SaveAnswer,
     SearchCommand,
+    StreamEvent,
     save_answer_in_new_unit,
 )
 from core.use_cases.stream_sessions import Producer, StreamSessions
@@ -125,7 +126,7 @@ class ChatSearchController(Controller):
         async with sessions.reserve(stream, owner, metadata, continue_owned=True) as reservation:
             command = SearchCommand(api_key, data.query, stream.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)
-            producer = _producer(recommend, uow_factory, prepared, metrics)
+            producer = recommend.producer(prepared, _save(uow_factory, metrics), _encoder(prepared))
             sessions.start(reservation, producer, on_failure=_failure_payload)
         return sse_response(stream.session_id, await prime(sessions.follow(stream, owner)))
 
@@ -188,12 +189,26 @@ def _failure_payload(_error: Exception) -> str:
     return _payload({"type": "error", "message": "The answer failed", "code": "stream_failed"})
 
 
-def _producer(  # type: ignore[no-untyped-def]
-    recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, prepared: PreparedSearch, metrics: Metrics
-):
-    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
-        head = _response(prepared, "", False)
-        yield _payload(
+def _save(uow_factory: UnitOfWorkFactory, metrics: Metrics) -> SaveAnswer:
+    async def save(prepared: PreparedSearch, done: AnswerDone) -> None:
+        metrics.ai_search_request(done.ai_generated)
+        try:
+            await save_answer_in_new_unit(uow_factory, prepared, done.response, done.ai_generated)
+        except Exception:
+            logger.exception("ai_search.save_answer_failed", conversation_id=prepared.conversation.id)
+
+    return save
+
+
+def _encoder(prepared: PreparedSearch) -> Callable[[StreamEvent], str]:
+    return lambda event: _encode(prepared, event)
+
+
+def _encode(prepared: PreparedSearch, event: StreamEvent) -> str:
+    """A core stream event as the SSE payload of the wire format."""
+    if isinstance(event, AnswerStarted):
+        head = _response(event.prepared, "", False)
+        return _payload(
             {
                 "type": "products",
                 "session_id": head.session_id,
@@ -204,34 +219,17 @@ def _producer(  # type: ignore[no-untyped-def]
                 "alternatives": head.alternatives,
             }
         )
-        parts: list[str] = []
-        done: AnswerDone | None = None
-        try:
-            async for event in until_cancelled(recommend.stream_answer(prepared), cancel):
-                if isinstance(event, AnswerDelta):
-                    parts.append(event.text)
-                    yield _payload({"type": "delta", "content": event.text})
-                elif isinstance(event, AnswerDone):
-                    done = event
-        except Cancelled:
-            done = AnswerDone("".join(parts).strip(), bool(parts))
-        assert done is not None
-        metrics.ai_search_request(done.ai_generated)
-        try:
-            await save_answer_in_new_unit(uow_factory, prepared, done.response, done.ai_generated)
-        except Exception:
-            logger.exception("ai_search.save_answer_failed", conversation_id=prepared.conversation.id)
-        yield _payload(
-            {
-                "type": "done",
-                "response": done.response,
-                "ai_generated": done.ai_generated,
-                "products_found": len(prepared.products),
-                "cancelled": cancel.is_set(),
-            }
-        )
-
-    return produce
+    if isinstance(event, AnswerDelta):
+        return _payload({"type": "delta", "content": event.text})
+    return _payload(
+        {
+            "type": "done",
+            "response": event.response,
+            "ai_generated": event.ai_generated,
+            "products_found": len(prepared.products),
+            "cancelled": event.cancelled,
+        }
+    )
 
 
 async def _resume(
