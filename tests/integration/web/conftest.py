@@ -87,7 +87,9 @@ class WebServer:
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     folder = tmp_path_factory.mktemp("web")
-    settings = Settings(database_url=f"sqlite:///{folder / 'web.db'}", model_cache_dir=folder / "models")
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'web.db'}", model_cache_dir=folder / "models", ai_answer_mode="model"
+    )
     asyncio.run(upgrade_database(settings))
     asyncio.run(seed_demo_data(settings, reset=False))
     model = ScriptedModel()
