@@ -276,6 +276,7 @@ function filterChips(filters) {
   }
   if (filters.brands?.length) chips.push(chip("filterBrands", filters.brands.join(", ")));
   if (filters.exclude_brands?.length) chips.push(chip("filterExclude", filters.exclude_brands.join(", ")));
+  if (filters.prefer_cheaper) chips.push(chip("filterSort", t("cheaper")));
   if (filters.sort && filters.sort !== "nearest") chips.push(chip("filterSort", t(`sort_${filters.sort}`)));
   if (filters.intent && filters.intent !== "recommend") chips.push(chip("filterIntent", t(`intent_${filters.intent}`)));
   return chips;
