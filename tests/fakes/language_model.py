@@ -43,12 +43,14 @@ class FakeLanguageModel:
         step_delay: float = 0.0,
         fail_with: Exception | None = None,
         capacity: int | None = None,
+        reported_prompt_tokens: int | None = None,
     ) -> None:
         self._reply = reply if callable(reply) else (lambda _request, text=reply: text)
         self.model_id = model_id
         self.context_length = context_length
         self.step_delay = step_delay
         self.fail_with = fail_with
+        self.reported_prompt_tokens = reported_prompt_tokens  # as a remote engine's usage reports it
         self.requests: list[GenerationRequest] = []
         self.cancelled = 0
         self.active = 0
@@ -99,4 +101,4 @@ class FakeLanguageModel:
             raise
         finally:
             self.active -= 1
-        yield GenerationFinished(reason=reason, completion_tokens=produced)  # type: ignore[arg-type]
+        yield GenerationFinished(reason=reason, completion_tokens=produced, prompt_tokens=self.reported_prompt_tokens)  # type: ignore[arg-type]

@@ -104,7 +104,9 @@ class MeteredLanguageModel:
         first_token: float | None,
     ) -> None:
         generated = finished.completion_tokens if finished is not None else seen_tokens
-        prompt = accepted.prompt_tokens if request.choice_index == 0 else 0
+        reported = finished.prompt_tokens if finished is not None else None  # a remote engine's usage
+        prompt_tokens = accepted.prompt_tokens if reported is None else reported
+        prompt = prompt_tokens if request.choice_index == 0 else 0
         self._metrics.tokens(prompt, generated)
         if finished is not None:
             reason = finished.reason
@@ -124,7 +126,7 @@ class MeteredLanguageModel:
             extra={
                 "generation_id": request.request_id,
                 "finish_reason": reason,
-                "prompt_tokens": accepted.prompt_tokens,
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": generated,
                 "ttft_ms": None if first_token is None else round((first_token - started) * 1000, 1),
                 "duration_ms": round(elapsed * 1000, 1),

@@ -15,7 +15,7 @@ from tests.integration.live_server import live_server
 from tests.integration.processes import ServedProcess, engine_env, model_ready, serve_process
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine() -> Iterator[ServedProcess]:
     with serve_process("engine", engine_env(), ready=model_ready) as served:
         yield served

@@ -42,7 +42,9 @@ def running_on(engine: ServedProcess) -> float:
     return metric(engine.url, "llm_requests_running")
 
 
-async def test_plain_and_streamed_completions_carry_the_engines_text_and_usage(front: str, engine: ServedProcess) -> None:
+async def test_plain_and_streamed_completions_carry_the_engines_text_and_usage(
+    front: str, engine: ServedProcess
+) -> None:
     body = {"messages": FRUITS, "max_tokens": 12, "temperature": 0}
     async with httpx.AsyncClient(timeout=180) as client:
         direct = (await client.post(f"{engine.url}/v1/chat/completions", json=body)).json()
@@ -95,7 +97,9 @@ async def test_the_openai_client_works_through_the_front(front: str) -> None:
     assert usage is not None and usage.total_tokens == completion.usage.total_tokens
 
 
-async def test_resume_and_cancel_through_the_front_close_the_upstream_request(front: str, engine: ServedProcess) -> None:
+async def test_resume_and_cancel_through_the_front_close_the_upstream_request(
+    front: str, engine: ServedProcess
+) -> None:
     session_id = f"remote-{uuid.uuid4().hex[:8]}"
     body = {"messages": STORY, "stream": True, "session_id": session_id, "max_tokens": 1500, "temperature": 0}
     async with httpx.AsyncClient(timeout=180) as client:
@@ -134,6 +138,7 @@ async def test_an_engine_killed_mid_stream_ends_the_stream_with_an_error_then_do
     assert events[-1][1] == "[DONE]"
     error = json.loads(events[-2][1])["error"]
     assert "stopped in the middle of the answer" in error["message"]
+    assert error["type"] == "service_unavailable_error"
     assert text_of(events[:-2]), "the tokens sent before the crash stay sent"
 
 

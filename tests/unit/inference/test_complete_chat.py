@@ -178,3 +178,12 @@ async def test_choices_refused_at_admission_give_back_every_row_already_taken() 
     with pytest.raises(Overloaded):
         await chat.stream(prepared)
     assert model.active == 0 and len(model.requests) == 2
+
+
+async def test_usage_takes_the_prompt_count_the_engine_reports() -> None:
+    model = FakeLanguageModel("one two", reported_prompt_tokens=41)
+    chat = make(model)
+    prepared = await chat.prepare(ChatCommand(HELLO, n=2))
+    assert prepared.prompt_tokens != 41
+    result = await chat.complete(prepared)
+    assert result.prompt_tokens == 41

@@ -47,6 +47,14 @@ async def test_choices_share_the_prompt_so_it_is_counted_once_like_usage() -> No
     assert len(metrics.finished) == 3
 
 
+async def test_the_prompt_count_a_remote_engine_reports_is_the_one_counted() -> None:
+    metrics = FakeMetrics()
+    model = FakeLanguageModel("a b", reported_prompt_tokens=41)
+    chat = CompleteChat(metered(model, metrics), CompletionDefaults(16, 0.0))
+    result = await chat.complete(await chat.prepare(ChatCommand(MESSAGES)))
+    assert metrics.prompt_tokens == result.prompt_tokens == 41
+
+
 async def test_a_stop_string_ends_normally_and_counts_what_usage_counts() -> None:
     metrics = FakeMetrics()
     chat = CompleteChat(metered(FakeLanguageModel("alpha beta STOP gamma delta"), metrics), CompletionDefaults(16, 0))

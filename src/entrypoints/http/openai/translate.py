@@ -11,6 +11,7 @@ import msgspec
 from core.domain.errors import DomainError, InvalidInput
 from core.domain.generation import ChatMessage
 from core.use_cases.complete_chat import ChatCommand, ChoiceFinished, CompletionEvent, CompletionResult
+from entrypoints.http.errors import OPENAI_ERROR_TYPES, status_for
 from entrypoints.http.openai.wire import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -205,7 +206,7 @@ def error_payload(error: Exception) -> str:
     if isinstance(error, DomainError):
         body = {
             "message": error.message,
-            "type": "invalid_request_error",
+            "type": OPENAI_ERROR_TYPES.get(status_for(error), "invalid_request_error"),
             "param": error.field,
             "code": error.code,
         }
