@@ -60,7 +60,7 @@ def serve_process(
     child_env = {k: v for k, v in os.environ.items() if k not in _ISOLATED}
     child_env.update({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING", "MARKETPLACE_ROLE": role})
     child_env.update(env)
-    log_file = tempfile.NamedTemporaryFile(prefix=f"serve-{role}-{port}-", suffix=".log", delete=False)  # noqa: SIM115
+    log_file = tempfile.NamedTemporaryFile(prefix=f"serve-{role}-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "entrypoints.cli.main", "serve", "--role", role],
         env=child_env,

@@ -106,9 +106,12 @@ class _Upstream:
         return self.response.headers.get("x-session-id")
 
     async def next_chunk(self) -> _Chunk | None:
-        """The next parsed chunk, or None when the stream ended (without [DONE])."""
+        """The next parsed chunk (what was read ahead first), or None when the stream ended (without [DONE])."""
         if self.read_ahead:
             return self.read_ahead.pop(0)
+        return await self.read()
+
+    async def read(self) -> _Chunk | None:
         async for event in self.events:  # type: ignore[attr-defined]
             chunk = _parse(event.data)
             if chunk is not None:
@@ -325,7 +328,7 @@ class RemoteLanguageModel:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 raise _Retryable(f"the engine answered {response.headers.get('content-type')!r}, not an event stream")
             while True:
-                chunk = await upstream.next_chunk()
+                chunk = await upstream.read()
                 if chunk is None:
                     raise _Retryable("the stream ended before the first token")
                 if chunk.error is not None:

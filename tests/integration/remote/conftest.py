@@ -27,10 +27,10 @@ def front_settings(tmp_path: Path, sqlite_template: Path, engine_url: str, **cha
     values: dict[str, object] = {
         "role": "api",
         "llm_base_url": f"{engine_url}/v1",
-        "llm_timeout_seconds": 30.0,
+        "llm_timeout_seconds": 120.0,  # a busy test machine can take seconds per token
         "database_url": f"sqlite:///{database}",
         "model_cache_dir": tmp_path / "unused-models",
-        "max_tokens": 32,
+        "max_tokens": 8,
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]

@@ -36,8 +36,16 @@ def chunk(content: str | None = None, finish: str | None = None, usage: dict | N
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
+def role_chunk() -> bytes:
+    payload = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
 def answer(*words: str, prompt_tokens: int = 7) -> list[bytes]:
-    frames = [chunk(w) for w in words]
+    frames = [role_chunk(), *(chunk(w) for w in words)]
     frames.append(chunk(finish="stop"))
     frames.append(chunk(usage={"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": 0}))
     frames.append(b"data: [DONE]\n\n")
@@ -238,13 +246,13 @@ async def test_5xx_and_connection_errors_before_the_first_token_are_retried(engi
 
 
 async def test_a_stream_that_breaks_before_its_first_token_is_retried(engine: FakeEngine) -> None:
-    engine.completions += [sse(Body(answer("lost"), break_after=0)), sse(Body(answer("kept")))]
+    engine.completions += [sse(Body(answer("lost"), break_after=1)), sse(Body(answer("kept")))]
     events = await run(make(engine))
     assert [e.text for e in events if isinstance(e, TokenGenerated)] == ["kept"]
 
 
 async def test_a_stream_that_breaks_after_a_token_is_never_retried(engine: FakeEngine) -> None:
-    engine.completions += [sse(Body(answer("one", " two", " three"), break_after=2)), sse(Body(answer("again")))]
+    engine.completions += [sse(Body(answer("one", " two", " three"), break_after=3)), sse(Body(answer("again")))]
     model = make(engine)
     seen: list[str] = []
     with pytest.raises(Unavailable, match="stopped in the middle"):
