@@ -16,6 +16,7 @@ from dishka import AsyncContainer, Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db.engine import ping as ping_database
+from adapters.llm.remote import RemoteLanguageModel
 from adapters.metrics import PrometheusMetrics
 from adapters.metrics.prometheus import MULTIPROCESS_DIR_ENV
 from core.domain.errors import Unavailable
@@ -80,7 +81,17 @@ async def _ping_store(container: AsyncContainer) -> None:
 
 
 def _model_probe(model: LanguageModel) -> Probe:
-    """Ready once loaded. A model not loaded yet (``EAGER_LOAD_MODEL=0``) starts loading at the first probe."""
+    """Ready once loaded. A model not loaded yet (``EAGER_LOAD_MODEL=0``) starts loading at the first probe.
+    A remote engine is asked now (one quick ``GET /models``), so an engine that went away is reported."""
+    if isinstance(model, RemoteLanguageModel):
+        remote = model
+
+        async def ask_engine() -> None:
+            info = await remote.probe()
+            if not info.ready:
+                raise Unavailable(info.error or "the engine is unreachable")
+
+        return ask_engine
     loading: list[asyncio.Task[None]] = []
 
     async def probe() -> None:

@@ -69,6 +69,8 @@ async def test_models_and_the_context_check_come_from_the_engine(front: str) -> 
         assert [(m["id"], m["max_model_len"]) for m in models["data"]] == [(EMBEDDED, 2048)]
         health = (await client.get(f"{front}/health")).json()
         assert health["modelReady"] is True and health["modelId"] == EMBEDDED
+        ready = await client.get(f"{front}/health/ready")
+        assert ready.status_code == 200 and ready.json()["checks"]["model"] == "ok", ready.text
         too_long = await client.post(f"{front}/v1/chat/completions", json={"messages": FRUITS, "max_tokens": 4000})
     assert too_long.status_code == 400
     error = too_long.json()["error"]
@@ -150,7 +152,10 @@ async def test_an_engine_that_is_down_gives_503_within_the_timeout(front_factory
         streamed = await client.post(f"{front}/v1/chat/completions", json={"messages": FRUITS, "stream": True})
         models = await client.get(f"{front}/v1/models")
         health = (await client.get(f"{front}/health")).json()
+        ready = await client.get(f"{front}/health/ready")
     for response in (plain, streamed, models):
         assert response.status_code == 503, response.text
         assert "is unreachable or failing" in response.json()["error"]["message"]
     assert health["modelReady"] is False and "unreachable" in health["error"]
+    assert ready.status_code == 503 and ready.json()["not_ready"] == ["model"]
+    assert "unreachable" in ready.json()["checks"]["model"]
