@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -200,3 +201,55 @@ def phone(browser, web_server: WebServer, request: pytest.FixtureRequest) -> Ite
         session.assert_clean()
     finally:
         context.close()
+
+
+class CuttingProxy:
+    """A TCP proxy in front of the server that breaks the first AI search stream's connection once the
+    response has carried ``events`` event ids: the body ends in the middle of an event and of a chunk, as
+    when a network drops."""
+
+    def __init__(self, upstream: str, events: int = 4) -> None:
+        self._upstream = urlsplit(upstream)
+        self._events = events
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.cut = threading.Event()
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((self._upstream.hostname, self._upstream.port))
+            self._sockets += [client, server]
+            state = {"watching": False, "ids": 0}
+            threading.Thread(target=self._pump, args=(client, server, state, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, state, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, state: dict, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and not self.cut.is_set() and data.startswith(b"POST /api/chat/search "):
+                    state["watching"] = b"last-event-id" not in data.lower()
+                if not from_client and state["watching"]:
+                    state["ids"] += data.count(b"id: ")
+                    if state["ids"] >= self._events:
+                        target.sendall(data[: data.rfind(b"id: ") + 8])  # the last event arrives cut short
+                        self.cut.set()
+                        return
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+        for end in self._sockets:
+            with contextlib.suppress(OSError):
+                end.close()

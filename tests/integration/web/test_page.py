@@ -9,7 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.web.conftest import ANSWER, FIRST_SENTENCE_TOKENS, SENTENCES, BrowserSession, WebServer
+from tests.integration.web.conftest import (
+    ANSWER,
+    FIRST_SENTENCE_TOKENS,
+    SENTENCES,
+    BrowserSession,
+    CuttingProxy,
+    WebServer,
+    open_session,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -166,6 +174,38 @@ def test_a_dropped_stream_resumes_with_last_event_id_and_shows_the_text_once(
     assert cut["text"] and cut["text"] in texts  # what the three deltas before the drop showed
     assert all(expected.startswith(text) for text in texts), texts  # never a repeated piece, even briefly
     assert texts[-1] == expected
+
+
+def test_a_connection_broken_mid_event_resumes_without_repeating_text(
+    browser: Any, web_server: WebServer, request: pytest.FixtureRequest
+) -> None:
+    """A proxy breaks the first stream's connection in the middle of an event; the page resumes with the id
+    of the last whole event it showed."""
+    expect = _expect()
+    proxy = CuttingProxy(web_server.url, events=4)
+    context, web = open_session(browser, proxy.url, request)
+    try:
+        page: Any = web.page
+        _record_answer_texts(page)
+        requests = _chat_requests(page)
+        web.goto()
+        _ask(web, QUERY)
+        expect(page.get_by_test_id("ai-answer")).to_have_text(ANSWER)
+        assert proxy.cut.is_set()
+        assert len(requests) == 2
+        session_id = requests[0].response().headers["x-session-id"]
+        # None to four whole events (products, deltas) arrived before the drop, as the bytes happened to split.
+        assert requests[1].headers["last-event-id"] in {f"{session_id}:{index}" for index in range(-1, 4)}
+        texts = page.evaluate("window.__answerTexts")
+        assert all(ANSWER.startswith(text) for text in texts), texts
+        web.shot("resumed")
+        # The browser reports the broken body itself; nothing else may have gone wrong.
+        assert all("ERR_INCOMPLETE_CHUNKED_ENCODING" in text for text in web.console_errors), web.console_errors
+        web.console_errors.clear()
+        web.assert_clean()
+    finally:
+        context.close()
+        proxy.close()
 
 
 def test_stop_cancels_the_answer(web: BrowserSession, web_server: WebServer) -> None:
