@@ -152,7 +152,14 @@ async def main() -> None:
     raw1 = raw8 = None
     if not args.skip_raw:
         # The engine's worker is idle meanwhile, so the two never compete for the cores.
-        hf_model, tokenizer = engine.loaded_model()
+        # The engine keeps no Hugging Face copy of the weights: the baseline loads its own.
+        from transformers import AutoModelForCausalLM
+
+        from adapters.llm.model_store import ensure_converted, find_embedded_gguf
+
+        _, tokenizer = engine.loaded_model()
+        folder = ensure_converted(find_embedded_gguf(), args.cache_dir)
+        hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype="bfloat16").eval()
         raw1 = raw_generate_tokens_per_s(hf_model, tokenizer, 1, n)
         print(f"raw generate, batch 1:        {raw1:7.1f} tokens/s")
         raw8 = raw_generate_tokens_per_s(hf_model, tokenizer, 8, n)

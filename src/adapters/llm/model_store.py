@@ -45,21 +45,38 @@ def ensure_converted(gguf: Path, cache_dir: Path, convert: Callable[[Path, Path]
 
     ``convert(gguf, out)`` writes the folder (default: dequantize with transformers); tests pass a fake.
     """
-    from filelock import FileLock
-
     convert = convert or _convert
     target = cache_dir / converted_folder_name(gguf)
+    _build_once(target, lambda scratch: convert(gguf, scratch), gguf.name)
+    return target
+
+
+def ensure_q4_weights(gguf: Path, cache_dir: Path) -> Path | None:
+    """A safetensors file of the GGUF's own Q4_1 weights (see ``quantized.save_q4``), extracted once.
+
+    None when the file holds no Q4 weights (that answer is cached too: reading a GGUF header is slow).
+    """
+    folder = cache_dir / f"{gguf.stem}-{gguf.stat().st_size}-q4"
+    _build_once(folder, lambda scratch: _extract_q4(gguf, scratch), gguf.name)
+    weights = folder / "q4.safetensors"
+    return weights if weights.exists() else None
+
+
+def _build_once(target: Path, build: Callable[[Path], None], source_name: str) -> None:
+    """Build the folder ``target`` once, under a file lock, appearing by an atomic rename."""
+    from filelock import FileLock
+
     if (target / _CONVERTED_MARKER).exists():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if (target / _CONVERTED_MARKER).exists():  # another process finished while we waited
-            return target
-        log.info("llm.convert.start", source=str(gguf), target=str(target))
-        scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
+            return
+        log.info("llm.convert.start", source=source_name, target=str(target))
+        scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
         try:
-            convert(gguf, scratch)
-            (scratch / _CONVERTED_MARKER).write_text(gguf.name)
+            build(scratch)
+            (scratch / _CONVERTED_MARKER).write_text(source_name)
             if target.exists():  # a half-written folder from a crashed run
                 shutil.rmtree(target)
             scratch.chmod(0o755)
@@ -68,7 +85,16 @@ def ensure_converted(gguf: Path, cache_dir: Path, convert: Callable[[Path, Path]
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         log.info("llm.convert.done", target=str(target))
-    return target
+
+
+def _extract_q4(gguf: Path, out: Path) -> None:
+    from transformers import AutoConfig
+
+    from adapters.llm.quantized import gguf_q4_weights, save_q4
+
+    weights = gguf_q4_weights(gguf, AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name))
+    if weights:
+        save_q4(weights, out / "q4.safetensors")
 
 
 def _convert(gguf: Path, out: Path) -> None:

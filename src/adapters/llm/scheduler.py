@@ -4,14 +4,17 @@
 thread calls ``step()`` in a loop. Each step:
 
 1. releases the slots of cancelled requests,
-2. admits waiting requests into free slots and prefills them together (new requests never wait for the
-   running batch to drain),
-3. samples one token for every running sequence, each with its own settings,
-4. emits the events (one ``dispatch`` call per step) and releases the slots of finished sequences at once,
-5. runs one batched decode step for the sequences still running.
+2. admits waiting requests into free slots (``DecodeBackend.start``, which reuses any cached prefix of
+   the prompt and says how many prompt tokens it already holds),
+3. runs one model step: the token each decoding sequence sampled last, plus the next prompt chunks of
+   the sequences still prefilling, at most ``max_prefill_tokens_per_step`` prompt tokens per step (chunked
+   prefill: a long prompt joins over several steps while the running streams keep their pace),
+4. samples one token for every decoding sequence (those whose prompt just ended included), each with its
+   own settings,
+5. emits the events (one ``dispatch`` call per step) and releases the slots of finished sequences at once.
 
-Because every running sequence has fresh logits after step 2 (prefill) or step 5 (decode), step 3 is a
-single ``sample`` call over the whole batch.
+The prompt is any token sequence: a continuation (a prompt plus text generated earlier) is prefilled like
+any other prompt.
 
 Usage counting: ``GenerationFinished.completion_tokens`` counts every sampled token, the EOS token included
 (as vLLM and OpenAI do) although EOS is never emitted as a ``TokenGenerated``. A request finishes with
@@ -49,24 +52,29 @@ Dispatch = Callable[[list[tuple[EventSink, GenerationEvent | BaseException]]], N
 
 
 @dataclass(frozen=True, slots=True)
-class PrefillItem:
+class PrefillChunk:
+    """The next ``token_ids`` of a slot's prompt; ``last``: they end it (its next-token logits are needed)."""
+
     slot: int
-    prompt_ids: Sequence[int]
-    sampling: SamplingParams
+    token_ids: Sequence[int]
+    last: bool
 
 
 class DecodeBackend(Protocol):
     """The model side of the batch: per-slot KV state, logits and samplers.
 
-    Slots are integers in ``range(max_batch_size)``. After ``prefill`` or ``decode`` each listed slot holds
-    the logits of its next token; ``sample`` turns them into token ids with the slot's own settings.
+    Slots are integers in ``range(max_batch_size)``. After a ``step`` each decoded slot, and each slot whose
+    last prompt chunk ran, holds the logits of its next token; ``sample`` turns them into token ids with
+    the slot's own settings.
     """
 
-    def prefill(self, items: Sequence[PrefillItem]) -> None:
-        """Start a sequence in each item's slot from its prompt (the slot's old state is discarded)."""
+    def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
+        """Begin a sequence in ``slot``. Returns how many leading prompt tokens are already in its KV cache
+        (a reused prefix; always fewer than the whole prompt); the rest come as ``PrefillChunk`` s."""
 
-    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
-        """Append one token to each slot's sequence and compute its next logits, in one batch."""
+    def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        """One forward: each chunk appended to its slot's prompt, and ``token_ids[i]`` to ``slots[i]``
+        (every sequence that finished its prompt), in one batch."""
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         """Pick the next token for each slot from its pending logits (same order as ``slots``)."""
@@ -93,6 +101,7 @@ class ScheduledRequest:
         "finish_reason",
         "generated",
         "last_token",
+        "prefilled",
         "prompt_ids",
         "request_id",
         "sampling",
@@ -115,6 +124,7 @@ class ScheduledRequest:
         self.text = text
         self.request_id = request_id
         self.slot: int | None = None
+        self.prefilled = 0  # prompt tokens in the KV cache (reused from the prefix cache or computed)
         self.generated = 0
         self.last_token = -1
         self.cancelled = False
@@ -147,7 +157,7 @@ class BatchScheduler:
         eos_token_ids: Collection[int],
         new_text_stream: Callable[[], TextStream],
         dispatch: Dispatch = _call_each,
-        prefill_token_budget: int = 2048,
+        max_prefill_tokens_per_step: int = 512,
         metrics: Metrics = NO_METRICS,
     ) -> None:
         if max_batch_size < 1:
@@ -161,13 +171,16 @@ class BatchScheduler:
         self._eos = frozenset(eos_token_ids)
         self._new_text_stream = new_text_stream
         self._dispatch = dispatch
-        self._prefill_token_budget = prefill_token_budget
+        if max_prefill_tokens_per_step < 1:
+            raise ValueError("max_prefill_tokens_per_step must be at least 1")
+        self._prefill_budget = max_prefill_tokens_per_step
         self.metrics = metrics
         self._kv_capacity = max(1, max_batch_size * context_length)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._waiting: deque[ScheduledRequest] = deque()
-        self._running: list[ScheduledRequest] = []  # kept sorted by slot
+        self._running: list[ScheduledRequest] = []  # decoding, kept sorted by slot
+        self._prefilling: list[ScheduledRequest] = []  # admitted, prompt not fully in the cache yet
         self._free_slots = list(range(max_batch_size))  # a heap: the lowest free slot first
         self._cancel_requested = False
         self._stopping = False
@@ -179,7 +192,8 @@ class BatchScheduler:
 
     @property
     def running_count(self) -> int:
-        return len(self._running)
+        """Sequences holding a batch slot (decoding or still prefilling their prompt)."""
+        return len(self._running) + len(self._prefilling)
 
     @property
     def waiting_count(self) -> int:
@@ -214,7 +228,7 @@ class BatchScheduler:
         with self._lock:
             if self._stopping:
                 raise Unavailable("the language model is shutting down")
-            if len(self._waiting) + len(self._running) >= self.max_batch_size + self.max_queued_requests:
+            if len(self._waiting) + self.running_count >= self.max_batch_size + self.max_queued_requests:
                 raise Overloaded(
                     f"{self.max_queued_requests} requests are already waiting for the model; retry shortly",
                     retry_after_seconds=1,
@@ -271,7 +285,7 @@ class BatchScheduler:
         try:
             while True:
                 with self._lock:
-                    while not (self._stopping or self._waiting or self._running):
+                    while not (self._stopping or self._waiting or self._running or self._prefilling):
                         self._wake.wait()
                     if self._stopping:
                         break
@@ -290,12 +304,30 @@ class BatchScheduler:
         events: list[tuple[EventSink, GenerationEvent | BaseException]] = []
         if self._cancel_requested:
             self._reap_cancelled(events)
-        self._admit()
-        if not self._running:
+        self._admit(events)
+        if not (self._running or self._prefilling):
             if events:
                 self._dispatch(events)
             self._report_load()
             return False
+        chunks, completing = self._plan_chunks()
+        self._backend.step(
+            chunks,
+            [request.slot for request in self._running],  # type: ignore[misc]
+            [request.last_token for request in self._running],
+        )
+        if completing:
+            done = {id(request) for request in completing}
+            self._prefilling = [request for request in self._prefilling if id(request) not in done]
+            self._running = sorted([*self._running, *completing], key=lambda r: r.slot)  # type: ignore[arg-type,return-value]
+        if self._running:
+            self._sample_running(events)  # every decoding sequence has fresh logits now
+        if events:
+            self._dispatch(events)
+        self._report_load()
+        return True
+
+    def _sample_running(self, events: list[tuple[EventSink, GenerationEvent | BaseException]]) -> None:
         running = self._running
         tokens = self._backend.sample([request.slot for request in running])  # type: ignore[misc]
         still_running: list[ScheduledRequest] = []
@@ -316,64 +348,75 @@ class BatchScheduler:
                     request.last_token = token
                     still_running.append(request)
         self._running = still_running
-        self._dispatch(events)
-        if self._cancel_requested:
-            self._reap_cancelled(None)
-        self._report_load()
-        if self._running:
-            self._backend.decode(
-                [request.slot for request in self._running],  # type: ignore[misc]
-                [request.last_token for request in self._running],
-            )
-        return True
+
+    def _plan_chunks(self) -> tuple[list[PrefillChunk], list[ScheduledRequest]]:
+        """The next prompt chunks, first admitted first, within the per-step prompt token budget."""
+        budget = self._prefill_budget
+        chunks: list[PrefillChunk] = []
+        completing: list[ScheduledRequest] = []
+        for request in self._prefilling:
+            if budget <= 0:
+                break
+            start = request.prefilled
+            end = min(len(request.prompt_ids), start + budget)
+            last = end == len(request.prompt_ids)
+            chunks.append(PrefillChunk(request.slot, request.prompt_ids[start:end], last))  # type: ignore[arg-type]
+            budget -= end - start
+            request.prefilled = end
+            if last:
+                completing.append(request)
+        return chunks, completing
 
     def _report_load(self) -> None:
-        """Running and waiting counts and the KV cache share the running sequences hold."""
-        running = self._running
+        """Running and waiting counts and the KV cache share the live sequences hold."""
         usage = getattr(self._backend, "kv_cache_usage", None)
         if callable(usage):
             ratio = float(usage())
         else:
-            ratio = sum(len(r.prompt_ids) + r.generated for r in running) / self._kv_capacity
-        self.metrics.engine_load(len(running), len(self._waiting), min(1.0, ratio))
+            held = sum(len(r.prompt_ids) + r.generated for r in self._running)
+            ratio = (held + sum(r.prefilled for r in self._prefilling)) / self._kv_capacity
+        self.metrics.engine_load(self.running_count, len(self._waiting), min(1.0, ratio))
 
-    def _admit(self) -> None:
-        if not self._waiting or not self._free_slots:
-            return
-        admitted: list[ScheduledRequest] = []
-        budget = self._prefill_token_budget
-        with self._lock:
-            while self._waiting and self._free_slots:
-                request = self._waiting[0]
-                if admitted and len(request.prompt_ids) > budget:
-                    break
-                self._waiting.popleft()
+    def _admit(self, events: list[tuple[EventSink, GenerationEvent | BaseException]]) -> None:
+        """Start waiting requests in free slots while the prompts already being prefilled leave budget."""
+        while True:
+            with self._lock:
+                if not self._waiting or not self._free_slots:
+                    return
+                pending = sum(len(r.prompt_ids) - r.prefilled for r in self._prefilling)
+                if pending >= self._prefill_budget:  # later requests may reuse this step's prefixes
+                    return
+                request = self._waiting.popleft()
                 request.slot = heapq.heappop(self._free_slots)
-                budget -= len(request.prompt_ids)
-                admitted.append(request)
-        try:
-            self._backend.prefill([PrefillItem(r.slot, r.prompt_ids, r.sampling) for r in admitted])  # type: ignore[arg-type]
-        except Exception as error:
-            log.exception("llm.scheduler.prefill_failed", requests=len(admitted))
-            failures: list[tuple[EventSink, GenerationEvent | BaseException]] = []
-            for request in admitted:
+            try:
+                cached = self._backend.start(request.slot, request.prompt_ids, request.sampling)
+            except Exception as error:
+                log.exception("llm.scheduler.start_failed")
                 self._release(request, "cancelled")
-                failures.append((request.sink, Unavailable(f"generation failed: {error}")))
-            self._dispatch(failures)
-            return
-        self._running = sorted([*self._running, *admitted], key=lambda r: r.slot)  # type: ignore[arg-type,return-value]
+                events.append((request.sink, Unavailable(f"generation failed: {error}")))
+                continue
+            self.metrics.prefix_cache(len(request.prompt_ids), cached)
+            request.prefilled = cached
+            self._prefilling.append(request)
 
     def _reap_cancelled(self, events: list[tuple[EventSink, GenerationEvent | BaseException]] | None) -> None:
         with self._lock:
             self._cancel_requested = False
-        kept: list[ScheduledRequest] = []
         sink_events = events if events is not None else []
+        kept: list[ScheduledRequest] = []
         for request in self._running:
             if request.cancelled:
                 self._finish(request, "cancelled", sink_events)
             else:
                 kept.append(request)
         self._running = kept
+        still_prefilling: list[ScheduledRequest] = []
+        for request in self._prefilling:
+            if request.cancelled:
+                self._finish(request, "cancelled", sink_events)
+            else:
+                still_prefilling.append(request)
+        self._prefilling = still_prefilling
         if events is None and sink_events:
             self._dispatch(sink_events)
 
@@ -399,10 +442,11 @@ class BatchScheduler:
 
     def _fail_running(self, error: Exception) -> None:
         failures: list[tuple[EventSink, GenerationEvent | BaseException]] = []
-        for request in self._running:
+        for request in [*self._running, *self._prefilling]:
             self._release(request, "cancelled")
             failures.append((request.sink, Unavailable(f"generation failed: {error}")))
         self._running = []
+        self._prefilling = []
         self._dispatch(failures)
 
     def _cancel_everything(self) -> None:
@@ -410,10 +454,11 @@ class BatchScheduler:
         with self._lock:
             waiting = list(self._waiting)
             self._waiting.clear()
-        for request in [*self._running, *waiting]:
+        for request in [*self._running, *self._prefilling, *waiting]:
             request.cancelled = True
             self._finish(request, "cancelled", events)
         self._running = []
+        self._prefilling = []
         if events:
             self._dispatch(events)
         self._report_load()

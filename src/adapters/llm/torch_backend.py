@@ -1,14 +1,19 @@
 """Decode backends on torch, both implementing the scheduler's ``DecodeBackend`` protocol.
 
 ``SlotDecodeBackend`` is the fast path for Llama-family decoders (Llama, Mistral, Qwen2, Qwen3, SmolLM2).
-It runs the decoder layers itself over a preallocated KV cache, one row per running sequence:
+It runs the decoder layers itself:
 
-* rows stay packed (a released row is refilled from the last row), each with its own length, RoPE
-  position and additive attention mask, so sequences join and leave without re-padding anything;
-* q/k/v and gate/up projections are fused into one matmul each, and on CPU every weight is prepacked
-  for oneDNN once at load (about 1.5x faster than ``F.linear`` on bf16 for small batches);
-* prefill of several new prompts is one right-padded forward (causal masking alone keeps the padding
-  out of every real position), and only the last prompt position goes through the LM head.
+* one forward per step over every token of the step, flattened: one new token of each decoding row plus
+  the prompt chunks of the rows being prefilled (``MAX_PREFILL_TOKENS_PER_STEP``), so the weights are read
+  once per step and a long prompt never stalls the running streams;
+* q/k/v and gate/up projections are fused into one matmul each; on CPU the weights are int4 (the embedded
+  GGUF's own Q4_1 blocks) or int8 through torch's weight-only kernels, or dense (``WEIGHT_QUANT``);
+* the KV cache is one tensor per layer ``[rows, kv_heads, capacity, head_dim]`` whose rows and capacity
+  follow the live sequences: it grows when they need it and shrinks (to nothing when idle) as they leave.
+  Decoding rows are packed first, rows still prefilling after them, so one batched attention call covers
+  every decoding row; on CPU attention runs in float32 (bf16 attention has no fast CPU kernel);
+* prompt prefixes are reused through ``PrefixCache`` (their KV blocks are copied into the new row);
+* only the positions that need logits (each decoding row, each finished prompt) go through the LM head.
 
 ``SerialDecodeBackend`` is the correct-but-slow fallback for other architectures: one Hugging Face
 forward per sequence per step, each with its own cache.
@@ -16,20 +21,35 @@ forward per sequence per step, each with its own cache.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import structlog
 import torch
 import torch.nn.functional as F
 
+from adapters.llm.prefix_cache import PrefixCache
+from adapters.llm.quantized import (
+    Int4Linear,
+    Int4Weight,
+    Int8Linear,
+    concat_int4,
+    int4_supported,
+    quantize_int4,
+    quantize_int8,
+)
 from adapters.llm.sampler import TokenSampler
-from adapters.llm.scheduler import PrefillItem
+from adapters.llm.scheduler import PrefillChunk
+from core.domain.generation import SamplingParams
 
 log = structlog.get_logger(__name__)
 
 FAST_PATH_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 _UNSUPPORTED_ROPE = frozenset({"dynamic", "longrope"})  # their tables depend on the sequence length
+_CAPACITY_STEP = 256  # KV capacity grows and shrinks in multiples of this many tokens
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
@@ -47,26 +67,32 @@ class _Layer(NamedTuple):
     scale: float
 
 
-def _dense_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> Linear:
-    return lambda x: F.linear(x, weight, bias)
+@dataclass(slots=True)
+class _Row:
+    slot: int
+    prompt: Sequence[int]
+    length: int = 0  # tokens in the KV cache
+    decoding: bool = False
 
 
-def _packed_linear(weight: torch.Tensor, bias: torch.Tensor | None, batch_hint: int) -> Linear | None:
-    """A oneDNN-prepacked linear for 2-D inputs, or None where this torch build cannot do it right."""
+@dataclass(slots=True)
+class _Step:
+    """The flattened tokens of one forward and where each comes from."""
+
+    ids: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    chunks: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row, start, first token, count)
+    logit_tokens: list[int] = field(default_factory=list)  # flattened indices whose logits are needed
+    logit_slots: list[int] = field(default_factory=list)
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise)."""
+    gc.collect()
     try:
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
-        run = torch.ops.mkldnn._linear_pointwise
-
-        def linear(x: torch.Tensor) -> torch.Tensor:
-            return run(x, packed, bias, "none", [], "")
-
-        probe = torch.randn(3, weight.shape[1], dtype=weight.dtype)
-        expected = F.linear(probe, weight, bias)
-        if not torch.allclose(linear(probe).float(), expected.float(), rtol=2e-2, atol=2e-2):
-            return None
-        return linear
-    except (AttributeError, RuntimeError):
-        return None
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class SlotDecodeBackend:
@@ -76,13 +102,17 @@ class SlotDecodeBackend:
         *,
         max_batch_size: int,
         max_seq_len: int,
-        initial_capacity: int = 512,
-        prepack: bool = True,
+        weight_quant: str = "none",
+        int4_weights: dict[str, Int4Weight] | None = None,
+        prefix_cache_tokens: int = 0,
+        prefix_block_tokens: int = 32,
     ) -> None:
         config = model.config
         decoder = model.model
         first = next(model.parameters())
         self._device, self._dtype = first.device, first.dtype
+        cpu = self._device.type == "cpu"
+        self._attn_dtype = torch.float32 if cpu else self._dtype
         self.max_batch_size = max_batch_size
         self.max_seq_len = max_seq_len
         self._heads = config.num_attention_heads
@@ -90,69 +120,92 @@ class SlotDecodeBackend:
         self._head_dim = getattr(config, "head_dim", None) or config.hidden_size // self._heads
         self._hidden = config.hidden_size
         self._eps = float(getattr(config, "rms_norm_eps", 1e-6))
-        self._rotary = decoder.rotary_emb
-        self._embed = decoder.embed_tokens.weight
-        self._final_norm = decoder.norm.weight
-        use_packed = prepack and self._device.type == "cpu" and self._dtype == torch.bfloat16
-        self._linear_kind = "dense"
+        self._vocab = config.vocab_size
+        quant = weight_quant if cpu else "none"
+        int4_weights = int4_weights or {}
+        self.linear_kind = {"none": "dense", "int8": "int8", "int4": "int4"}[quant]
+        params = dict(model.named_parameters())
 
-        def linear(weight: torch.Tensor, bias: torch.Tensor | None = None) -> Linear:
-            if use_packed:
-                packed = _packed_linear(weight.contiguous(), bias, max_batch_size)
-                if packed is not None:
-                    self._linear_kind = "onednn-prepacked"
-                    return packed
-            return _dense_linear(weight.contiguous(), bias)
-
-        def fused_bias(*modules: Any) -> torch.Tensor | None:
-            biases = [getattr(m, "bias", None) for m in modules]
-            if all(b is None for b in biases):
-                return None
-            return torch.cat(
-                [
-                    b if b is not None else torch.zeros(m.out_features, dtype=self._dtype, device=self._device)
-                    for b, m in zip(biases, modules, strict=True)
-                ]
-            )
+        def linear(names: list[str], modules: list[Any]) -> Linear:
+            bias = self._fused_bias(modules)
+            weights = [params[name] for name in names]
+            if quant == "int4" and int4_supported(tuple(weights[0].shape)):
+                parts = [int4_weights.get(n) or quantize_int4(w.detach()) for n, w in zip(names, weights, strict=True)]
+                return Int4Linear(concat_int4(parts), bias, self._dtype)
+            fused = torch.cat([w.detach() for w in weights]) if len(weights) > 1 else weights[0].detach()
+            if quant in ("int4", "int8"):
+                return Int8Linear(quantize_int8(fused), bias, self._dtype)
+            dense = fused.contiguous()
+            return lambda x: F.linear(x, dense, bias)
 
         self._layers: list[_Layer] = []
-        for layer in decoder.layers:
+        for index, layer in enumerate(decoder.layers):
             attn, mlp = layer.self_attn, layer.mlp
+            prefix = f"model.layers.{index}."
             self._layers.append(
                 _Layer(
-                    input_norm=layer.input_layernorm.weight,
+                    input_norm=layer.input_layernorm.weight.detach(),
                     qkv=linear(
-                        torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
-                        fused_bias(attn.q_proj, attn.k_proj, attn.v_proj),
+                        [prefix + f"self_attn.{p}_proj.weight" for p in "qkv"],
+                        [attn.q_proj, attn.k_proj, attn.v_proj],
                     ),
-                    o=linear(attn.o_proj.weight, attn.o_proj.bias),
-                    post_norm=layer.post_attention_layernorm.weight,
+                    o=linear([prefix + "self_attn.o_proj.weight"], [attn.o_proj]),
+                    post_norm=layer.post_attention_layernorm.weight.detach(),
                     gate_up=linear(
-                        torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-                        fused_bias(mlp.gate_proj, mlp.up_proj),
+                        [prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"], [mlp.gate_proj, mlp.up_proj]
                     ),
-                    down=linear(mlp.down_proj.weight, mlp.down_proj.bias),
-                    q_norm=attn.q_norm.weight if hasattr(attn, "q_norm") else None,
-                    k_norm=attn.k_norm.weight if hasattr(attn, "k_norm") else None,
+                    down=linear([prefix + "mlp.down_proj.weight"], [mlp.down_proj]),
+                    q_norm=attn.q_norm.weight.detach() if hasattr(attn, "q_norm") else None,
+                    k_norm=attn.k_norm.weight.detach() if hasattr(attn, "k_norm") else None,
                     act=mlp.act_fn,
                     scale=float(getattr(attn, "scaling", self._head_dim**-0.5)),
                 )
             )
-        self._lm_head = linear(model.lm_head.weight, getattr(model.lm_head, "bias", None))
-        self._vocab = config.vocab_size
+        self._final_norm = decoder.norm.weight.detach()
+        head_weight = model.lm_head.weight.detach()
+        head_bias = getattr(model.lm_head, "bias", None)
+        embed_weight = decoder.embed_tokens.weight.detach()
+        tied = head_weight.data_ptr() == embed_weight.data_ptr()
+        if quant != "none":
+            # The LM head (and a tied embedding with it) as int8: the GGUF stores it as Q8_0.
+            head = Int8Linear(quantize_int8(head_weight), head_bias, self._dtype)
+            self._lm_head: Linear = head
+            self._embed: Callable[[torch.Tensor], torch.Tensor] = (
+                head.embed if tied else (lambda ids, w=embed_weight: F.embedding(ids, w))
+            )
+        else:
+            self._lm_head = lambda x, w=head_weight, b=head_bias: F.linear(x, w, b)
+            self._embed = lambda ids, w=embed_weight: F.embedding(ids, w)
+        with torch.inference_mode():
+            probe = torch.zeros(1, dtype=torch.float32, device=self._device)
+            cos, sin = decoder.rotary_emb(probe, torch.arange(max_seq_len, device=self._device)[None, :])
+            self._cos, self._sin = cos[0].to(self._attn_dtype), sin[0].to(self._attn_dtype)
         self._sampler = TokenSampler(self._vocab, max_batch_size, self._device)
-
-        self._capacity = 0
-        self._keys: list[torch.Tensor] = []
-        self._values: list[torch.Tensor] = []
-        self._cos = self._sin = torch.empty(0)
-        self._grow(min(initial_capacity, max_seq_len))
-        self._positions = torch.arange(max_seq_len, device=self._device)
-        self._logits = torch.empty(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
-        self._slot_of_row: list[int] = []  # packed rows: row i holds slot _slot_of_row[i]
+        self._logits = torch.zeros(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
+        self._rows: list[_Row] = []  # decoding rows first, then rows still prefilling
         self._row_of_slot: dict[int, int] = {}
-        self._lengths: list[int] = []  # tokens in the cache, per row
-        log.info("llm.backend.ready", backend="slot", linear=self._linear_kind, layers=len(self._layers))
+        self._decoding = 0
+        self._keys: torch.Tensor | None = None  # [layers, rows, kv_heads, capacity, head_dim]
+        self._values: torch.Tensor | None = None
+        self._prefix = PrefixCache[torch.Tensor](prefix_cache_tokens, prefix_block_tokens)
+        log.info(
+            "llm.backend.ready",
+            backend="slot",
+            linear=self.linear_kind,
+            layers=len(self._layers),
+            prefix_cache_tokens=prefix_cache_tokens,
+        )
+
+    def _fused_bias(self, modules: list[Any]) -> torch.Tensor | None:
+        biases = [getattr(m, "bias", None) for m in modules]
+        if all(b is None for b in biases):
+            return None
+        return torch.cat(
+            [
+                b.detach() if b is not None else torch.zeros(m.out_features, dtype=self._dtype, device=self._device)
+                for b, m in zip(biases, modules, strict=True)
+            ]
+        )
 
     @staticmethod
     def supports(model: Any) -> bool:
@@ -175,68 +228,181 @@ class SlotDecodeBackend:
 
     # -- DecodeBackend ------------------------------------------------------------------------------
 
-    def prefill(self, items: Sequence[PrefillItem]) -> None:
-        if not items:
-            return
-        first_row = len(self._slot_of_row)
-        count = len(items)
-        if first_row + count > self.max_batch_size:
-            raise RuntimeError("no free rows for these sequences")
-        lengths = [len(item.prompt_ids) for item in items]
-        longest = max(lengths)
-        self._ensure_capacity(longest + 1)
-        padded = [list(item.prompt_ids) + [0] * (longest - len(item.prompt_ids)) for item in items]
-        with torch.inference_mode():
-            ids = torch.tensor(padded, dtype=torch.long, device=self._device)
-            last = torch.tensor([n - 1 for n in lengths], device=self._device)
-            logits = self._forward_prefill(ids, last, first_row)
-            self._logits[first_row : first_row + count].copy_(logits)
-        for offset, item in enumerate(items):
-            self._row_of_slot[item.slot] = first_row + offset
-            self._slot_of_row.append(item.slot)
-            self._lengths.append(lengths[offset])
-            self._sampler.configure(item.slot, item.sampling)
+    def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
+        if slot in self._row_of_slot:
+            raise RuntimeError(f"slot {slot} is already in use")
+        if len(self._rows) >= self.max_batch_size:
+            raise RuntimeError("no free rows for this sequence")
+        if len(prompt_ids) + 1 > self.max_seq_len:
+            raise ValueError(f"a sequence of {len(prompt_ids) + 1} tokens exceeds the context of {self.max_seq_len}")
+        row = _Row(slot, prompt_ids)
+        blocks = self._prefix.lookup(prompt_ids, len(prompt_ids) - 1)  # the last token must run for its logits
+        self._reserve(len(self._rows) + 1, len(blocks) * self._prefix.block_tokens)
+        index = len(self._rows)
+        self._rows.append(row)
+        self._row_of_slot[slot] = index
+        if blocks:
+            assert self._keys is not None and self._values is not None
+            with torch.inference_mode():
+                kv = torch.cat(blocks, dim=3)  # [layers, 2, kv_heads, tokens, head_dim]
+                row.length = kv.shape[3]
+                self._keys[:, index, :, : row.length] = kv[:, 0]
+                self._values[:, index, :, : row.length] = kv[:, 1]
+        self._sampler.configure(slot, sampling)
+        return row.length
 
-    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
-        count = len(self._slot_of_row)
-        if len(slots) != count:
-            raise RuntimeError("decode must cover every running sequence")
-        by_row = [0] * count
+    def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        if len(slots) != self._decoding:
+            raise RuntimeError("a step must decode every decoding sequence")
+        plan = _Step()
+        by_row = [0] * self._decoding
         for slot, token in zip(slots, token_ids, strict=True):
-            by_row[self._row_of_slot[slot]] = token
-        self._ensure_capacity(max(self._lengths) + 1)
+            index = self._row_of_slot[slot]
+            if index >= self._decoding:
+                raise RuntimeError(f"slot {slot} has not finished its prompt")
+            by_row[index] = token
+        for index in range(self._decoding):
+            plan.ids.append(by_row[index])
+            plan.positions.append(self._rows[index].length)
+            plan.logit_tokens.append(index)
+            plan.logit_slots.append(self._rows[index].slot)
+        finishing: list[_Row] = []
+        for chunk in chunks:
+            index = self._row_of_slot[chunk.slot]
+            row = self._rows[index]
+            if row.decoding or row.length + len(chunk.token_ids) > len(row.prompt):
+                raise RuntimeError(f"slot {chunk.slot} got a chunk beyond its prompt")
+            first = len(plan.ids)
+            plan.chunks.append((index, row.length, first, len(chunk.token_ids)))
+            plan.ids.extend(chunk.token_ids)
+            plan.positions.extend(range(row.length, row.length + len(chunk.token_ids)))
+            if chunk.last:
+                if row.length + len(chunk.token_ids) != len(row.prompt):
+                    raise RuntimeError(f"slot {chunk.slot}: the last chunk does not end its prompt")
+                plan.logit_tokens.append(len(plan.ids) - 1)
+                plan.logit_slots.append(chunk.slot)
+                finishing.append(row)
+        if not plan.ids:
+            return
+        self._reserve(len(self._rows), max(p + 1 for p in plan.positions))
         with torch.inference_mode():
-            tokens = torch.tensor(by_row, dtype=torch.long, device=self._device)
-            positions = torch.tensor(self._lengths, dtype=torch.long, device=self._device)
-            self._logits[:count].copy_(self._forward_decode(tokens, positions, max(self._lengths) + 1))
-        self._lengths = [length + 1 for length in self._lengths]
+            logits = self._forward(plan)
+            self._logits[torch.tensor(plan.logit_slots, device=self._device)] = logits
+        for index in range(self._decoding):
+            self._rows[index].length += 1
+        for index, _, _, count in plan.chunks:
+            self._rows[index].length += count
+        for row in finishing:
+            self._finish_prompt(row)
 
     def sample(self, slots: Sequence[int]) -> list[int]:
-        rows = [self._row_of_slot[slot] for slot in slots]
         with torch.inference_mode():
-            if rows == list(range(len(rows))):
-                logits = self._logits[: len(rows)]
-            else:
-                logits = self._logits[torch.tensor(rows, device=self._device)]
+            logits = self._logits[torch.tensor(list(slots), device=self._device)]
             return self._sampler.sample(slots, logits)
 
     def release(self, slot: int) -> None:
-        row = self._row_of_slot.pop(slot)
-        last = len(self._slot_of_row) - 1
-        if row != last:  # keep rows packed: move the last row into the hole
-            length = self._lengths[last]
-            with torch.inference_mode():
-                for keys, values in zip(self._keys, self._values, strict=True):
-                    keys[row, :, :length].copy_(keys[last, :, :length])
-                    values[row, :, :length].copy_(values[last, :, :length])
-                self._logits[row].copy_(self._logits[last])
-            moved = self._slot_of_row[last]
-            self._slot_of_row[row] = moved
-            self._row_of_slot[moved] = row
-            self._lengths[row] = length
-        self._slot_of_row.pop()
-        self._lengths.pop()
+        index = self._row_of_slot.pop(slot)
+        last = len(self._rows) - 1
+        if index < self._decoding:  # a decoding row: the last decoding row fills its hole
+            self._move(self._decoding - 1, index)
+            self._decoding -= 1
+            if last != self._decoding:  # then the last prefilling row fills the decoding row's
+                self._move(last, self._decoding)
+        elif index != last:
+            self._move(last, index)
+        self._rows.pop()
         self._sampler.release(slot)
+        self._shrink()
+
+    def kv_cache_usage(self) -> float:
+        """Tokens held by live sequences, as a share of ``max_batch_size`` rows of the full context."""
+        return sum(row.length for row in self._rows) / (self.max_batch_size * self.max_seq_len)
+
+    def kv_cache_bytes(self) -> int:
+        """Bytes the KV cache holds now (live rows, not counting the prefix cache)."""
+        if self._keys is None or self._values is None:
+            return 0
+        return self._keys.numel() * self._keys.element_size() * 2
+
+    # -- rows and the cache ---------------------------------------------------------------------------
+
+    def _move(self, source: int, target: int) -> None:
+        """Row ``source`` takes the place of row ``target`` (whose sequence is gone or moves elsewhere)."""
+        if source == target:
+            return
+        row = self._rows[source]
+        if row.length and self._keys is not None and self._values is not None:
+            with torch.inference_mode():
+                self._keys[:, target, :, : row.length] = self._keys[:, source, :, : row.length]
+                self._values[:, target, :, : row.length] = self._values[:, source, :, : row.length]
+        self._rows[target] = row
+        self._row_of_slot[row.slot] = target
+
+    def _finish_prompt(self, row: _Row) -> None:
+        """The prompt is in the cache: offer its blocks to the prefix cache, then join the decoding rows."""
+        index = self._row_of_slot[row.slot]
+        keys, values, size = self._keys, self._values, self._prefix.block_tokens
+        assert keys is not None and values is not None
+
+        def block_at(block: int) -> torch.Tensor:
+            span = slice(block * size, (block + 1) * size)
+            return torch.stack([keys[:, index, :, span], values[:, index, :, span]], dim=1).clone()
+
+        with torch.inference_mode():
+            self._prefix.insert(row.prompt, block_at)
+            boundary = self._decoding
+            if index != boundary:  # swap it with the first prefilling row
+                other = self._rows[boundary]
+                longest = max(row.length, other.length)
+                for cache in (keys, values):
+                    held = cache[:, boundary, :, :longest].clone()
+                    cache[:, boundary, :, :longest] = cache[:, index, :, :longest]
+                    cache[:, index, :, :longest] = held
+                self._rows[boundary], self._rows[index] = row, other
+                self._row_of_slot[row.slot], self._row_of_slot[other.slot] = boundary, index
+        row.decoding = True
+        self._decoding += 1
+
+    def _reserve(self, rows: int, tokens: int) -> None:
+        if tokens > self.max_seq_len:
+            raise ValueError(f"a sequence of {tokens} tokens exceeds the context of {self.max_seq_len}")
+        held_rows, held_tokens = self._shape()
+        if rows <= held_rows and tokens <= held_tokens:
+            return
+        new_rows = max(held_rows, min(self.max_batch_size, 1 << max(0, rows - 1).bit_length()))
+        new_tokens = held_tokens
+        if tokens > held_tokens:  # grow by half at least, so a long prompt does not reallocate every chunk
+            grown = max(tokens, held_tokens + held_tokens // 2)
+            new_tokens = max(tokens, min(self.max_seq_len, -(-grown // _CAPACITY_STEP) * _CAPACITY_STEP))
+        self._reallocate(new_rows, new_tokens)
+
+    def _shrink(self) -> None:
+        if not self._rows:
+            if self._keys is not None:
+                self._keys = self._values = None
+                release_memory()
+            return
+        held_rows, held_tokens = self._shape()
+        rows = 1 << max(0, len(self._rows) - 1).bit_length()
+        tokens = -(-(max(row.length for row in self._rows) + 1) // _CAPACITY_STEP) * _CAPACITY_STEP
+        if held_rows >= 2 * rows or held_tokens >= 2 * tokens + _CAPACITY_STEP:
+            self._reallocate(min(held_rows, rows), min(held_tokens, tokens))
+
+    def _shape(self) -> tuple[int, int]:
+        return (0, 0) if self._keys is None else (self._keys.shape[1], self._keys.shape[3])
+
+    def _reallocate(self, rows: int, tokens: int) -> None:
+        shape = (len(self._layers), rows, self._kv_heads, tokens, self._head_dim)
+        with torch.inference_mode():
+            keys = torch.zeros(shape, dtype=self._attn_dtype, device=self._device)
+            values = torch.zeros(shape, dtype=self._attn_dtype, device=self._device)
+            if self._keys is not None and self._values is not None:
+                live = len(self._rows)
+                span = min(tokens, max((row.length for row in self._rows), default=0))
+                keys[:, :live, :, :span] = self._keys[:, :live, :, :span]
+                values[:, :live, :, :span] = self._values[:, :live, :, :span]
+        self._keys, self._values = keys, values
+        release_memory()
 
     # -- the model ----------------------------------------------------------------------------------
 
@@ -244,100 +410,78 @@ class SlotDecodeBackend:
         """RMSNorm exactly as Hugging Face's Llama: in float32, cast back, then scaled by the weight."""
         return weight * F.rms_norm(x.float(), (x.shape[-1],), None, self._eps).to(x.dtype)
 
-    def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         half = x.shape[-1] // 2
         return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
-    def _qkv(
-        self, layer: _Layer, x: torch.Tensor, shape: tuple[int, ...], cos: torch.Tensor, sin: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Project, normalise (Qwen3) and rotate. Returns q, k, v shaped ``shape + (heads, head_dim)``."""
-        heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
-        qkv = layer.qkv(self._norm(x, layer.input_norm)).view(*shape, heads + 2 * kv_heads, dim)
-        v = qkv[..., heads + kv_heads :, :]
-        if layer.q_norm is None:
-            qk = self._rope(qkv[..., : heads + kv_heads, :], cos, sin)
-            return qk[..., :heads, :], qk[..., heads:, :], v
-        q = self._rope(self._norm(qkv[..., :heads, :], layer.q_norm), cos, sin)
-        k = self._rope(self._norm(qkv[..., heads : heads + kv_heads, :], layer.k_norm), cos, sin)  # type: ignore[arg-type]
-        return q, k, v
-
-    def _mlp(self, layer: _Layer, x: torch.Tensor) -> torch.Tensor:
-        gate, up = layer.gate_up(self._norm(x, layer.post_norm)).chunk(2, dim=-1)
-        return layer.down(layer.act(gate) * up)
-
-    def _forward_decode(self, tokens: torch.Tensor, positions: torch.Tensor, span: int) -> torch.Tensor:
-        count = tokens.shape[0]
+    def _forward(self, plan: _Step) -> torch.Tensor:
+        device, attn_dtype = self._device, self._attn_dtype
         heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
         group = heads // kv_heads
-        x = F.embedding(tokens, self._embed)  # [count, hidden]
-        cos = self._cos[positions][:, None, :]
-        sin = self._sin[positions][:, None, :]
-        # [count, 1, 1, span]: row r sees its positions 0..positions[r], nothing beyond.
-        visible = (self._positions[:span][None, :] <= positions[:, None])[:, None, None, :]
-        rows = self._positions[:count]
+        decoding = self._decoding
+        keys, values = self._keys, self._values
+        assert keys is not None and values is not None
+        ids = torch.tensor(plan.ids, dtype=torch.long, device=device)
+        positions = torch.tensor(plan.positions, dtype=torch.long, device=device)
+        cos, sin = self._cos[positions][:, None, :], self._sin[positions][:, None, :]
+        x = self._embed(ids).to(self._dtype)  # [tokens, hidden]
+        if decoding:
+            decode_positions = positions[:decoding]
+            span = int(max(plan.positions[:decoding])) + 1
+            rows = torch.arange(decoding, device=device)
+            # [rows, 1, 1, span]: row r sees its positions 0..positions[r], nothing beyond.
+            visible = (torch.arange(span, device=device)[None, :] <= decode_positions[:, None])[:, None, None, :]
+        masks = [self._chunk_mask(start, count) for _, start, _, count in plan.chunks]
         for index, layer in enumerate(self._layers):
-            q, k, v = self._qkv(layer, x, (count,), cos, sin)
-            keys, values = self._keys[index], self._values[index]
-            keys[rows, :, positions] = k
-            values[rows, :, positions] = v
-            # The query heads sharing a KV head act as a short query "sequence" over that head: fused
-            # SDPA without expanding the cache (bf16 batched matmuls are several times slower on CPU).
-            attended = F.scaled_dot_product_attention(
-                q.reshape(count, kv_heads, group, dim),
-                keys[:count, :, :span],
-                values[:count, :, :span],
-                attn_mask=visible,
-                scale=layer.scale,
-            ).reshape(count, heads * dim)
-            x = x + layer.o(attended)
-            x = x + self._mlp(layer, x)
-        return self._lm_head(self._norm(x, self._final_norm)).float()
-
-    def _forward_prefill(self, ids: torch.Tensor, last: torch.Tensor, first_row: int) -> torch.Tensor:
-        count, length = ids.shape
-        heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
-        x = F.embedding(ids, self._embed).view(count * length, self._hidden)
-        cos = self._cos[:length][None, :, None, :]
-        sin = self._sin[:length][None, :, None, :]
-        for index, layer in enumerate(self._layers):
-            q, k, v = self._qkv(layer, x, (count, length), cos, sin)  # [count, length, heads, dim]
-            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-            self._keys[index][first_row : first_row + count, :, :length] = k
-            self._values[index][first_row : first_row + count, :, :length] = v
-            # Right padding: causal masking already hides every padded key from every real query.
-            attended = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, scale=layer.scale, enable_gqa=kv_heads != heads
-            )
-            x = x + layer.o(attended.transpose(1, 2).reshape(count * length, heads * dim))
-            x = x + self._mlp(layer, x)
-        final = x.view(count, length, self._hidden)[torch.arange(count, device=self._device), last]
+            qkv = layer.qkv(self._norm(x, layer.input_norm)).view(-1, heads + 2 * kv_heads, dim)
+            q, k = qkv[:, :heads], qkv[:, heads : heads + kv_heads]
+            if layer.q_norm is not None:
+                q, k = self._norm(q, layer.q_norm), self._norm(k, layer.k_norm)  # type: ignore[arg-type]
+            q = self._rope(q.to(attn_dtype), cos, sin)
+            k = self._rope(k.to(attn_dtype), cos, sin)
+            v = qkv[:, heads + kv_heads :].to(attn_dtype)
+            layer_keys, layer_values = keys[index], values[index]
+            out = torch.empty(q.shape[0], heads, dim, dtype=attn_dtype, device=device)
+            if decoding:
+                layer_keys[rows, :, decode_positions] = k[:decoding]
+                layer_values[rows, :, decode_positions] = v[:decoding]
+                # The query heads sharing a KV head act as a short query "sequence" over that head: fused
+                # SDPA without expanding the cache.
+                out[:decoding] = F.scaled_dot_product_attention(
+                    q[:decoding].reshape(decoding, kv_heads, group, dim),
+                    layer_keys[:decoding, :, :span],
+                    layer_values[:decoding, :, :span],
+                    attn_mask=visible,
+                    scale=layer.scale,
+                ).view(decoding, heads, dim)
+            for (row, start, first, count), mask in zip(plan.chunks, masks, strict=True):
+                end = start + count
+                layer_keys[row, :, start:end] = k[first : first + count].transpose(0, 1)
+                layer_values[row, :, start:end] = v[first : first + count].transpose(0, 1)
+                # [kv_heads, group * count, dim] queries over the row's [kv_heads, end, dim] keys.
+                chunk_q = q[first : first + count].view(count, kv_heads, group, dim).permute(1, 2, 0, 3)
+                attended = F.scaled_dot_product_attention(
+                    chunk_q.reshape(kv_heads, group * count, dim),
+                    layer_keys[row, :, :end],
+                    layer_values[row, :, :end],
+                    attn_mask=mask,
+                    scale=layer.scale,
+                )
+                out[first : first + count] = (
+                    attended.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)
+                )
+            x = x + layer.o(out.view(-1, heads * dim).to(self._dtype))
+            gate, up = layer.gate_up(self._norm(x, layer.post_norm)).chunk(2, dim=-1)
+            x = x + layer.down(layer.act(gate) * up)
+        final = x[torch.tensor(plan.logit_tokens, device=device)]
         return self._lm_head(self._norm(final, self._final_norm)).float()
 
-    # -- the cache ----------------------------------------------------------------------------------
-
-    def _ensure_capacity(self, needed: int) -> None:
-        if needed > self.max_seq_len:
-            raise ValueError(f"a sequence of {needed} tokens exceeds the context of {self.max_seq_len}")
-        if needed > self._capacity:
-            self._grow(min(self.max_seq_len, max(needed, 2 * self._capacity)))
-
-    def _grow(self, capacity: int) -> None:
-        shape = (self.max_batch_size, self._kv_heads, capacity, self._head_dim)
-        with torch.inference_mode():
-            for caches in (self._keys, self._values):
-                for index in range(len(self._layers)):
-                    grown = torch.zeros(shape, dtype=self._dtype, device=self._device)
-                    if index < len(caches):
-                        grown[:, :, : self._capacity].copy_(caches[index])
-                        caches[index] = grown
-                    else:
-                        caches.append(grown)
-            probe = torch.zeros(1, dtype=self._dtype, device=self._device)
-            positions = torch.arange(capacity, device=self._device)[None, :]
-            cos, sin = self._rotary(probe, positions)
-            self._cos, self._sin = cos[0].to(self._dtype), sin[0].to(self._dtype)
-        self._capacity = capacity
+    def _chunk_mask(self, start: int, count: int) -> torch.Tensor:
+        """[group * count, start + count]: query i (of each head in the group) sees keys 0..start + i."""
+        group = self._heads // self._kv_heads
+        query = torch.arange(count, device=self._device).repeat(group)[:, None] + start
+        return torch.arange(start + count, device=self._device)[None, :] <= query
 
 
 class SerialDecodeBackend:
@@ -352,22 +496,25 @@ class SerialDecodeBackend:
         self._sampler = TokenSampler(model.config.vocab_size, max_batch_size, self._device)
         log.info("llm.backend.ready", backend="serial")
 
-    def prefill(self, items: Sequence[PrefillItem]) -> None:
-        with torch.inference_mode():
-            for item in items:
-                ids = torch.tensor([list(item.prompt_ids)], dtype=torch.long, device=self._device)
-                output = self._model(input_ids=ids, use_cache=True)
-                self._caches[item.slot] = output.past_key_values
-                self._logits[item.slot] = output.logits[0, -1].float()
-                self._sampler.configure(item.slot, item.sampling)
+    def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
+        self._caches[slot] = None
+        self._logits.pop(slot, None)
+        self._sampler.configure(slot, sampling)
+        return 0
 
-    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
+    def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
         with torch.inference_mode():
+            for chunk in chunks:
+                self._run(chunk.slot, list(chunk.token_ids), keep_logits=chunk.last)
             for slot, token in zip(slots, token_ids, strict=True):
-                ids = torch.tensor([[token]], dtype=torch.long, device=self._device)
-                output = self._model(input_ids=ids, past_key_values=self._caches[slot], use_cache=True)
-                self._caches[slot] = output.past_key_values
-                self._logits[slot] = output.logits[0, -1].float()
+                self._run(slot, [token], keep_logits=True)
+
+    def _run(self, slot: int, ids: list[int], *, keep_logits: bool) -> None:
+        tensor = torch.tensor([ids], dtype=torch.long, device=self._device)
+        output = self._model(input_ids=tensor, past_key_values=self._caches[slot], use_cache=True)
+        self._caches[slot] = output.past_key_values
+        if keep_logits:
+            self._logits[slot] = output.logits[0, -1].float()
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():

@@ -20,7 +20,7 @@ import structlog
 
 from adapters.llm.detokenizer import IncrementalDetokenizer
 from adapters.llm.engine import dispatch_to_loops, stream_events
-from adapters.llm.model_store import EMBEDDED_MODEL_ID, ensure_converted, find_embedded_gguf
+from adapters.llm.model_store import EMBEDDED_MODEL_ID, ensure_converted, ensure_q4_weights, find_embedded_gguf
 from adapters.llm.scheduler import BatchScheduler
 from core.domain.errors import Unavailable
 from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
@@ -47,6 +47,10 @@ class TransformersModelSettings:
     max_queued_requests: int = 64  # requests waiting for a slot before Overloaded
     max_context_tokens: int | None = None  # caps the model's own context length
     num_threads: int | None = None  # torch intra-op threads; None: every core
+    # auto: the GGUF's own 4-bit weights on CPU when it is a Q4 GGUF, else dense; none | int8 | int4
+    weight_quant: str = "auto"
+    max_prefill_tokens_per_step: int = 256  # prompt tokens per engine step (chunked prefill)
+    prefix_cache_tokens: int = 4096  # KV of shared prompt prefixes kept for reuse; 0 turns it off
 
 
 class TransformersLanguageModel:
@@ -69,6 +73,8 @@ class TransformersLanguageModel:
         self._scheduler: BatchScheduler | None = None
         self._prompts: OrderedDict[tuple[ChatMessage, ...], asyncio.Future[list[int]]] = OrderedDict()
         self._tokenizer_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tokenizer")
+        self._backend: Any = None
+        self.weight_quant = "none"  # what the loaded model runs on: none (dense), int8 or int4
 
     # -- LanguageModel --------------------------------------------------------------------------------
 
@@ -109,10 +115,15 @@ class TransformersLanguageModel:
     # -- extras for benchmarks, tests and diagnostics -------------------------------------------------
 
     def loaded_model(self) -> tuple[Any, Any]:
-        """The Hugging Face model and tokenizer (after ``start``)."""
-        if self._model is None:
+        """The Hugging Face model and tokenizer (after ``start``); the model is None once the fast path
+        holds the weights itself (it keeps no second copy)."""
+        if self._tokenizer is None:
             raise Unavailable("The model is not loaded")
         return self._model, self._tokenizer
+
+    def backend(self) -> Any:
+        """The decode backend (after ``start``), for tests and diagnostics."""
+        return self._backend
 
     def load_stats(self) -> tuple[int, int]:
         """(running sequences, waiting requests) right now."""
@@ -149,8 +160,12 @@ class TransformersLanguageModel:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend
+        from adapters.llm.quantized import WEIGHT_QUANT_CHOICES, load_q4
+        from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend, release_memory
 
+        wanted_quant = self._settings.weight_quant.strip().lower()
+        if wanted_quant not in WEIGHT_QUANT_CHOICES:
+            raise ValueError(f"weight_quant {wanted_quant!r} is not one of {', '.join(WEIGHT_QUANT_CHOICES)}")
         torch.set_num_threads(self._settings.num_threads or os.cpu_count() or 1)
         source, token = self._source()
         device = self._device(torch)
@@ -162,24 +177,46 @@ class TransformersLanguageModel:
         model.eval()
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"{self._model_id} has no chat template")
+        eos = self._eos_ids(model, tokenizer)
         model_context = int(getattr(model.config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
         self._context_length = min(model_context, self._settings.max_context_tokens or model_context)
         batch = self._settings.max_batch_size
         backend: Any
         if SlotDecodeBackend.supports(model):
-            backend = SlotDecodeBackend(model, max_batch_size=batch, max_seq_len=self._context_length)
+            quant, int4_weights = "none", None
+            if device == "cpu" and wanted_quant != "none":
+                q4 = ensure_q4_weights(find_embedded_gguf(), self._settings.cache_dir) if self._embedded() else None
+                if wanted_quant == "int4" or (wanted_quant == "auto" and q4 is not None):
+                    quant, int4_weights = "int4", load_q4(q4) if q4 is not None else None
+                elif wanted_quant == "int8":
+                    quant = "int8"
+            backend = SlotDecodeBackend(
+                model,
+                max_batch_size=batch,
+                max_seq_len=self._context_length,
+                weight_quant=quant,
+                int4_weights=int4_weights,
+                prefix_cache_tokens=self._settings.prefix_cache_tokens,
+            )
+            self.weight_quant = quant
+            model = None  # the backend holds every weight it needs, once: drop the Hugging Face copy
+            int4_weights = None
+            release_memory()
         else:
             log.warning("llm.engine.serial_fallback", model_type=getattr(model.config, "model_type", None))
             backend = SerialDecodeBackend(model, max_batch_size=batch)
+            self.weight_quant = "none"
         self._model, self._tokenizer = model, tokenizer
+        self._backend = backend
         scheduler = BatchScheduler(
             backend,
             max_batch_size=batch,
             max_queued_requests=self._settings.max_queued_requests,
             context_length=self._context_length,
-            eos_token_ids=self._eos_ids(model, tokenizer),
+            eos_token_ids=eos,
             new_text_stream=lambda: IncrementalDetokenizer(self._decode),
             dispatch=dispatch_to_loops,
+            max_prefill_tokens_per_step=self._settings.max_prefill_tokens_per_step,
             metrics=self._metrics,
         )
         log.info(
@@ -187,9 +224,13 @@ class TransformersLanguageModel:
             model_id=self._model_id,
             context_length=self._context_length,
             backend=type(backend).__name__,
+            weight_quant=self.weight_quant,
             max_batch_size=batch,
         )
         return scheduler
+
+    def _embedded(self) -> bool:
+        return self._settings.model_repo_id is None
 
     def _source(self) -> tuple[str | Path, str | None]:
         if self._settings.model_repo_id is None:

@@ -58,6 +58,9 @@ def build_language_model(settings: Settings, metrics: Metrics = NO_METRICS) -> L
             max_batch_size=settings.max_batch_size,
             max_queued_requests=settings.max_queued_requests,
             max_context_tokens=settings.max_context_tokens,
+            weight_quant=settings.weight_quant,
+            max_prefill_tokens_per_step=settings.max_prefill_tokens_per_step,
+            prefix_cache_tokens=settings.prefix_cache_tokens,
         ),
         metrics,
     )

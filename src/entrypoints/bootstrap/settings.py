@@ -54,6 +54,9 @@ class Settings:
     # AI search: who writes the answer (auto | template | model)
     ai_answer_mode: Literal["auto", "template", "model"] = "auto"
     max_context_tokens: int | None = None
+    weight_quant: str = "auto"
+    max_prefill_tokens_per_step: int = 256
+    prefix_cache_tokens: int = 4096
     # A remote OpenAI-compatible engine instead of the local model
     llm_base_url: str | None = None
     llm_api_key: str | None = None
@@ -108,6 +111,9 @@ class Settings:
             served_model_name=reader.optional("SERVED_MODEL_NAME"),
             ai_answer_mode=reader.choice("AI_ANSWER_MODE", ("auto", "template", "model"), "auto"),
             max_context_tokens=reader.optional_integer("MAX_CONTEXT_TOKENS", minimum=16),
+            weight_quant=reader.choice("WEIGHT_QUANT", ("auto", "none", "int8", "int4"), "auto"),
+            max_prefill_tokens_per_step=reader.integer("MAX_PREFILL_TOKENS_PER_STEP", 256, minimum=16),
+            prefix_cache_tokens=reader.integer("PREFIX_CACHE_TOKENS", 4096, minimum=0),
             llm_base_url=reader.url("LLM_BASE_URL"),
             llm_api_key=reader.optional("LLM_API_KEY"),
             llm_model=reader.optional("LLM_MODEL"),

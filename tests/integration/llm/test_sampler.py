@@ -76,3 +76,35 @@ def test_frequency_and_presence_penalties_follow_openai() -> None:
     assert [sampler.sample([1], row)[0] for _ in range(3)] == [0, 0, 0]
     sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.0, presence_penalty=1.2))
     assert [sampler.sample([1], row)[0] for _ in range(3)] == [0, 1, 0]
+
+
+def test_a_slot_logits_processor_constrains_only_its_own_row() -> None:
+    sampler = TokenSampler(VOCAB, 3)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0))
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=1.0, seed=2))
+    sampler.configure(2, SamplingParams(max_tokens=9, temperature=0.0))
+
+    def only_token_4(row: torch.Tensor) -> torch.Tensor:
+        masked = torch.full_like(row, float("-inf"))
+        masked[4] = row[4]
+        return masked
+
+    sampler.set_processor(0, only_token_4)
+    sampler.set_processor(1, only_token_4)
+    rows = logits([0, 0, 5, 0, 0, 0], FLAT, [0, 0, 5, 0, 0, 0])
+    assert all(row == [4, 4, 2] for row in draw(sampler, [0, 1, 2], rows, 10))
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0))  # a new request in the slot: no processor
+    assert sampler.sample([0], logits([0, 0, 5, 0, 0, 0])) == [2]
+
+
+def test_temperature_rows_sampled_together_follow_their_distribution() -> None:
+    sampler = TokenSampler(VOCAB, 2)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=1.0, seed=11))
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.5, seed=12))
+    skewed = [2.0, 0.0, 0.0, 0.0, 0.0, float("-inf")]
+    draws = draw(sampler, [0, 1], logits(skewed, skewed), 400)
+    for column, temperature in ((0, 1.0), (1, 0.5)):
+        share = sum(row[column] == 0 for row in draws) / len(draws)
+        expected = torch.softmax(torch.tensor(skewed) / temperature, -1)[0].item()
+        assert abs(share - expected) < 0.08
+        assert all(row[column] != 5 for row in draws), "a token of probability zero is never drawn"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from adapters.llm.detokenizer import IncrementalDetokenizer
-from adapters.llm.scheduler import BatchScheduler, PrefillItem, ScheduledRequest
+from adapters.llm.scheduler import BatchScheduler, PrefillChunk, ScheduledRequest
 from core.domain.errors import InvalidInput, Overloaded, Unavailable
 from core.domain.generation import GenerationFinished, SamplingParams, TokenGenerated
 
@@ -18,34 +18,63 @@ class FakeDecodeBackend:
     """A prompt ``[key, ...]`` produces ``scripts[key]`` token by token, then EOS forever.
 
     With ``echo_seed`` the sampled token is the request's seed instead, to show which settings reached
-    which sequence. It checks the protocol as it goes: prefill only into free slots, decode exactly the
-    running slots, sample only slots with fresh logits.
+    which sequence. ``cached`` maps a key to how many prompt tokens its prefix cache "holds". It checks the
+    protocol as it goes: start only free slots, chunks only in prompt order and never beyond the prompt,
+    decode exactly the slots whose prompt ended, sample only slots with fresh logits.
     """
 
-    def __init__(self, scripts: dict[int, list[int]] | None = None, *, echo_seed: bool = False) -> None:
+    def __init__(
+        self,
+        scripts: dict[int, list[int]] | None = None,
+        *,
+        echo_seed: bool = False,
+        cached: dict[int, int] | None = None,
+    ) -> None:
         self.scripts = scripts or {}
         self.echo_seed = echo_seed
+        self.cached = cached or {}
         self.active: dict[int, tuple[int, SamplingParams]] = {}  # slot -> (key, params)
+        self.prompts: dict[int, list[int]] = {}
+        self.filled: dict[int, int] = {}  # slot -> prompt tokens in its "cache"
         self.produced: dict[int, int] = {}
         self.fresh: set[int] = set()
-        self.prefills: list[list[tuple[int, int]]] = []  # per call: (slot, key)
+        self.starts: list[tuple[int, int]] = []  # (slot, key)
+        self.prefills: list[list[tuple[int, int]]] = []  # per step whose prompts ended: (slot, key)
+        self.steps: list[tuple[list[tuple[int, int]], list[int]]] = []  # per step: (slot, chunk length), decoded
         self.decodes: list[list[int]] = []
         self.released: list[int] = []
         self.slots_used: set[int] = set()
 
-    def prefill(self, items: Sequence[PrefillItem]) -> None:
-        for item in items:
-            assert item.slot not in self.active, "prefill into an occupied slot"
-            self.active[item.slot] = (item.prompt_ids[0], item.sampling)
-            self.produced[item.slot] = 0
-            self.fresh.add(item.slot)
-            self.slots_used.add(item.slot)
-        self.prefills.append([(item.slot, item.prompt_ids[0]) for item in items])
+    def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
+        assert slot not in self.active, "start in an occupied slot"
+        key = prompt_ids[0]
+        self.active[slot] = (key, sampling)
+        self.prompts[slot] = list(prompt_ids)
+        self.filled[slot] = min(self.cached.get(key, 0), len(prompt_ids) - 1)
+        self.produced[slot] = 0
+        self.slots_used.add(slot)
+        self.starts.append((slot, key))
+        return self.filled[slot]
 
-    def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
-        assert sorted(slots) == sorted(self.active), "decode must cover exactly the running slots"
+    def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        decoding = {s for s in self.active if self.filled[s] == len(self.prompts[s])}
+        assert sorted(slots) == sorted(decoding), "decode must cover exactly the slots whose prompt ended"
         assert len(slots) == len(token_ids)
-        self.decodes.append(list(slots))
+        ended = []
+        for chunk in chunks:
+            start = self.filled[chunk.slot]
+            prompt = self.prompts[chunk.slot]
+            assert list(chunk.token_ids) == prompt[start : start + len(chunk.token_ids)], "chunks follow the prompt"
+            self.filled[chunk.slot] = start + len(chunk.token_ids)
+            assert chunk.last == (self.filled[chunk.slot] == len(prompt))
+            if chunk.last:
+                self.fresh.add(chunk.slot)
+                ended.append((chunk.slot, prompt[0]))
+        if ended:
+            self.prefills.append(ended)
+        self.steps.append(([(c.slot, len(c.token_ids)) for c in chunks], list(slots)))
+        if slots:
+            self.decodes.append(list(slots))
         self.fresh.update(slots)
 
     def sample(self, slots: Sequence[int]) -> list[int]:
@@ -155,7 +184,7 @@ def test_new_requests_join_between_steps_without_waiting_for_the_batch_to_drain(
     submit(scheduler, 2)
     scheduler.step()
     assert backend.prefills == [[(0, 1)], [(1, 2)]], "the newcomer got the free slot at the next step"
-    assert backend.decodes[-1] == [0, 1], "and is decoded in the same step as the running request"
+    assert backend.steps[-1] == ([(1, 1)], [0]), "its prompt ran in the same forward as the running decode"
     assert not any(isinstance(e, GenerationFinished) for e in first), "while the first one keeps running"
     run_until_idle(scheduler)
     assert backend.released == [1, 0], "the short request left first"
@@ -242,30 +271,87 @@ def test_slots_are_reused_and_never_exceed_the_batch() -> None:
     assert scheduler.free_slot_count == 2
 
 
-def test_a_long_prompt_is_prefilled_on_its_own_within_the_token_budget() -> None:
-    backend = FakeDecodeBackend({1: [5], 2: [5], 3: [5]})
-    scheduler = BatchScheduler(
+def budget_scheduler(backend: FakeDecodeBackend, budget: int) -> BatchScheduler:
+    return BatchScheduler(
         backend,
         max_batch_size=4,
         max_queued_requests=4,
         context_length=1000,
         eos_token_ids={EOS},
         new_text_stream=lambda: IncrementalDetokenizer(letters),
-        prefill_token_budget=100,
+        max_prefill_tokens_per_step=budget,
     )
+
+
+def test_prompts_are_prefilled_in_chunks_within_the_per_step_token_budget() -> None:
+    backend = FakeDecodeBackend({1: [5], 2: [5], 3: [5]})
+    scheduler = budget_scheduler(backend, 100)
     submit(scheduler, 1, prompt_len=80, max_tokens=2)
     submit(scheduler, 2, prompt_len=50, max_tokens=2)
     submit(scheduler, 3, prompt_len=10, max_tokens=2)
     scheduler.step()
-    assert [[key for _, key in batch] for batch in backend.prefills] == [[1]]
+    assert backend.steps[0][0] == [(0, 80), (1, 20)], "the second prompt starts with the budget left"
+    assert backend.starts == [(0, 1), (1, 2)], "the third waits: the admitted prompts already fill a step"
     scheduler.step()
-    assert [[key for _, key in batch] for batch in backend.prefills] == [[1], [2, 3]]
+    assert backend.steps[1] == ([(1, 30), (2, 10)], [0])
+    run_until_idle(scheduler)
+    assert all(sum(n for _, n in chunks) <= 100 for chunks, _ in backend.steps)
+
+
+def test_a_long_prompt_joins_over_several_steps_while_a_running_stream_gets_a_token_every_step() -> None:
+    backend = FakeDecodeBackend({1: [5] * 20, 2: [6]})
+    scheduler = budget_scheduler(backend, 100)
+    running: list = []
+    submit(scheduler, 1, running, prompt_len=3, max_tokens=20)
+    scheduler.step()
+    joining: list = []
+    submit(scheduler, 2, joining, prompt_len=250, max_tokens=1)
+    for _ in range(3):
+        before = len(running)
+        scheduler.step()
+        assert len(running) == before + 1, "the running stream got its token in this step"
+    assert [chunks for chunks, _ in backend.steps[1:]] == [[(1, 100)], [(1, 100)], [(1, 50)]]
+    assert isinstance(joining[0], TokenGenerated), "the long prompt's first token came with its last chunk"
+
+
+def test_a_cached_prefix_is_not_prefilled_again_and_is_counted() -> None:
+    from tests.fakes.metrics import FakeMetrics
+
+    backend = FakeDecodeBackend({1: [5]}, cached={1: 64})
+    metrics = FakeMetrics()
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=2,
+        max_queued_requests=2,
+        context_length=1000,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        metrics=metrics,
+    )
+    submit(scheduler, 1, prompt_len=70, max_tokens=1)
+    scheduler.step()
+    assert backend.steps[0][0] == [(0, 6)], "only the 6 tokens after the cached 64 ran"
+    assert metrics.prefix == [(70, 64)]
+
+
+def test_a_request_cancelled_while_its_prompt_is_prefilled_frees_its_slot() -> None:
+    backend = FakeDecodeBackend({1: [5]})
+    scheduler = budget_scheduler(backend, 16)
+    events: list = []
+    request = submit(scheduler, 1, events, prompt_len=100)
+    scheduler.step()
+    scheduler.cancel(request)
+    scheduler.step()
+    assert backend.released == [0] and scheduler.running_count == 0
+    assert events == [GenerationFinished("cancelled", 0)]
 
 
 def test_a_failing_decode_fails_its_readers_and_frees_their_slots() -> None:
     class BrokenBackend(FakeDecodeBackend):
-        def decode(self, slots: Sequence[int], token_ids: Sequence[int]) -> None:
-            raise RuntimeError("boom")
+        def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
+            if slots:
+                raise RuntimeError("boom")
+            super().step(chunks, slots, token_ids)
 
     scheduler = make_scheduler(BrokenBackend({1: [5, 5]}))
     events: list = []
