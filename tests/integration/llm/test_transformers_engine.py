@@ -93,4 +93,4 @@ async def test_closing_a_stream_early_frees_its_slot(model) -> None:  # type: ig
             break
     assert model.load_stats()[0] == 1
     await stream.aclose()
-    await wait_until_idle(model, limit_s=2.0)
+    await wait_until_idle(model, limit_s=10.0)  # within a step or two; generous, as the machine may be busy
