@@ -215,3 +215,20 @@ def test_the_serial_fallback_matches_hugging_face() -> None:
     model = tiny_model("llama", torch.float32)
     run = run_scenario(SerialDecodeBackend(model, max_batch_size=4))
     assert_matches_reference(run, model, atol=2e-4, rtol=1e-4)
+
+
+def test_kv_memory_follows_the_live_sequences_and_is_released_when_they_leave() -> None:
+    from adapters.llm.scheduler import PrefillChunk
+
+    backend = SlotDecodeBackend(tiny_model("llama", torch.float32), max_batch_size=4, max_seq_len=512)
+    greedy = SamplingParams(max_tokens=1, temperature=0.0)
+    backend.start(0, prompt(1, 5), greedy)
+    backend.start(1, prompt(2, 400), greedy)
+    backend.step([PrefillChunk(0, prompt(1, 5), True), PrefillChunk(1, prompt(2, 400), True)], [], [])
+    with_long = backend.kv_cache_bytes()
+    assert backend.kv_cache_usage() == pytest.approx(405 / (4 * 512))
+    backend.release(1)
+    assert 0 < backend.kv_cache_bytes() <= with_long / 2, "the long sequence's room went with it"
+    backend.step([], [0], backend.sample([0]))
+    backend.release(0)
+    assert backend.kv_cache_bytes() == 0 and backend.kv_cache_usage() == 0.0
