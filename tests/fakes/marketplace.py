@@ -88,6 +88,10 @@ class FakeSupplierRepository:
         supplier_id = self.key_hashes.get(api_key_hash)
         return None if supplier_id is None else self.items.get(supplier_id)
 
+    async def set_api_key_hash(self, supplier_id: int, api_key_hash: str) -> None:
+        self.key_hashes = {h: i for h, i in self.key_hashes.items() if i != supplier_id}
+        self.key_hashes[api_key_hash] = supplier_id
+
     async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
         supplier = self.items.get(supplier_id)
         if supplier is None:
@@ -260,6 +264,10 @@ class FakeUserRepository:
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None:
         user_id = self.key_hashes.get(api_key_hash)
         return None if user_id is None else self.items.get(user_id)
+
+    async def set_api_key_hash(self, user_id: int, api_key_hash: str) -> None:
+        self.key_hashes = {h: i for h, i in self.key_hashes.items() if i != user_id}
+        self.key_hashes[api_key_hash] = user_id
 
     async def set_ai_access(self, user_id: int, enabled: bool) -> User:
         user = self.items.get(user_id)

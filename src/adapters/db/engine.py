@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 def create_engine(async_url: str, *, echo: bool = False) -> AsyncEngine:
     if async_url.startswith("sqlite"):
-        engine = create_async_engine(async_url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(async_url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -30,7 +30,9 @@ def create_engine(async_url: str, *, echo: bool = False) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN")
 
         return engine
-    return create_async_engine(async_url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        async_url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True
+    )
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

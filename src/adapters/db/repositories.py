@@ -80,6 +80,14 @@ class SqlSupplierRepository:
         row = await self._session.scalar(select(SupplierRow).where(SupplierRow.api_key_hash == api_key_hash))
         return mappers.supplier(row) if row else None
 
+    async def set_api_key_hash(self, supplier_id: int, api_key_hash: str) -> None:
+        await self._session.execute(
+            update(SupplierRow)
+            .where(SupplierRow.id == supplier_id)
+            .values(api_key_hash=api_key_hash, updated_at=_now())
+            .execution_options(synchronize_session=False)
+        )
+
     async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
         row = await self._session.get(SupplierRow, supplier_id)
         if row is None:
@@ -215,6 +223,14 @@ class SqlUserRepository:
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None:
         row = await self._session.scalar(select(UserRow).where(UserRow.api_key_hash == api_key_hash))
         return mappers.user(row) if row else None
+
+    async def set_api_key_hash(self, user_id: int, api_key_hash: str) -> None:
+        await self._session.execute(
+            update(UserRow)
+            .where(UserRow.id == user_id)
+            .values(api_key_hash=api_key_hash, updated_at=_now())
+            .execution_options(synchronize_session=False)
+        )
 
     async def set_ai_access(self, user_id: int, enabled: bool) -> User:
         row = await self._session.get(UserRow, user_id)

@@ -30,6 +30,9 @@ class SupplierRepository(Protocol):
 
     async def get_by_api_key_hash(self, api_key_hash: str) -> Supplier | None: ...
 
+    async def set_api_key_hash(self, supplier_id: int, api_key_hash: str) -> None:
+        """Replace the supplier's key: the old one stops matching at once."""
+
     async def update(self, supplier_id: int, changes: SupplierChanges) -> Supplier:
         """Raises ``NotFound`` for an unknown supplier. A new location or city is copied onto the
         supplier's products in the same transaction (search reads the copies)."""
@@ -61,6 +64,9 @@ class UserRepository(Protocol):
     async def get(self, user_id: int) -> User | None: ...
 
     async def get_by_api_key_hash(self, api_key_hash: str) -> User | None: ...
+
+    async def set_api_key_hash(self, user_id: int, api_key_hash: str) -> None:
+        """Replace the user's key: the old one stops matching at once."""
 
     async def set_ai_access(self, user_id: int, enabled: bool) -> User:
         """Raises ``NotFound`` for an unknown user."""

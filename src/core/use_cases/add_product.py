@@ -1,12 +1,12 @@
-"""A supplier lists a product, with its own API key."""
+"""A supplier lists a product, with its own API key (the route requires ``Access.SUPPLIER``)."""
 
 from __future__ import annotations
 
+from core.domain.caller import Caller
 from core.domain.errors import Conflict, Forbidden, NotFound
 from core.domain.marketplace import NewProduct, Product
 from core.ports.marketplace import UnitOfWork
 from core.use_cases import marketplace_rules as rules
-from core.use_cases.authenticate import Authenticate
 
 
 def clean_product(product: NewProduct) -> NewProduct:
@@ -23,17 +23,15 @@ def clean_product(product: NewProduct) -> NewProduct:
 
 
 class AddProduct:
-    def __init__(self, uow: UnitOfWork, authenticate: Authenticate) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._authenticate = authenticate
 
-    async def __call__(self, api_key: str | None, supplier_id: int, product: NewProduct) -> Product:
-        caller = await self._authenticate(api_key)
+    async def __call__(self, caller: Caller, supplier_id: int, product: NewProduct) -> Product:
         cleaned = clean_product(product)
         rules.existing_id(supplier_id, "Supplier", "supplier_id")
         if await self._uow.suppliers.get(supplier_id) is None:
             raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
-        if caller.supplier is None or caller.supplier.id != supplier_id:
+        if not caller.is_supplier(supplier_id):
             raise Forbidden("Only this supplier, with its own API key, may add products to it")
         try:
             created = await self._uow.products.add(supplier_id, cleaned)

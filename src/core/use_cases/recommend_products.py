@@ -17,6 +17,7 @@ from typing import Literal
 
 import msgspec
 
+from core.domain.caller import Caller
 from core.domain.errors import BadRequest, Forbidden, NotFound
 from core.domain.generation import (
     ChatMessage,
@@ -37,7 +38,6 @@ from core.recommendation.answer import AnswerContext, compose_answer, text_chunk
 from core.recommendation.grounding import GroundedSentences
 from core.recommendation.prompt import build_messages, system_prompt
 from core.recommendation.retrieval import Alternative, Criteria, MatchTier, find_candidates
-from core.use_cases.authenticate import Authenticate
 
 HISTORY_MESSAGES = 20
 
@@ -75,7 +75,7 @@ class RecommendationSettings:
 
 @dataclass(frozen=True, slots=True)
 class SearchCommand:
-    api_key: str | None
+    caller: Caller
     query: str
     session_id: str | None = None
     user_id: int | None = None
@@ -337,14 +337,12 @@ class RecommendProducts:
             history = history[2:] if len(history) > 1 else []
 
     async def _authorise(self, uow: UnitOfWork, command: SearchCommand) -> User:
-        caller = await Authenticate(uow, None)(command.api_key)
-        if caller.user is None:
+        user = command.caller.user
+        if user is None:
             raise Forbidden("AI search needs a user's API key")
-        user = caller.user
         if command.user_id is not None and command.user_id != user.id:
-            if await uow.users.get(command.user_id) is None:
-                raise NotFound(f"User {command.user_id} does not exist", field="user_id")
-            raise Forbidden("user_id names another user; use that user's own API key", field="user_id")
+            # Another user's account is private: the same answer whether or not it exists.
+            raise NotFound(f"User {command.user_id} does not exist", field="user_id")
         if not user.ai_access_enabled:
             raise Forbidden("AI access is not enabled for this user (a paid feature)", field="ai_access_enabled")
         return user
@@ -356,7 +354,8 @@ class RecommendProducts:
             existing = await uow.conversations.get_by_session(session_id)
             if existing is not None:
                 if existing.user_id != user.id:
-                    raise Forbidden("This session belongs to another user", field="session_id")
+                    # Another user's conversation: not found, as if it did not exist (its id stays taken).
+                    raise NotFound(f"No conversation for session {session_id!r}", field="session_id")
                 memory = None
                 if existing.last_filters:
                     with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):

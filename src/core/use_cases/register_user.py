@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.domain.api_keys import USER_KEY_PREFIX, hash_api_key, new_api_key
+from core.domain.caller import Caller
 from core.domain.errors import Conflict, Forbidden
 from core.domain.marketplace import NewUser, User
 from core.ports.marketplace import UnitOfWork
 from core.use_cases import marketplace_rules as rules
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import KeyConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +36,13 @@ def clean_user(user: NewUser) -> NewUser:
 
 
 class RegisterUser:
-    def __init__(self, uow: UnitOfWork, authenticate: Authenticate) -> None:
+    def __init__(self, uow: UnitOfWork, keys: KeyConfig) -> None:
         self._uow = uow
-        self._authenticate = authenticate
+        self._admin_configured = bool(keys.admin_api_key)
 
-    async def __call__(self, user: NewUser, api_key: str | None = None) -> UserRegistration:
+    async def __call__(self, user: NewUser, caller: Caller) -> UserRegistration:
         cleaned = clean_user(user)
-        if (
-            cleaned.ai_access_enabled
-            and self._authenticate.admin_configured
-            and not self._authenticate.is_admin(api_key)
-        ):
+        if cleaned.ai_access_enabled and self._admin_configured and not caller.is_admin:
             raise Forbidden(
                 "ai_access_enabled is a paid feature: only a request bearing the admin API key may set it",
                 field="ai_access_enabled",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from core.domain.caller import Caller
 from core.domain.errors import Forbidden, InvalidInput, NotFound
 from core.domain.marketplace import Product, ProductChanges
 from core.ports.marketplace import UnitOfWork
 from core.use_cases import marketplace_rules as rules
-from core.use_cases.authenticate import Authenticate
 
 
 def clean_changes(changes: ProductChanges) -> ProductChanges:
@@ -33,18 +33,16 @@ def _description(value: str) -> str:
 
 
 class UpdateProduct:
-    def __init__(self, uow: UnitOfWork, authenticate: Authenticate) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._authenticate = authenticate
 
-    async def __call__(self, api_key: str | None, product_id: int, changes: ProductChanges) -> Product:
-        caller = await self._authenticate(api_key)
+    async def __call__(self, caller: Caller, product_id: int, changes: ProductChanges) -> Product:
         cleaned = clean_changes(changes)
         rules.existing_id(product_id, "Product", "product_id")
         product = await self._uow.products.get(product_id)
         if product is None:
             raise NotFound(f"Product {product_id} does not exist", field="product_id")
-        if caller.supplier is None or caller.supplier.id != product.supplier_id:
+        if not caller.is_supplier(product.supplier_id):
             raise Forbidden("Only the product's supplier, with its own API key, may change it")
         updated = await self._uow.products.update(product_id, cleaned)
         await self._uow.commit()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from core.domain.caller import Caller
 from core.domain.errors import Forbidden, InvalidInput, NotFound
 from core.domain.marketplace import Supplier, SupplierChanges
 from core.ports.marketplace import UnitOfWork
 from core.use_cases import marketplace_rules as rules
-from core.use_cases.authenticate import Authenticate
 
 
 def clean_supplier_changes(changes: SupplierChanges) -> SupplierChanges:
@@ -35,17 +35,15 @@ def clean_supplier_changes(changes: SupplierChanges) -> SupplierChanges:
 
 
 class UpdateSupplier:
-    def __init__(self, uow: UnitOfWork, authenticate: Authenticate) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._authenticate = authenticate
 
-    async def __call__(self, api_key: str | None, supplier_id: int, changes: SupplierChanges) -> Supplier:
-        caller = await self._authenticate(api_key)
+    async def __call__(self, caller: Caller, supplier_id: int, changes: SupplierChanges) -> Supplier:
         cleaned = clean_supplier_changes(changes)
         rules.existing_id(supplier_id, "Supplier", "supplier_id")
         if await self._uow.suppliers.get(supplier_id) is None:
             raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
-        if caller.supplier is None or caller.supplier.id != supplier_id:
+        if not caller.is_supplier(supplier_id):
             raise Forbidden("Only this supplier, with its own API key, may change it")
         updated = await self._uow.suppliers.update(supplier_id, cleaned)
         await self._uow.commit()

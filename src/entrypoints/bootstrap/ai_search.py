@@ -1,4 +1,4 @@
-"""AI product search wiring: the recommendation use case and the conversation history."""
+"""AI product search wiring: the recommendation use case (the conversation history is per request)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dishka import Provider, Scope, provide
 
 from core.ports.language_model import LanguageModel
 from core.ports.metrics import Metrics
-from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.recommend_products import RecommendationSettings, RecommendProducts, model_is_capable
 from entrypoints.bootstrap.inference import metered
 from entrypoints.bootstrap.settings import Settings
@@ -22,7 +21,3 @@ class AiSearchProvider(Provider):
             metered(model, metrics),
             RecommendationSettings(answer_mode=settings.ai_answer_mode, model_is_capable=capable),
         )
-
-    @provide
-    def conversation_history(self, settings: Settings) -> ConversationHistory:
-        return ConversationHistory(settings.admin_api_key)

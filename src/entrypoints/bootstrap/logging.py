@@ -1,14 +1,48 @@
-"""structlog set-up: JSON or console rendering, one level for the app and the libraries."""
+"""structlog set-up: JSON or console rendering, one level for the app and the libraries.
+
+Logs never carry an API key, a bearer token, a prompt, a model answer or supplier text:
+
+* tracebacks are plain (the console renderer's rich tracebacks would print every frame's locals,
+  where requests, prompts and keys live);
+* a last step redacts what could still slip into a message: the configured secrets, bearer tokens
+  and anything shaped like one of our API keys (``sk_sup_...``, ``sk_usr_...``).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 import structlog
 
+REDACTED = "[redacted]"
+_KEY_SHAPES = re.compile(r"(?i)(bearer\s+)[^\s'\",;]+|\bsk_(?:sup|usr)_[A-Za-z0-9_\-]+")
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+
+class Redactor:
+    """Replaces secrets in the rendered line (a processor placed after the renderer)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so that a key containing another is redacted whole.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+
+    def __call__(self, _logger: Any, _name: str, rendered: Any) -> Any:
+        if isinstance(rendered, str):
+            return self.redact(rendered)
+        if isinstance(rendered, bytes):
+            return self.redact(rendered.decode("utf-8", "replace")).encode("utf-8")
+        return rendered
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console", *, secrets: Iterable[str] = ()) -> None:
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -19,10 +53,12 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     ]
     renderer: structlog.typing.Processor
     if fmt == "json":
-        shared.append(structlog.processors.format_exc_info)
+        shared.append(structlog.processors.format_exc_info)  # plain text, no locals
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -37,6 +73,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,
+                Redactor(secrets),
             ],
         )
     )

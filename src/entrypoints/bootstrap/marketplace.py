@@ -1,12 +1,12 @@
-"""Marketplace use cases, one set per request around the request's unit of work."""
+"""Marketplace use cases, one set per request around the request's unit of work, and authentication."""
 
 from __future__ import annotations
 
 from dishka import Provider, Scope, provide
 
-from core.ports.marketplace import UnitOfWork
 from core.use_cases.add_product import AddProduct
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Authenticate, KeyConfig
+from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.delete_product import DeleteProduct
 from core.use_cases.get_product import GetProduct
 from core.use_cases.get_user import GetUser
@@ -14,6 +14,7 @@ from core.use_cases.list_products import ListProducts
 from core.use_cases.list_suppliers import GetSupplier, ListSuppliers
 from core.use_cases.register_supplier import RegisterSupplier
 from core.use_cases.register_user import RegisterUser
+from core.use_cases.rotate_api_key import RotateSupplierKey, RotateUserKey
 from core.use_cases.search_products import SearchProducts
 from core.use_cases.set_ai_access import SetAiAccess
 from core.use_cases.update_product import UpdateProduct
@@ -24,9 +25,15 @@ from entrypoints.bootstrap.settings import Settings
 class MarketplaceProvider(Provider):
     scope = Scope.REQUEST
 
-    @provide
-    def authenticate(self, uow: UnitOfWork, settings: Settings) -> Authenticate:
-        return Authenticate(uow, settings.admin_api_key)
+    @provide(scope=Scope.APP)
+    def keys(self, settings: Settings) -> KeyConfig:
+        return KeyConfig(
+            admin_api_key=settings.admin_api_key,
+            inference_api_keys=settings.api_keys,
+            metrics_api_key=settings.metrics_api_key,
+        )
+
+    authenticate = provide(Authenticate)
 
     register_supplier = provide(RegisterSupplier)
     list_suppliers = provide(ListSuppliers)
@@ -41,3 +48,6 @@ class MarketplaceProvider(Provider):
     register_user = provide(RegisterUser)
     get_user = provide(GetUser)
     set_ai_access = provide(SetAiAccess)
+    rotate_supplier_key = provide(RotateSupplierKey)
+    rotate_user_key = provide(RotateUserKey)
+    conversation_history = provide(ConversationHistory)

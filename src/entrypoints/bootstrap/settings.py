@@ -31,6 +31,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"
     max_body_bytes: int = 1_048_576
+    # Origins granted cross-origin access; empty grants none (the service's own pages need none).
+    cors_allow_origins: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 30.0
     # Operations
     metrics_enabled: bool = True
@@ -75,6 +77,12 @@ class Settings:
     stream_takeover: bool = False
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured key and token: what logs must never show."""
+        values = (self.admin_api_key, *self.api_keys, self.metrics_api_key, self.hf_token, self.llm_api_key)
+        return tuple(v for v in values if v)
+
+    @property
     def async_database_url(self) -> str:
         return to_async_database_url(self.database_url)
 
@@ -92,6 +100,7 @@ class Settings:
             log_level=reader.text("LOG_LEVEL", "INFO").upper(),
             log_format=reader.choice("LOG_FORMAT", ("json", "console"), "console"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            cors_allow_origins=reader.items("CORS_ALLOW_ORIGINS"),
             shutdown_grace_seconds=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0.0),
             metrics_enabled=reader.boolean("METRICS_ENABLED", True),
             metrics_api_key=reader.optional("METRICS_API_KEY"),
@@ -107,7 +116,7 @@ class Settings:
             eager_load_model=reader.boolean("EAGER_LOAD_MODEL", False),
             max_batch_size=reader.integer("MAX_BATCH_SIZE", 8, minimum=1, maximum=256),
             max_queued_requests=reader.integer("MAX_QUEUED_REQUESTS", 64, minimum=0),
-            api_keys=tuple(k.strip() for k in (reader.optional("API_KEY") or "").split(",") if k.strip()),
+            api_keys=reader.items("API_KEY"),
             served_model_name=reader.optional("SERVED_MODEL_NAME"),
             ai_answer_mode=reader.choice("AI_ANSWER_MODE", ("auto", "template", "model"), "auto"),
             max_context_tokens=reader.optional_integer("MAX_CONTEXT_TOKENS", minimum=16),
@@ -169,6 +178,10 @@ class _EnvReader:
 
     def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
         return None if self.optional(name) is None else self.integer(name, 0, minimum=minimum)
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list; blanks dropped."""
+        return tuple(item.strip() for item in (self.optional(name) or "").split(",") if item.strip())
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default

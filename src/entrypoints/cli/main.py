@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as error:
         print(f"marketplace: configuration error: {error.message}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     try:
         if args.command == "serve":
             return _serve(settings, args)

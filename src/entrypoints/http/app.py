@@ -19,6 +19,7 @@ from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
 from entrypoints.bootstrap.logging import configure_logging
 from entrypoints.bootstrap.roles import serves_marketplace
 from entrypoints.bootstrap.settings import Settings
+from entrypoints.http.auth import CALLER_DEPENDENCY, identify_caller
 from entrypoints.http.chat_search.controller import SEARCH_KIND, ChatSearchController, SearchStreams
 from entrypoints.http.docs import docs_assets_router, openapi_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -32,6 +33,19 @@ from entrypoints.http.shutdown import GracefulShutdown
 from entrypoints.http.web import MarketplacePage, web_assets_router
 
 logger = structlog.get_logger(__name__)
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin access only for the origins in ``CORS_ALLOW_ORIGINS``; none when it is unset."""
+    if not settings.cors_allow_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_allow_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID", REQUEST_ID_HEADER],
+        expose_headers=["X-Total-Count", "Retry-After", REQUEST_ID_HEADER],
+        allow_credentials=False,
+    )
 
 
 async def _supervise_streams(container: AsyncContainer) -> None:
@@ -71,9 +85,11 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     app = Litestar(
         route_handlers=[router, docs_assets_router(), *([web_assets_router()] if marketplace else [])],
         lifespan=[lifespan],
+        guards=[identify_caller],  # the one authentication: every route states its `access`
+        dependencies=CALLER_DEPENDENCY,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["X-Total-Count", "Retry-After", REQUEST_ID_HEADER]),
+        cors_config=cors_config(settings),
         openapi_config=openapi_config(*page_plugins),
         debug=False,
         logging_config=None,  # structlog is configured by the CLI (entrypoints.bootstrap.logging)
@@ -88,5 +104,5 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
 def create_app_from_env() -> Litestar:
     """The factory each ``WEB_CONCURRENCY`` worker process calls (``marketplace serve`` checked the settings)."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     return create_app(settings)

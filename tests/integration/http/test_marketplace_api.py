@@ -285,7 +285,10 @@ async def test_user_registration_and_private_profile(client: httpx.AsyncClient) 
     other = (await client.post("/api/users/register", json={"name": "Eko", "email": "eko@example.com"})).json()
     url = f"/api/users/{user['id']}"
     assert (await client.get(url)).status_code == 401
-    assert (await client.get(url, headers=bearer(other["api_key"]))).status_code == 403
+    stranger = await client.get(url, headers=bearer(other["api_key"]))
+    unknown = await client.get("/api/users/999", headers=bearer(other["api_key"]))
+    assert stranger.status_code == unknown.status_code == 404  # a private profile cannot be probed
+    assert stranger.json()["detail"].replace(str(user["id"]), "N") == unknown.json()["detail"].replace("999", "N")
     mine = await client.get(url, headers=bearer(user["api_key"]))
     assert mine.status_code == 200 and mine.json()["email"] == "siti@example.com" and "api_key" not in mine.json()
     assert (await client.get(url, headers=bearer(ADMIN_KEY))).status_code == 200

@@ -37,6 +37,9 @@ async def test_a_bad_or_missing_id_is_replaced_by_a_fresh_one(serve: Callable[..
 async def test_cors_exposes_the_request_id(serve: Callable[..., str]) -> None:
     async with httpx.AsyncClient(base_url=serve(), timeout=30) as client:
         response = await client.get("/health", headers={"Origin": "http://shop.example"})
+        assert "access-control-allow-origin" not in response.headers  # no CORS_ALLOW_ORIGINS: no grant
+    async with httpx.AsyncClient(base_url=serve(cors_allow_origins=("http://shop.example",)), timeout=30) as client:
+        response = await client.get("/health", headers={"Origin": "http://shop.example"})
         assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+from core.domain.caller import Caller
 from core.domain.marketplace import GeoPoint, NewProduct, NewSupplier, NewUser
 from core.use_cases.add_product import AddProduct
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Access, Authenticate, KeyConfig
 from core.use_cases.register_supplier import RegisterSupplier, SupplierRegistration
 from core.use_cases.register_user import RegisterUser, UserRegistration
 from tests.fakes.marketplace import FakeUnitOfWork
@@ -59,15 +61,33 @@ def new_user(**changes: Any) -> NewUser:
     return replace(base, **changes)
 
 
+async def caller_for(
+    uow: FakeUnitOfWork, key: str | None, access: Access = Access.PUBLIC, admin: str | None = None
+) -> Caller:
+    """What the HTTP layer hands a use case for a request bearing ``key`` on a route requiring ``access``."""
+    return await Authenticate(uow, KeyConfig(admin_api_key=admin))(key, access)
+
+
+def keyed(
+    use_case: Callable[..., Awaitable[Any]], uow: FakeUnitOfWork, access: Access, admin: str | None = None
+) -> Callable[..., Awaitable[Any]]:
+    """``use_case`` called as its route would be: the first argument is the bearer key, not the caller."""
+
+    async def call(key: str | None, *args: Any) -> Any:
+        return await use_case(await caller_for(uow, key, access, admin), *args)
+
+    return call
+
+
 async def supplier_in(uow: FakeUnitOfWork, **changes: Any) -> SupplierRegistration:
     return await RegisterSupplier(uow)(new_supplier(**changes))
 
 
 async def user_in(uow: FakeUnitOfWork, admin_key: str | None = None, **changes: Any) -> UserRegistration:
-    return await RegisterUser(uow, Authenticate(uow, admin_key))(new_user(**changes), admin_key)
+    caller = await caller_for(uow, admin_key, Access.PUBLIC, admin_key)
+    return await RegisterUser(uow, KeyConfig(admin_api_key=admin_key))(new_user(**changes), caller)
 
 
 async def product_in(uow: FakeUnitOfWork, supplier: SupplierRegistration, **changes: Any):  # type: ignore[no-untyped-def]
-    return await AddProduct(uow, Authenticate(uow, None))(
-        supplier.api_key, supplier.supplier.id, new_product(**changes)
-    )
+    caller = await caller_for(uow, supplier.api_key, Access.SUPPLIER)
+    return await AddProduct(uow)(caller, supplier.supplier.id, new_product(**changes))

@@ -8,7 +8,7 @@ import pytest
 from core.domain.errors import InvalidInput
 from core.domain.marketplace import Page, ProductChanges
 from core.geo.distance import haversine_km
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Access
 from core.use_cases.list_products import ListProducts
 from core.use_cases.search_products import ProductSearch, SearchProducts, search_filter
 from core.use_cases.update_product import UpdateProduct
@@ -19,6 +19,7 @@ from tests.unit.marketplace.builders import (
     JAKARTA_SELATAN,
     MEDAN,
     SURABAYA,
+    keyed,
     product_in,
     supplier_in,
 )
@@ -185,7 +186,7 @@ async def test_list_products_newest_first_with_filters(catalogue: FakeUnitOfWork
 async def test_list_products_hides_unavailable_unless_asked(catalogue: FakeUnitOfWork) -> None:
     shop = await supplier_in(catalogue, email="medan@x.id", city="Medan", location=MEDAN)
     product = await product_in(catalogue, shop, sku="GONE-1", name="Old laptop")
-    await UpdateProduct(catalogue, Authenticate(catalogue, None))(
+    await keyed(UpdateProduct(catalogue), catalogue, Access.SUPPLIER)(
         shop.api_key, product.id, ProductChanges(is_available=False)
     )
     assert product.id not in [p.id for p in (await ListProducts(catalogue)()).items]

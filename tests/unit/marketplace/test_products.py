@@ -7,20 +7,20 @@ import pytest
 from core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.domain.marketplace import ProductChanges
 from core.use_cases.add_product import AddProduct
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Access
 from core.use_cases.update_product import UpdateProduct
 from tests.fakes.marketplace import FakeUnitOfWork
-from tests.unit.marketplace.builders import new_product, product_in, supplier_in, user_in
+from tests.unit.marketplace.builders import keyed, new_product, product_in, supplier_in, user_in
 
 ADMIN = "admin-secret"
 
 
-def add(uow: FakeUnitOfWork) -> AddProduct:
-    return AddProduct(uow, Authenticate(uow, ADMIN))
+def add(uow: FakeUnitOfWork):  # type: ignore[no-untyped-def]
+    return keyed(AddProduct(uow), uow, Access.SUPPLIER, ADMIN)
 
 
-def update(uow: FakeUnitOfWork) -> UpdateProduct:
-    return UpdateProduct(uow, Authenticate(uow, ADMIN))
+def update(uow: FakeUnitOfWork):  # type: ignore[no-untyped-def]
+    return keyed(UpdateProduct(uow), uow, Access.SUPPLIER, ADMIN)
 
 
 async def test_a_supplier_adds_a_product_to_itself() -> None:

@@ -6,18 +6,23 @@ import pytest
 
 from core.domain.api_keys import USER_KEY_PREFIX, hash_api_key
 from core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Access, KeyConfig
 from core.use_cases.get_user import GetUser
 from core.use_cases.register_user import RegisterUser
 from core.use_cases.set_ai_access import SetAiAccess
 from tests.fakes.marketplace import FakeUnitOfWork
-from tests.unit.marketplace.builders import new_user, supplier_in, user_in
+from tests.unit.marketplace.builders import caller_for, keyed, new_user, supplier_in, user_in
 
 ADMIN = "admin-secret"
 
 
-def register(uow: FakeUnitOfWork, admin: str | None) -> RegisterUser:
-    return RegisterUser(uow, Authenticate(uow, admin))
+def register(uow: FakeUnitOfWork, admin: str | None):  # type: ignore[no-untyped-def]
+    use_case = RegisterUser(uow, KeyConfig(admin_api_key=admin))
+
+    async def call(user, key=None):  # type: ignore[no-untyped-def]
+        return await use_case(user, await caller_for(uow, key, Access.PUBLIC, admin))
+
+    return call
 
 
 async def test_registration_returns_a_user_key_and_stores_its_hash() -> None:
@@ -88,8 +93,8 @@ async def test_without_an_admin_key_the_flag_is_taken_as_given() -> None:
     assert registration.user.ai_access_enabled is True
 
 
-def set_access(uow: FakeUnitOfWork, admin: str | None) -> SetAiAccess:
-    return SetAiAccess(uow, Authenticate(uow, admin))
+def set_access(uow: FakeUnitOfWork, admin: str | None):  # type: ignore[no-untyped-def]
+    return keyed(SetAiAccess(uow), uow, Access.ADMIN, admin)
 
 
 async def test_the_admin_toggles_ai_access() -> None:
@@ -132,8 +137,8 @@ async def test_without_an_admin_key_ai_access_cannot_be_toggled() -> None:
         assert "admin key" in raised.value.message.lower()
 
 
-def get_user(uow: FakeUnitOfWork, admin: str | None = ADMIN) -> GetUser:
-    return GetUser(uow, Authenticate(uow, admin))
+def get_user(uow: FakeUnitOfWork, admin: str | None = ADMIN):  # type: ignore[no-untyped-def]
+    return keyed(GetUser(uow), uow, Access.USER_OR_ADMIN, admin)
 
 
 async def test_a_profile_is_visible_to_its_owner_and_the_admin_only() -> None:
@@ -143,8 +148,9 @@ async def test_a_profile_is_visible_to_its_owner_and_the_admin_only() -> None:
     shop = await supplier_in(uow)
     assert await get_user(uow)(jane.api_key, jane.user.id) == jane.user
     assert await get_user(uow)(ADMIN, jane.user.id) == jane.user
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as hidden:  # another user: as if the profile did not exist
         await get_user(uow)(john.api_key, jane.user.id)
+    assert hidden.value.message == f"User {jane.user.id} does not exist"
     with pytest.raises(Forbidden):
         await get_user(uow)(shop.api_key, jane.user.id)
     with pytest.raises(Unauthorized):

@@ -13,13 +13,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from core.domain.caller import Caller
 from core.domain.errors import Forbidden, InvalidInput
-from core.domain.marketplace import Page, User
-from core.domain.streams import StreamClaim, StreamNamespace, StreamOwner, StreamRef, new_session_id, user_owner
+from core.domain.streams import StreamClaim, StreamNamespace, StreamRef, new_session_id
 from core.ports.marketplace import UnitOfWork
 from core.ports.metrics import Metrics
 from core.ports.transactions import UnitOfWorkFactory
-from core.use_cases.authenticate import Authenticate
+from core.use_cases.authenticate import Access
 from core.use_cases.conversation_history import ConversationHistory
 from core.use_cases.recommend_products import (
     AnswerDelta,
@@ -33,7 +33,6 @@ from core.use_cases.recommend_products import (
     save_answer_in_new_unit,
 )
 from core.use_cases.stream_sessions import Producer, StreamSessions
-from entrypoints.http.bearer import bearer_token
 from entrypoints.http.chat_search.wire import (
     ChatSearchRequest,
     ChatSearchResponse,
@@ -46,12 +45,11 @@ from entrypoints.http.chat_search.wire import (
     product_out,
 )
 from entrypoints.http.disconnect import unless_disconnected
+from entrypoints.http.paging import Limit, Skip, listing, page
 from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
 logger = structlog.get_logger(__name__)
 
-# Only users own AI-search streams; any other caller's owner matches none of them.
-NOT_A_USER: StreamOwner = "not-a-user"
 SEARCH_KIND = "chat.search"
 INTERRUPTED_MESSAGE = "The process generating this answer stopped before it finished"
 
@@ -92,10 +90,12 @@ class ChatSearchController(Controller):
             "resume with `Last-Event-ID: <session_id>:<index>`, cancel with "
             "`POST /api/chat/search/{session_id}/cancel`."
         ),
+        access=Access.USER,
     )
     async def search(
         self,
         request: Request[Any, Any, Any],
+        caller: Caller,
         data: ChatSearchRequest,
         uow: FromDishka[UnitOfWork],
         recommend: FromDishka[RecommendProducts],
@@ -105,26 +105,25 @@ class ChatSearchController(Controller):
         last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
         last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
     ) -> ChatSearchResponse | Stream:
-        api_key = bearer_token(request)
         resume_from = last_event_id_header or last_event_id
         if resume_from:
-            return await _resume(uow, sessions, api_key, data.session_id, resume_from)
+            return await _resume(sessions, caller, data.session_id, resume_from)
         if not data.stream:
-            command = SearchCommand(api_key, data.query, data.session_id, data.user_id, data.limit)
+            command = SearchCommand(caller, data.query, data.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)
             answer = await unless_disconnected(request, recommend.answer(uow, prepared))
             metrics.ai_search_request(answer.ai_generated)
             return _response(prepared, answer.response, answer.ai_generated)
-        user = await _user(uow, api_key)
+        user = caller.user
         if user is None:
             raise Forbidden("AI search needs a user's API key")
-        owner = user_owner(user.id)
+        owner = caller.stream_owner
         stream = search_stream(data.session_id or new_session_id(f"user_{user.id}_"))
         # Claim the stream before the turn is recorded: a taken id (409) leaves the conversation as it
         # was, and a failure below frees the id. The owner may continue a finished stream (next turn).
         metadata = {"kind": SEARCH_KIND, "user_id": str(user.id)}
         async with sessions.reserve(stream, owner, metadata, continue_owned=True) as reservation:
-            command = SearchCommand(api_key, data.query, stream.session_id, data.user_id, data.limit)
+            command = SearchCommand(caller, data.query, stream.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)
             producer = recommend.producer(prepared, _save(uow_factory, metrics), _encoder(prepared))
             sessions.start(reservation, producer, on_failure=_failure_payload)
@@ -134,42 +133,43 @@ class ChatSearchController(Controller):
         "/chat/search/{session_id:str}/cancel",
         status_code=200,
         summary="Cancel a streaming AI search answer (owner's key)",
+        access=Access.USER,
     )
-    async def cancel(
-        self,
-        request: Request[Any, Any, Any],
-        session_id: str,
-        uow: FromDishka[UnitOfWork],
-        sessions: FromDishka[StreamSessions],
-    ) -> dict[str, Any]:
-        await sessions.cancel(search_stream(session_id), await _owner(uow, bearer_token(request)))
+    async def cancel(self, caller: Caller, session_id: str, sessions: FromDishka[StreamSessions]) -> dict[str, Any]:
+        await sessions.cancel(search_stream(session_id), caller.stream_owner)
         return {"session_id": session_id, "cancelled": True}
 
-    @get("/users/{user_id:int}/conversations", summary="A user's AI search conversations (owner's key)")
+    @get(
+        "/users/{user_id:int}/conversations",
+        summary="A user's AI search conversations (the user's key or the admin key; 404 to anyone else)",
+        access=Access.USER_OR_ADMIN,
+    )
     async def list_conversations(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         user_id: int,
-        uow: FromDishka[UnitOfWork],
         history: FromDishka[ConversationHistory],
-        skip: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1)] = 20,
+        skip: Skip = 0,
+        limit: Limit = 20,
     ) -> Response[list[ConversationOut]]:
-        page = await history.conversations(uow, bearer_token(request), user_id, Page(skip, min(limit, 100)))
-        return Response([conversation_out(c) for c in page.items], headers={"X-Total-Count": str(page.total)})
+        result = await history.conversations(caller, user_id, page(skip, limit))
+        return listing(result, [conversation_out(c) for c in result.items])
 
-    @get("/conversations/{conversation_id:int}/messages", summary="Messages of a conversation (owner's key)")
+    @get(
+        "/conversations/{conversation_id:int}/messages",
+        summary="Messages of a conversation (its user's key or the admin key; 404 to anyone else)",
+        access=Access.USER_OR_ADMIN,
+    )
     async def list_messages(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         conversation_id: int,
-        uow: FromDishka[UnitOfWork],
         history: FromDishka[ConversationHistory],
-        skip: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1)] = 100,
+        skip: Skip = 0,
+        limit: Limit = 100,
     ) -> Response[list[MessageOut]]:
-        page = await history.messages(uow, bearer_token(request), conversation_id, Page(skip, min(limit, 100)))
-        return Response([message_out(m) for m in page.items], headers={"X-Total-Count": str(page.total)})
+        result = await history.messages(caller, conversation_id, page(skip, limit))
+        return listing(result, [message_out(m) for m in result.items])
 
 
 def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSearchResponse:
@@ -233,9 +233,8 @@ def _encode(prepared: PreparedSearch, event: StreamEvent) -> str:
 
 
 async def _resume(
-    uow: UnitOfWork,
     sessions: StreamSessions,
-    api_key: str | None,
+    caller: Caller,
     body_session_id: str | None,
     last_event_id: str,
 ) -> Stream:
@@ -245,15 +244,5 @@ async def _resume(
             f"Last-Event-ID names session {session_id!r} but the body names {body_session_id!r}",
             field="session_id",
         )
-    owner = await _owner(uow, api_key)
-    return sse_response(session_id, await prime(sessions.resume(search_stream(session_id), owner, after=index)))
-
-
-async def _user(uow: UnitOfWork, api_key: str | None) -> User | None:
-    """The key's user (``Unauthorized`` for a missing or unknown key; None for a non-user's key)."""
-    return (await Authenticate(uow, None)(api_key)).user
-
-
-async def _owner(uow: UnitOfWork, api_key: str | None) -> StreamOwner:
-    user = await _user(uow, api_key)
-    return NOT_A_USER if user is None else user_owner(user.id)
+    stream = search_stream(session_id)
+    return sse_response(session_id, await prime(sessions.resume(stream, caller.stream_owner, after=index)))

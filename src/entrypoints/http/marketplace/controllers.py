@@ -1,21 +1,19 @@
 """Suppliers, products and users: parse the wire, call one use case, shape the answer.
 
-Authentication is the use cases' business (``core.use_cases.authenticate``); this layer only reads
-the bearer token. Routes that need a key refuse a request without any before its body is parsed.
+Each route states what it requires (``access=``); ``entrypoints.http.auth`` turns the bearer token
+into the ``caller`` before the body is parsed, and the use cases decide what that caller may do.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar import Controller, Response, delete, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from core.domain.errors import Unauthorized
+from core.domain.caller import Caller
 from core.domain.marketplace import (
     MAX_PAGE_SIZE,
     GeoPoint,
@@ -27,7 +25,7 @@ from core.domain.marketplace import (
 )
 from core.use_cases import marketplace_rules as rules
 from core.use_cases.add_product import AddProduct
-from core.use_cases.authenticate import MISSING_KEY
+from core.use_cases.authenticate import Access
 from core.use_cases.delete_product import DeleteProduct
 from core.use_cases.get_product import GetProduct
 from core.use_cases.get_user import GetUser
@@ -35,11 +33,11 @@ from core.use_cases.list_products import ListProducts
 from core.use_cases.list_suppliers import GetSupplier, ListSuppliers
 from core.use_cases.register_supplier import RegisterSupplier
 from core.use_cases.register_user import RegisterUser
+from core.use_cases.rotate_api_key import RotateSupplierKey, RotateUserKey
 from core.use_cases.search_products import ProductSearch, SearchProducts
 from core.use_cases.set_ai_access import SetAiAccess
 from core.use_cases.update_product import UpdateProduct
 from core.use_cases.update_supplier import UpdateSupplier
-from entrypoints.http.bearer import bearer_token
 from entrypoints.http.marketplace.wire import (
     AiAccessChange,
     ErrorOut,
@@ -89,12 +87,6 @@ AUTH = (
     (403, "A valid key that does not grant this action"),
 )
 LIST_HEADERS = f"JSON array; the `{TOTAL_HEADER}` header holds the number of matches before paging"
-
-
-async def requires_bearer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Refuse a request without any bearer token before parsing its body (401, not 422)."""
-    if bearer_token(connection) is None:
-        raise Unauthorized(MISSING_KEY)
 
 
 class SupplierController(Controller):
@@ -148,7 +140,7 @@ class SupplierController(Controller):
 
     @put(
         "/{supplier_id:int}",
-        guards=[requires_bearer],
+        access=Access.SUPPLIER,
         summary="Change a supplier's profile (Authorization: Bearer <that supplier's api_key>)",
         description=(
             "Only the fields sent change. A new `latitude`/`longitude` (both together) or `city` is copied onto "
@@ -158,7 +150,7 @@ class SupplierController(Controller):
     )
     async def update_supplier(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         supplier_id: int,
         data: SupplierUpdate,
         update: FromDishka[UpdateSupplier],
@@ -173,7 +165,21 @@ class SupplierController(Controller):
             city=data.city,
             province=data.province,
         )
-        return supplier_out(await update(bearer_token(request), supplier_id, changes))
+        return supplier_out(await update(caller, supplier_id, changes))
+
+    @post(
+        "/{supplier_id:int}/api-key",
+        status_code=200,
+        access=Access.SUPPLIER_OR_ADMIN,
+        summary="Rotate a supplier's API key (that supplier's current api_key or the admin key)",
+        description="Answers the supplier with a new `api_key`, shown only this once; the old key stops at once.",
+        responses=_errors(*AUTH, (404, "No such supplier")),
+    )
+    async def rotate_key(
+        self, caller: Caller, supplier_id: int, rotate: FromDishka[RotateSupplierKey]
+    ) -> RegisteredSupplierOut:
+        rotated = await rotate(caller, supplier_id)
+        return registered_supplier_out(rotated.supplier, rotated.api_key)
 
     @get(
         "/{supplier_id:int}/products",
@@ -206,7 +212,7 @@ class SupplierController(Controller):
     @post(
         "/{supplier_id:int}/products",
         status_code=201,
-        guards=[requires_bearer],
+        access=Access.SUPPLIER,
         summary="Add a product (Authorization: Bearer <that supplier's api_key>)",
         description=(
             "The category is stored lower-case. `sku`, `description` and `tags` are optional; a `sku`, when "
@@ -216,13 +222,13 @@ class SupplierController(Controller):
     )
     async def add_product(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         supplier_id: int,
         data: ProductCreate,
         add: FromDishka[AddProduct],
     ) -> ProductOut:
         created = await add(
-            bearer_token(request),
+            caller,
             supplier_id,
             NewProduct(
                 name=data.name,
@@ -249,24 +255,22 @@ class ProductController(Controller):
     @delete(
         "/{product_id:int}",
         status_code=204,
-        guards=[requires_bearer],
+        access=Access.SUPPLIER,
         summary="Delete a product (Authorization: Bearer <its supplier's api_key>)",
         responses=_errors(*AUTH, (404, "No such product")),
     )
-    async def delete_product(
-        self, request: Request[Any, Any, Any], product_id: int, remove: FromDishka[DeleteProduct]
-    ) -> None:
-        await remove(bearer_token(request), product_id)
+    async def delete_product(self, caller: Caller, product_id: int, remove: FromDishka[DeleteProduct]) -> None:
+        await remove(caller, product_id)
 
     @put(
         "/{product_id:int}",
-        guards=[requires_bearer],
+        access=Access.SUPPLIER,
         summary="Change some fields of a product (Authorization: Bearer <its supplier's api_key>)",
         responses=_errors(*AUTH, (404, "No such product"), BAD_INPUT),
     )
     async def update(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         product_id: int,
         data: ProductUpdate,
         update: FromDishka[UpdateProduct],
@@ -280,7 +284,7 @@ class ProductController(Controller):
             tags=data.tags,
             is_available=data.is_available,
         )
-        return product_out(await update(bearer_token(request), product_id, changes))
+        return product_out(await update(caller, product_id, changes))
 
     @get(
         "",
@@ -379,7 +383,7 @@ class UserController(Controller):
         ),
     )
     async def register(
-        self, request: Request[Any, Any, Any], data: UserRegistration, register: FromDishka[RegisterUser]
+        self, caller: Caller, data: UserRegistration, register: FromDishka[RegisterUser]
     ) -> RegisteredUserOut:
         location = rules.location(data.latitude, data.longitude, required=False)
         created = await register(
@@ -392,30 +396,47 @@ class UserController(Controller):
                 province=data.province,
                 ai_access_enabled=data.ai_access_enabled,
             ),
-            bearer_token(request),
+            caller,
         )
         return registered_user_out(created.user, created.api_key)
 
     @get(
         "/{user_id:int}",
-        guards=[requires_bearer],
+        access=Access.USER_OR_ADMIN,
         summary="Get a user's private profile (that user's api_key or the admin key)",
-        responses=_errors(*AUTH, (404, "No such user")),
+        description="Anyone else gets 404, as for an id that does not exist.",
+        responses=_errors(*AUTH, (404, "No such user, or not yours")),
     )
-    async def profile(self, request: Request[Any, Any, Any], user_id: int, get_user: FromDishka[GetUser]) -> UserOut:
-        return user_out(await get_user(bearer_token(request), user_id))
+    async def profile(self, caller: Caller, user_id: int, get_user: FromDishka[GetUser]) -> UserOut:
+        return user_out(await get_user(caller, user_id))
 
     @put(
         "/{user_id:int}/ai-access",
+        access=Access.ADMIN,
         summary="Turn a user's paid AI access on or off (the admin key)",
         description="403 when the server has no ADMIN_API_KEY configured.",
         responses=_errors(*AUTH, (404, "No such user"), BAD_INPUT),
     )
     async def set_ai_access(
         self,
-        request: Request[Any, Any, Any],
+        caller: Caller,
         user_id: int,
         data: AiAccessChange,
         set_access: FromDishka[SetAiAccess],
     ) -> UserOut:
-        return user_out(await set_access(bearer_token(request), user_id, data.ai_access_enabled))
+        return user_out(await set_access(caller, user_id, data.ai_access_enabled))
+
+    @post(
+        "/{user_id:int}/api-key",
+        status_code=200,
+        access=Access.USER_OR_ADMIN,
+        summary="Rotate a user's API key (that user's current api_key or the admin key)",
+        description=(
+            "Answers the user with a new `api_key`, shown only this once; the old key stops working at once. "
+            "Anyone else gets 404, as for an id that does not exist."
+        ),
+        responses=_errors(*AUTH, (404, "No such user, or not yours")),
+    )
+    async def rotate_key(self, caller: Caller, user_id: int, rotate: FromDishka[RotateUserKey]) -> RegisteredUserOut:
+        rotated = await rotate(caller, user_id)
+        return registered_user_out(rotated.user, rotated.api_key)

@@ -6,32 +6,22 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import structlog
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from core.domain.api_keys import same_secret
-from core.domain.errors import DomainError, InvalidInput, NotFound, Unauthorized
-from core.domain.streams import (
-    ANONYMOUS_OWNER,
-    StreamClaim,
-    StreamNamespace,
-    StreamOwner,
-    StreamRef,
-    api_client_owner,
-    new_session_id,
-)
+from core.domain.caller import Caller
+from core.domain.errors import DomainError, InvalidInput, NotFound
+from core.domain.streams import StreamClaim, StreamNamespace, StreamOwner, StreamRef, new_session_id
 from core.inference.racing import Cancelled, until_cancelled
+from core.use_cases.authenticate import Access
 from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion, reported_prompt_tokens
 from core.use_cases.stream_sessions import Producer, StreamSessions
-from entrypoints.bootstrap.settings import Settings
-from entrypoints.http.bearer import bearer_token
+from entrypoints.http.auth import ACCESS
 from entrypoints.http.disconnect import unless_disconnected
 from entrypoints.http.openai.translate import (
     ChunkWriter,
@@ -51,35 +41,13 @@ from entrypoints.http.openai.wire import (
     TokenizeRequest,
     TokenizeResponse,
 )
-from entrypoints.http.request_context import request_id, set_caller_kind
+from entrypoints.http.request_context import request_id
 from entrypoints.http.sse import parse_last_event_id, prime, sse_response
 
 logger = structlog.get_logger(__name__)
 
 SERVER_START = int(time.time())
 COMPLETION_KIND = "chat.completion"
-
-
-async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """When ``API_KEY`` is configured, ``/v1`` needs ``Authorization: Bearer <one of the keys>``."""
-    container = connection.app.state.dishka_container
-    settings = await container.get(Settings)
-    if not settings.api_keys:
-        return
-    token = bearer_token(connection) or ""
-    matched = False
-    for key in settings.api_keys:  # compare against every key: no early exit, constant time each
-        matched |= same_secret(token, key)
-    if not matched:
-        raise Unauthorized("Missing or invalid API key: send Authorization: Bearer <key>", code="invalid_api_key")
-    set_caller_kind(connection, "api_client")
-
-
-def stream_owner(request: Request[Any, Any, Any], settings: Settings) -> StreamOwner:
-    """Who owns the streams this caller starts: its API key's identity, or anonymous on an open server
-    (the guard has already checked the key)."""
-    token = bearer_token(request) if settings.api_keys else None
-    return api_client_owner(token) if token else ANONYMOUS_OWNER
 
 
 def completion_stream(session_id: str) -> StreamRef:
@@ -102,7 +70,7 @@ class CompletionStreams:
 class OpenAIController(Controller):
     path = "/v1"
     tags = ["openai"]
-    guards = [require_api_key]
+    opt: ClassVar[dict[str, Any]] = {ACCESS: Access.INFERENCE}
 
     @get("/models", summary="List the served models")
     async def list_models(self, chat: FromDishka[CompleteChat]) -> ModelList:
@@ -117,14 +85,8 @@ class OpenAIController(Controller):
         return _card(model_id, chat)
 
     @post("/cancel/{session_id:str}", status_code=200, summary="Cancel a running generation session")
-    async def cancel(
-        self,
-        request: Request[Any, Any, Any],
-        session_id: str,
-        sessions: FromDishka[StreamSessions],
-        settings: FromDishka[Settings],
-    ) -> CancelResult:
-        await sessions.cancel(completion_stream(session_id), stream_owner(request, settings))
+    async def cancel(self, caller: Caller, session_id: str, sessions: FromDishka[StreamSessions]) -> CancelResult:
+        await sessions.cancel(completion_stream(session_id), caller.stream_owner)
         return CancelResult(session_id=session_id, cancelled=True)
 
     @post(
@@ -141,15 +103,15 @@ class OpenAIController(Controller):
     async def chat_completions(
         self,
         request: Request[Any, Any, Any],
+        caller: Caller,
         data: ChatCompletionRequest,
         chat: FromDishka[CompleteChat],
         sessions: FromDishka[StreamSessions],
-        settings: FromDishka[Settings],
         last_event_id_header: Annotated[str | None, Parameter(header="Last-Event-ID", required=False)] = None,
         last_event_id: Annotated[str | None, Parameter(query="last_event_id", required=False)] = None,
     ) -> ChatCompletion | Stream:
         session_id = check_session_id(data.session_id)
-        owner = stream_owner(request, settings)
+        owner = caller.stream_owner
         resume_from = last_event_id_header or last_event_id
         if resume_from:
             return await _resume(sessions, owner, session_id, resume_from)
@@ -180,7 +142,7 @@ class TokenizeController(Controller):
 
     path = "/tokenize"
     tags = ["openai"]
-    guards = [require_api_key]
+    opt: ClassVar[dict[str, Any]] = {ACCESS: Access.INFERENCE}
 
     @post(status_code=200, summary="Count a chat prompt's tokens after the chat template")
     async def tokenize(self, data: TokenizeRequest, chat: FromDishka[CompleteChat]) -> TokenizeResponse:

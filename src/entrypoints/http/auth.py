@@ -1,0 +1,55 @@
+"""The one HTTP mapping of authentication: the bearer token in, the core ``Caller`` out.
+
+Every route states what it requires with ``access=Access...`` in its decorator (or ``opt`` on a
+controller); absent means ``Access.PUBLIC``. One app-wide guard hands the token and that requirement
+to the core ``Authenticate`` use case before the body is parsed (so a missing key is a 401, not a 422),
+and keeps the answer on the connection; handlers receive it as the ``caller`` dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+
+from core.domain.caller import ANONYMOUS, Caller
+from core.use_cases.authenticate import Access, Authenticate
+from entrypoints.http.request_context import set_caller_kind
+
+ACCESS = "access"
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """``Authorization: Bearer <token>``; anything else is no token."""
+    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def required_access(handler: BaseRouteHandler) -> Access:
+    access = handler.opt.get(ACCESS, Access.PUBLIC)
+    if not isinstance(access, Access):
+        raise TypeError(f"{handler}: opt[{ACCESS!r}] must be an Access, got {access!r}")
+    return access
+
+
+async def identify_caller(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    access = required_access(handler)
+    token = bearer_token(connection)
+    caller = ANONYMOUS
+    if token is not None or access is not Access.PUBLIC:
+        authenticate = await connection.state.dishka_container.get(Authenticate)
+        caller = await authenticate(token, access)
+    connection.state.caller = caller
+    set_caller_kind(connection, caller.kind)  # for the access line (never the key itself)
+
+
+def _caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    return getattr(request.state, "caller", ANONYMOUS)  # type: ignore[no-any-return]
+
+
+CALLER_DEPENDENCY = {"caller": Provide(_caller, sync_to_thread=False)}
