@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.use_cases.authenticate import Access
 from core.use_cases.recommend_products import PreparedSearch, RecommendProducts, SearchCommand
 from tests.fakes.demo_catalogue import demo_unit_of_work
 from tests.fakes.language_model import FakeLanguageModel
+from tests.unit.marketplace.builders import caller_for
 
 JOHN = "sk_usr_demo_1"  # Jakarta
 JANE = "sk_usr_demo_2"  # Bandung
@@ -16,7 +18,10 @@ async def search(
     query: str, key: str = JOHN, session_id: str | None = None, limit: int | None = None
 ) -> PreparedSearch:
     uow = await demo_unit_of_work()
-    return await RecommendProducts(FakeLanguageModel()).prepare(uow, SearchCommand(key, query, session_id, None, limit))
+    caller = await caller_for(uow, key, Access.USER)
+    return await RecommendProducts(FakeLanguageModel()).prepare(
+        uow, SearchCommand(caller, query, session_id, None, limit)
+    )
 
 
 def names(prepared: PreparedSearch) -> list[str]:
@@ -107,9 +112,10 @@ async def test_reasons_follow_the_language(query: str) -> None:
 async def test_follow_up_adds_a_brand_and_keeps_category_and_place() -> None:
     uow = await demo_unit_of_work()
     recommend = RecommendProducts(FakeLanguageModel())
-    first = await recommend.prepare(uow, SearchCommand(JOHN, "laptop gaming di Surabaya", "s1"))
+    john = await caller_for(uow, JOHN, Access.USER)
+    first = await recommend.prepare(uow, SearchCommand(john, "laptop gaming di Surabaya", "s1"))
     assert {p.name for p in first.products} >= {"Laptop HP Pavilion Gaming"}
-    follow = await recommend.prepare(uow, SearchCommand(JOHN, "yang merk asus aja", "s1"))
+    follow = await recommend.prepare(uow, SearchCommand(john, "yang merk asus aja", "s1"))
     assert follow.filters.category == "laptop" and follow.filters.brands == ("asus",)
     assert follow.filters.location is not None and follow.filters.location.name == "Surabaya"
     assert names(follow) == ["Laptop ASUS ROG Strix G15"]
