@@ -7,6 +7,7 @@ import re
 import pytest
 
 from core.query import format_rupiah
+from core.use_cases.authenticate import Access
 from core.use_cases.recommend_products import (
     RecommendationSettings,
     RecommendProducts,
@@ -15,6 +16,7 @@ from core.use_cases.recommend_products import (
 )
 from tests.fakes.demo_catalogue import demo_unit_of_work
 from tests.fakes.language_model import FakeLanguageModel
+from tests.unit.marketplace.builders import caller_for
 
 JOHN = "sk_usr_demo_1"  # Jakarta
 
@@ -22,7 +24,7 @@ JOHN = "sk_usr_demo_1"  # Jakarta
 async def ask(query: str, key: str = JOHN) -> SearchAnswer:
     uow = await demo_unit_of_work()
     recommend = RecommendProducts(FakeLanguageModel("unused"), RecommendationSettings(answer_mode="template"))
-    prepared = await recommend.prepare(uow, SearchCommand(key, query))
+    prepared = await recommend.prepare(uow, SearchCommand(await caller_for(uow, key, Access.USER), query))
     return await recommend.answer(uow, prepared)
 
 
@@ -117,7 +119,7 @@ async def test_nothing_at_all_suggests_how_to_widen() -> None:
 async def test_every_price_comes_from_the_products_or_the_budget(query: str) -> None:
     uow = await demo_unit_of_work()
     recommend = RecommendProducts(FakeLanguageModel("unused"), RecommendationSettings(answer_mode="template"))
-    prepared = await recommend.prepare(uow, SearchCommand(JOHN, query))
+    prepared = await recommend.prepare(uow, SearchCommand(await caller_for(uow, JOHN, Access.USER), query))
     answer = await recommend.answer(uow, prepared)
     listed = [p.price for p in prepared.products] + [a.product.price for a in prepared.alternatives]
     bounds = [b for b in (prepared.filters.min_price, prepared.filters.max_price) if b is not None]

@@ -11,6 +11,7 @@ import pytest
 
 from core.domain.errors import Unavailable
 from core.domain.generation import GenerationRequest
+from core.use_cases.authenticate import Access
 from core.use_cases.recommend_products import (
     AnswerDelta,
     AnswerDone,
@@ -23,6 +24,7 @@ from core.use_cases.recommend_products import (
 )
 from tests.fakes.demo_catalogue import demo_unit_of_work
 from tests.fakes.language_model import FakeLanguageModel
+from tests.unit.marketplace.builders import caller_for
 
 JOHN = "sk_usr_demo_1"
 QUERY = "Saya butuh laptop gaming di Jakarta, budget 12 juta"
@@ -35,7 +37,7 @@ async def run(
     """Stream one answer through the producer; return the deltas, the done event and what was saved."""
     uow = await demo_unit_of_work(**changes)
     recommend = RecommendProducts(model, RecommendationSettings(answer_mode=mode, model_is_capable=capable))  # type: ignore[arg-type]
-    prepared = await recommend.prepare(uow, SearchCommand(JOHN, query))
+    prepared = await recommend.prepare(uow, SearchCommand(await caller_for(uow, JOHN, Access.USER), query))
     saved: list[tuple[str, bool]] = []
 
     async def save(_prepared: PreparedSearch, done: AnswerDone) -> None:
@@ -142,7 +144,7 @@ async def test_plain_answer_is_the_same_as_the_streamed_one() -> None:
         _, _, streamed, _ = await run(FakeLanguageModel(reply))
         uow = await demo_unit_of_work()
         recommend = RecommendProducts(FakeLanguageModel(reply), RecommendationSettings(answer_mode="model"))
-        prepared = await recommend.prepare(uow, SearchCommand(JOHN, QUERY))
+        prepared = await recommend.prepare(uow, SearchCommand(await caller_for(uow, JOHN, Access.USER), QUERY))
         plain = await recommend.answer(uow, prepared)
         assert (plain.response, plain.ai_generated) == (streamed.response, streamed.ai_generated)
         saved = uow.conversations.messages[prepared.conversation.id][-1]
@@ -153,7 +155,7 @@ async def test_a_cancelled_stream_keeps_exactly_what_was_streamed() -> None:
     uow = await demo_unit_of_work()
     model = FakeLanguageModel(GOOD + " " + GOOD.replace("Pilihan", "Sekali lagi, pilihan"), step_delay=0.01)
     recommend = RecommendProducts(model, RecommendationSettings(answer_mode="model"))
-    prepared = await recommend.prepare(uow, SearchCommand(JOHN, QUERY))
+    prepared = await recommend.prepare(uow, SearchCommand(await caller_for(uow, JOHN, Access.USER), QUERY))
     cancel = asyncio.Event()
     seen: list[AnswerDelta | AnswerDone] = []
 
