@@ -366,7 +366,11 @@ class RedisStreamStore:
             while True:
                 seen = watch.version
                 # Non-blocking: the connection goes back to the pool at once, the wait happens below.
-                entries = self._entries(await self._redis.xread({events_key: last_id}, count=READ_BATCH), events_key)
+                reply = await watch.shared_read(
+                    f"{events_key} {last_id}",  # the epoch is in the key: a replaced stream reads apart
+                    lambda start=last_id: self._redis.xread({events_key: start}, count=READ_BATCH),
+                )
+                entries = self._entries(reply, events_key)
                 if not entries:
                     if idle:  # woken (or timed out) and nothing new: is the stream still there?
                         current = await self._snapshot(session_id)

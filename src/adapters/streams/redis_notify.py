@@ -8,13 +8,17 @@ waiting for a cancel holds no Redis connection while it waits, however many ther
 A waiter notes ``watch.version`` before it reads Redis and then waits for the version to move, so a
 message that arrives between its read and its wait is never lost. After a reconnect every waiter is
 woken once to read again (messages published while the connection was down are gone).
+
+Followers of one stream that wake together share one read (``Watch.shared_read``): a read started
+after the last wake-up is as fresh as any of them needs, so 150 followers cost one ``XREAD`` per event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -28,17 +32,30 @@ SUBSCRIBE_SECONDS = 10.0
 class Watch:
     """The wake-ups of one topic (a session's events, or its cancel) for this process's waiters."""
 
-    __slots__ = ("_event", "users", "version")
+    __slots__ = ("_event", "_reads", "users", "version")
 
     def __init__(self) -> None:
         self.users = 0
         self.version = 0
         self._event = asyncio.Event()
+        self._reads: dict[str, asyncio.Future[Any]] = {}
 
     def bump(self) -> None:
         self.version += 1
+        self._reads = {}  # reads started before this wake-up may miss what it announced
         event, self._event = self._event, asyncio.Event()
         event.set()
+
+    async def shared_read(self, position: str, read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()`` once per ``position`` and wake-up for every waiter of this process."""
+        future = self._reads.get(position)
+        if future is None:
+            future = self._reads[position] = asyncio.ensure_future(read())
+            reads = self._reads
+            future.add_done_callback(
+                lambda done: reads.pop(position, None) if not done.cancelled() and done.exception() else None
+            )
+        return await asyncio.shield(future)  # one follower leaving does not cancel the others' read
 
     async def changed_since(self, seen: int, at_most_seconds: float | None) -> bool:
         """Wait until a wake-up after ``seen`` (True) or ``at_most_seconds`` (False; None: no limit)."""
@@ -55,7 +72,9 @@ class Watch:
 class RedisNotifier:
     def __init__(self, url: str, channel: str) -> None:
         self.channel = channel
-        self._client: aioredis.Redis = aioredis.from_url(url, decode_responses=True, client_name=channel)
+        self._client: aioredis.Redis = aioredis.from_url(
+            url, decode_responses=True, client_name=channel, health_check_interval=15, socket_keepalive=True
+        )
         self._watches: dict[str, Watch] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
