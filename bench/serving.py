@@ -248,7 +248,13 @@ def rss_mb(process: subprocess.Popen) -> float:
     return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
 
 
-def serve_ours(tokens: int, tokenizer) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+def progress(name: str, figures: dict[str, float]) -> dict[str, float]:
+    """Print each figure as it comes (a busy machine makes the whole run long)."""
+    print(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in figures.items()), flush=True)
+    return figures
+
+
+def serve_ours(tokens: int, tokenizer, rounds: int = 5) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
@@ -268,14 +274,14 @@ def serve_ours(tokens: int, tokenizer) -> dict[str, dict[str, float]]:  # type: 
             idle_rss = rss_mb(process)
             url = base + "/v1/chat/completions"
             model = httpx.get(base + "/v1/models").json()["data"][0]["id"]
+            print(f"ours: RSS idle after load {idle_rss:.0f} MB", flush=True)
+            results: dict[str, dict[str, float]] = {}
             single = [asyncio.run(concurrent(url, model, tokens, 1)) for _ in range(2)]
-            results = {
-                "single": max(single, key=lambda r: r["tok_s"]),
-                "c8": asyncio.run(concurrent(url, model, tokens, 8)),
-                "c16": asyncio.run(concurrent(url, model, tokens, 16)),
-                "prefix": asyncio.run(prefix_reuse(url, model, tokenizer)),
-                "long": asyncio.run(long_prompt_join(url, model, tokenizer)),
-            }
+            results["single"] = progress("ours single", max(single, key=lambda r: r["tok_s"]))
+            results["c8"] = progress("ours c8", asyncio.run(concurrent(url, model, tokens, 8)))
+            results["c16"] = progress("ours c16", asyncio.run(concurrent(url, model, tokens, 16)))
+            results["prefix"] = progress("ours prefix", asyncio.run(prefix_reuse(url, model, tokenizer, rounds)))
+            results["long"] = progress("ours long prompt", asyncio.run(long_prompt_join(url, model, tokenizer)))
             results["rss"] = {"idle": idle_rss, "after": rss_mb(process)}
             return results
         finally:
@@ -310,9 +316,9 @@ def serve_llama(binary: str, tokens: int) -> dict[str, dict[str, float]] | None:
         url = base + "/v1/chat/completions"
         single = [asyncio.run(concurrent(url, "model", tokens, 1)) for _ in range(2)]
         return {
-            "single": max(single, key=lambda r: r["tok_s"]),
-            "c8": asyncio.run(concurrent(url, "model", tokens, 8)),
-            "c16": asyncio.run(concurrent(url, "model", tokens, 16)),
+            "single": progress("llama-server single", max(single, key=lambda r: r["tok_s"])),
+            "c8": progress("llama-server c8", asyncio.run(concurrent(url, "model", tokens, 8))),
+            "c16": progress("llama-server c16", asyncio.run(concurrent(url, "model", tokens, 16))),
             "rss": {"idle": 0.0, "after": rss_mb(process)},
         }
     except Exception as error:  # reported, not fatal: the other figures still stand
@@ -376,6 +382,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--skip-transformers-serve", action="store_true")
     parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--prefix-rounds", type=int, default=5, help="cold and warm requests of the prefix figure")
     args = parser.parse_args()
     from transformers import AutoTokenizer
 
@@ -383,7 +390,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     load_before = os.getloadavg()
     raw = None if args.skip_generate else raw_generate(folder, args.tokens)
-    ours = serve_ours(args.tokens, tokenizer)
+    ours = serve_ours(args.tokens, tokenizer, args.prefix_rounds)
     llama_binary = os.environ.get("LLAMA_SERVER")
     llama = serve_llama(llama_binary, args.tokens) if llama_binary else None
     baseline_serve = None if args.skip_transformers_serve else serve_transformers(folder, args.tokens)
