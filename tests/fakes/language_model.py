@@ -84,6 +84,9 @@ class FakeLanguageModel:
         self.requests.append(request)
         tokens = _words(self._reply(request))
         produced = 0
+        if request.continuation:  # a takeover: the reply goes on after the words already streamed
+            produced = len(_words(request.continuation))
+            tokens = tokens[produced:]
         reason = "stop"
         self.active += 1
         try:

@@ -200,6 +200,8 @@ class RemoteLanguageModel:
         return count
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        if request.continuation:  # OpenAI's API has no way to continue a half-written answer
+            raise Unavailable("A remote engine cannot continue a generation another process started")
         await self._require_ready()
         await self._admit()
         try:

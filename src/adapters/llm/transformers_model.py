@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,14 @@ from adapters.llm.engine import dispatch_to_loops, stream_events
 from adapters.llm.model_store import EMBEDDED_MODEL_ID, ensure_converted, ensure_q4_weights, find_embedded_gguf
 from adapters.llm.scheduler import BatchScheduler
 from core.domain.errors import Unavailable
-from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
+from core.domain.generation import (
+    ChatMessage,
+    GenerationEvent,
+    GenerationFinished,
+    GenerationRequest,
+    ModelInfo,
+    PromptAccepted,
+)
 from core.ports.metrics import NO_METRICS, Metrics
 
 log = structlog.get_logger(__name__)
@@ -108,8 +115,25 @@ class TransformersLanguageModel:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         scheduler = await self._require_ready()
         prompt_ids = await self._prompt_ids(request.messages)
-        async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
+        if not request.continuation:
+            async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
+                async for event in events:
+                    yield event
+            return
+        # A takeover: prefill what was already streamed and decode on from there.
+        done = list(self._tokenizer.encode(request.continuation, add_special_tokens=False))
+        remaining = request.sampling.max_tokens - len(done)
+        if remaining < 1:
+            yield PromptAccepted(prompt_tokens=len(prompt_ids))
+            yield GenerationFinished("length", len(done))
+            return
+        sampling = replace(request.sampling, max_tokens=remaining)
+        async with aclosing(stream_events(scheduler, prompt_ids + done, sampling, request.request_id)) as events:
             async for event in events:
+                if isinstance(event, PromptAccepted):
+                    event = PromptAccepted(prompt_tokens=len(prompt_ids))
+                elif isinstance(event, GenerationFinished):
+                    event = replace(event, completion_tokens=event.completion_tokens + len(done))
                 yield event
 
     # -- extras for benchmarks, tests and diagnostics -------------------------------------------------

@@ -38,6 +38,9 @@ class GenerationRequest:
     stop: tuple[str, ...] = field(default_factory=tuple)
     # Which of the request's ``n`` choices this is; the choices share one prompt.
     choice_index: int = 0
+    # Text this generation already produced elsewhere (a takeover after its process died): prefilled
+    # after the prompt; its tokens count against ``max_tokens`` and in ``completion_tokens``.
+    continuation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

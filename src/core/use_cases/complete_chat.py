@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from core.domain.errors import InvalidInput, NotFound, Unavailable
@@ -206,7 +206,28 @@ class CompleteChat:
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[CompletionEvent]:
         """Start every choice now (so admission errors such as ``Overloaded`` raise here) and return
         the merged stream of their events. Closing the stream cancels the generations."""
-        generators = [self._model.generate(self._request(prepared, i)) for i in range(prepared.command.n)]
+        return await self._start([self._request(prepared, i) for i in range(prepared.command.n)], prepared)
+
+    async def continue_stream(
+        self, prepared: PreparedCompletion, texts: Mapping[int, str], position: int
+    ) -> AsyncIterator[CompletionEvent]:
+        """``stream`` for the choices in ``texts`` of a generation whose process died after streaming
+        those texts (a takeover at event ``position``): each choice goes on after its text, and its
+        ``completion_tokens`` count both parts. A seeded choice samples from a seed derived from its
+        seed and ``position``, so the same takeover gives the same text."""
+        requests = []
+        for index in sorted(texts):
+            request = self._request(prepared, index)
+            sampling = request.sampling
+            if sampling.seed is not None:
+                sampling = replace(sampling, seed=continued_seed(sampling.seed, position))
+            requests.append(replace(request, sampling=sampling, continuation=texts[index]))
+        return await self._start(requests, prepared)
+
+    async def _start(
+        self, requests: list[GenerationRequest], prepared: PreparedCompletion
+    ) -> AsyncIterator[CompletionEvent]:
+        generators = [self._model.generate(request) for request in requests]
         try:
             # Admitted together: a remote engine answers every choice's first step in parallel.
             firsts = await asyncio.gather(*(anext(g) for g in generators), return_exceptions=True)  # type: ignore[call-overload]
@@ -219,7 +240,12 @@ class CompleteChat:
             for generator in generators:
                 await generator.aclose()  # type: ignore[attr-defined]
             raise
-        return _merge([_choice_events(i, g, prepared.command.stop) for i, g in enumerate(generators)])
+        return _merge(
+            [
+                _choice_events(r.choice_index, g, prepared.command.stop)
+                for r, g in zip(requests, generators, strict=True)
+            ]
+        )
 
     def _request(self, prepared: PreparedCompletion, index: int) -> GenerationRequest:
         sampling = prepared.sampling
@@ -228,6 +254,11 @@ class CompleteChat:
             sampling = replace(sampling, seed=sampling.seed + index)
         request_id = f"{prepared.command.request_id}/{index}" if prepared.command.request_id else ""
         return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop, index)
+
+
+def continued_seed(seed: int, position: int) -> int:
+    """The seed of a generation continued at ``position``: reproducible, and not the first part's."""
+    return (seed * 1_000_003 + position + 1) % 2**63
 
 
 def reported_prompt_tokens(prepared: PreparedCompletion, finished: Iterable[ChoiceFinished]) -> int:

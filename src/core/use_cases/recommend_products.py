@@ -38,6 +38,7 @@ from core.recommendation.answer import AnswerContext, compose_answer, text_chunk
 from core.recommendation.grounding import GroundedSentences
 from core.recommendation.prompt import build_messages, system_prompt
 from core.recommendation.retrieval import Alternative, Criteria, MatchTier, find_candidates
+from core.use_cases.complete_chat import continued_seed
 
 HISTORY_MESSAGES = 20
 
@@ -235,29 +236,46 @@ class RecommendProducts:
         return SearchAnswer(prepared, done.response, done.ai_generated)
 
     def producer(
-        self, prepared: PreparedSearch, save: SaveAnswer, encode: Callable[[StreamEvent], str]
+        self,
+        prepared: PreparedSearch,
+        save: SaveAnswer,
+        encode: Callable[[StreamEvent], str],
+        *,
+        streamed: str | None = None,
+        position: int = 0,
     ) -> Callable[[asyncio.Event], AsyncIterator[str]]:
         """The stream producer: ``AnswerStarted``, the deltas, then (after ``save``) ``AnswerDone``, each
-        turned into a payload by ``encode`` (the wire format is the caller's)."""
+        turned into a payload by ``encode`` (the wire format is the caller's).
+
+        A takeover (the process that streamed the answer's start died) passes the answer text
+        ``streamed`` so far and the stream ``position``: the stream goes on after that text."""
 
         async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
-            yield encode(AnswerStarted(prepared))
-            async with contextlib.aclosing(self.answer_events(prepared, save, cancel)) as events:  # type: ignore[type-var]
+            if streamed is None:
+                yield encode(AnswerStarted(prepared))
+            answer = self.answer_events(prepared, save, cancel, streamed=streamed or "", position=position)
+            async with contextlib.aclosing(answer) as events:  # type: ignore[type-var]
                 async for event in events:
                     yield encode(event)
 
         return produce
 
     async def answer_events(
-        self, prepared: PreparedSearch, save: SaveAnswer, cancel: asyncio.Event | None = None
+        self,
+        prepared: PreparedSearch,
+        save: SaveAnswer,
+        cancel: asyncio.Event | None = None,
+        *,
+        streamed: str = "",
+        position: int = 0,
     ) -> AsyncIterator[AnswerEvent]:
         """Deltas, then the answer is saved, then ``AnswerDone`` (whose response is the deltas joined).
         When ``cancel`` fires, the answer is what was streamed so far, marked ``cancelled``."""
-        parts: list[str] = []
+        parts: list[str] = [streamed] if streamed else []
         ai_generated = False
         done: AnswerDone | None = None
         try:
-            source = self.stream_answer(prepared)
+            source = self.stream_answer(prepared, streamed=streamed, position=position)
             events = until_cancelled(source, cancel) if cancel is not None else source
             async for event in events:
                 if isinstance(event, AnswerDelta):
@@ -272,16 +290,28 @@ class RecommendProducts:
         await save(prepared, done)
         yield done
 
-    async def stream_answer(self, prepared: PreparedSearch) -> AsyncIterator[AnswerEvent]:
+    async def stream_answer(
+        self, prepared: PreparedSearch, *, streamed: str = "", position: int = 0
+    ) -> AsyncIterator[AnswerEvent]:
         """The answer text as deltas, then ``AnswerDone``. Where the model writes, its sentences are
         streamed as they pass the grounding check (``ai_generated``); if none does (the model failed,
         named nothing listed, looped), the composer's text is streamed instead. Deltas are never taken
-        back: ``AnswerDone.response`` is exactly their concatenation."""
+        back: ``AnswerDone.response`` is exactly their concatenation.
+
+        ``streamed``: the start of the answer, already streamed by a process that died (a takeover at
+        event ``position``). The composer's answer goes on where it was cut; the model goes on after the
+        streamed text (prefilled), sampling with a seed derived from the position."""
         context = answer_context(prepared)
+        composed = compose_answer(context)
+        if streamed and composed.startswith(streamed):
+            for chunk in text_chunks(composed[len(streamed) :]):
+                yield AnswerDelta(chunk, False)
+            yield AnswerDone(composed, False)
+            return
         if self._settings.model_writes:
-            shown: list[str] = []
+            shown: list[str] = [streamed] if streamed else []
             try:
-                async for piece in self._grounded_model_text(prepared, context):
+                async for piece in self._grounded_model_text(prepared, context, streamed, position):
                     shown.append(piece)
                     yield AnswerDelta(piece, True)
             except Exception:  # the model failed: keep what was shown, else the composer answers
@@ -289,12 +319,13 @@ class RecommendProducts:
             if shown:
                 yield AnswerDone("".join(shown), True)
                 return
-        composed = compose_answer(context)
         for chunk in text_chunks(composed):
             yield AnswerDelta(chunk, False)
         yield AnswerDone(composed, False)
 
-    async def _grounded_model_text(self, prepared: PreparedSearch, context: AnswerContext) -> AsyncIterator[str]:
+    async def _grounded_model_text(
+        self, prepared: PreparedSearch, context: AnswerContext, streamed: str = "", position: int = 0
+    ) -> AsyncIterator[str]:
         await self._model.start()
         system = system_prompt(
             prepared.products,
@@ -310,8 +341,9 @@ class RecommendProducts:
                 max_tokens=self._settings.max_answer_tokens,
                 temperature=self._settings.temperature,
                 frequency_penalty=self._settings.frequency_penalty,
-                seed=0,
+                seed=continued_seed(0, position) if streamed else 0,
             ),
+            continuation=streamed,
         )
         check = GroundedSentences(context)
         async with contextlib.aclosing(self._model.generate(request)) as events:  # type: ignore[type-var]

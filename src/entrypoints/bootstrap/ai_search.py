@@ -17,7 +17,11 @@ class AiSearchProvider(Provider):
     @provide
     def recommend_products(self, model: LanguageModel, metrics: Metrics, settings: Settings) -> RecommendProducts:
         capable = model_is_capable(settings.model_repo_id, remote_engine=settings.llm_base_url is not None)
+        # MAX_TOKENS bounds every generation of the service, AI answers included.
+        answer_tokens = min(RecommendationSettings().max_answer_tokens, settings.max_tokens)
         return RecommendProducts(
             metered(model, metrics),
-            RecommendationSettings(answer_mode=settings.ai_answer_mode, model_is_capable=capable),
+            RecommendationSettings(
+                answer_mode=settings.ai_answer_mode, model_is_capable=capable, max_answer_tokens=answer_tokens
+            ),
         )

@@ -13,6 +13,9 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 
 from core.ports.metrics import Metrics
+from core.ports.transactions import UnitOfWorkFactory
+from core.use_cases.complete_chat import CompleteChat
+from core.use_cases.recommend_products import RecommendProducts
 from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.bootstrap.container import build_container
 from entrypoints.bootstrap.lifecycle import shutdown_services, startup_services
@@ -27,7 +30,8 @@ from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
 from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
-from entrypoints.http.openai.controller import COMPLETION_KIND, CompletionStreams
+from entrypoints.http.openai.controller import COMPLETION_KIND
+from entrypoints.http.openai.streaming import CompletionStreams
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
 from entrypoints.http.shutdown import GracefulShutdown
 from entrypoints.http.web import MarketplacePage, web_assets_router
@@ -48,12 +52,15 @@ def cors_config(settings: Settings) -> CORSConfig | None:
     )
 
 
-async def _supervise_streams(container: AsyncContainer) -> None:
+async def _supervise_streams(container: AsyncContainer, settings: Settings) -> None:
     """Each endpoint says how its streams end (or continue) when their process died; then the
     sessions start keeping leases and looking for streams of dead processes."""
     sessions = await container.get(StreamSessions)
-    sessions.register_kind(COMPLETION_KIND, CompletionStreams())
-    sessions.register_kind(SEARCH_KIND, SearchStreams())
+    sessions.register_kind(COMPLETION_KIND, CompletionStreams(await container.get(CompleteChat)))
+    if serves_marketplace(settings):
+        recommend = await container.get(RecommendProducts)
+        units = await container.get(UnitOfWorkFactory)
+        sessions.register_kind(SEARCH_KIND, SearchStreams(recommend, units, await container.get(Metrics)))
     await sessions.supervise()
 
 
@@ -63,7 +70,7 @@ def create_app(settings: Settings, container: AsyncContainer | None = None) -> L
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup_services(container, settings)
-        await _supervise_streams(container)
+        await _supervise_streams(container, settings)
         shutdown = GracefulShutdown(app.state.admission, container, settings.shutdown_grace_seconds)
         shutdown.install()
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -32,7 +32,7 @@ from core.use_cases.recommend_products import (
     StreamEvent,
     save_answer_in_new_unit,
 )
-from core.use_cases.stream_sessions import Producer, StreamSessions
+from core.use_cases.stream_sessions import DONE, Producer, StreamSessions
 from entrypoints.http.chat_search.wire import (
     ChatSearchRequest,
     ChatSearchResponse,
@@ -64,7 +64,13 @@ def _payload(value: dict[str, Any]) -> str:
 
 class SearchStreams:
     """AI-search streams whose process died end with an ``error`` event (``generation_interrupted``);
-    their ``products`` event and the text streamed so far stay readable."""
+    their ``products`` event and the text streamed so far stay readable. Or another process continues
+    the answer after the text already streamed (the prepared search is kept with the stream)."""
+
+    def __init__(self, recommend: RecommendProducts, uow_factory: UnitOfWorkFactory, metrics: Metrics) -> None:
+        self._recommend = recommend
+        self._uow_factory = uow_factory
+        self._metrics = metrics
 
     def interrupted(self) -> Sequence[str]:
         return [_payload({"type": "error", "code": "generation_interrupted", "message": INTERRUPTED_MESSAGE})]
@@ -73,7 +79,20 @@ class SearchStreams:
         return _failure_payload(error)
 
     async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
-        return None
+        if claim.request is None or not events:
+            return None
+        prepared = msgspec.json.decode(claim.request, type=PreparedSearch)
+        parts: list[str] = []
+        for data in events:
+            if data == DONE:
+                return None
+            event = json.loads(data)
+            if event.get("type") in ("done", "error"):
+                return _nothing  # the answer was complete: only the end of the stream is missing
+            if event.get("type") == "delta":
+                parts.append(event["content"])
+        save, encode = _save(self._uow_factory, self._metrics), _encoder(prepared)
+        return self._recommend.producer(prepared, save, encode, streamed="".join(parts), position=claim.next_index)
 
 
 class ChatSearchController(Controller):
@@ -126,7 +145,8 @@ class ChatSearchController(Controller):
             command = SearchCommand(caller, data.query, stream.session_id, data.user_id, data.limit)
             prepared = await recommend.prepare(uow, command)
             producer = recommend.producer(prepared, _save(uow_factory, metrics), _encoder(prepared))
-            sessions.start(reservation, producer, on_failure=_failure_payload)
+            request = msgspec.json.encode(prepared).decode()
+            sessions.start(reservation, producer, on_failure=_failure_payload, request=request)
         return sse_response(stream.session_id, await prime(sessions.follow(stream, owner)))
 
     @post(
@@ -183,6 +203,11 @@ def _response(prepared: PreparedSearch, text: str, ai_generated: bool) -> ChatSe
         ai_generated=ai_generated,
         alternatives=[alternative_out(a) for a in prepared.alternatives],
     )
+
+
+async def _nothing(_cancel: object) -> AsyncIterator[str]:
+    return
+    yield
 
 
 def _failure_payload(_error: Exception) -> str:

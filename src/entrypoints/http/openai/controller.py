@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, ClassVar
 
 import structlog
@@ -15,20 +13,19 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from core.domain.caller import Caller
-from core.domain.errors import DomainError, InvalidInput, NotFound
-from core.domain.streams import StreamClaim, StreamNamespace, StreamOwner, StreamRef, new_session_id
-from core.inference.racing import Cancelled, until_cancelled
+from core.domain.errors import InvalidInput, NotFound
+from core.domain.streams import StreamNamespace, StreamOwner, StreamRef, new_session_id
 from core.use_cases.authenticate import Access
-from core.use_cases.complete_chat import ChoiceFinished, CompleteChat, PreparedCompletion, reported_prompt_tokens
-from core.use_cases.stream_sessions import Producer, StreamSessions
+from core.use_cases.complete_chat import CompleteChat
+from core.use_cases.stream_sessions import StreamSessions
 from entrypoints.http.auth import ACCESS
 from entrypoints.http.disconnect import unless_disconnected
+from entrypoints.http.openai.streaming import completion_producer, saved_request
 from entrypoints.http.openai.translate import (
     ChunkWriter,
     check_session_id,
     completion_body,
     error_payload,
-    interrupted_payload,
     to_command,
     to_messages,
 )
@@ -52,19 +49,6 @@ COMPLETION_KIND = "chat.completion"
 
 def completion_stream(session_id: str) -> StreamRef:
     return StreamRef(StreamNamespace.COMPLETIONS, session_id)
-
-
-class CompletionStreams:
-    """``/v1`` streams whose process died end with an OpenAI error event (``generation_interrupted``)."""
-
-    def interrupted(self) -> Sequence[str]:
-        return [interrupted_payload()]
-
-    def failure(self, error: Exception) -> str:
-        return error_payload(error)
-
-    async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
-        return None
 
 
 class OpenAIController(Controller):
@@ -129,7 +113,12 @@ class OpenAIController(Controller):
             prepared = await chat.prepare(command)
             writer = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", prepared.model_id, include_usage=include_usage)
             events = await chat.stream(prepared)  # admission errors (429, 400) raise here, before the stream
-            sessions.start(reservation, _producer(events, writer, prepared, include_usage), on_failure=error_payload)
+            sessions.start(
+                reservation,
+                completion_producer(events, writer, prepared, include_usage),
+                on_failure=error_payload,
+                request=saved_request(prepared, writer, include_usage),
+            )
         return sse_response(stream.session_id, await prime(sessions.follow(stream, owner)))
 
 
@@ -162,35 +151,3 @@ async def _resume(
             field="session_id",
         )
     return sse_response(session_id, await prime(sessions.resume(completion_stream(session_id), owner, after=index)))
-
-
-def _producer(events: AsyncIterator[Any], writer: ChunkWriter, prepared: PreparedCompletion, include_usage: bool):  # type: ignore[no-untyped-def]
-    choices = prepared.command.n
-
-    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
-        open_choices = set(range(choices))
-        completion_tokens = 0
-        finished: list[ChoiceFinished] = []
-        for index in range(choices):
-            yield writer.role(index)
-        try:
-            async for event in until_cancelled(events, cancel):
-                if isinstance(event, ChoiceFinished):
-                    open_choices.discard(event.index)
-                    completion_tokens += event.completion_tokens
-                    finished.append(event)
-                yield writer.event(event)
-        except Cancelled:
-            for index in sorted(open_choices):
-                yield writer.finish(index, "cancelled")
-        except DomainError as error:
-            yield error_payload(error)
-            return
-        except Exception as error:
-            logger.exception("llm.stream.failed")
-            yield error_payload(error)
-            return
-        if include_usage:
-            yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
-
-    return produce

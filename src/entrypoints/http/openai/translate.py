@@ -164,11 +164,19 @@ def completion_body(completion_id: str, result: CompletionResult) -> ChatComplet
 class ChunkWriter:
     """Renders one completion's events as OpenAI ``chat.completion.chunk`` payloads."""
 
-    def __init__(self, completion_id: str, model_id: str, *, include_usage: bool) -> None:
+    def __init__(self, completion_id: str, model_id: str, *, include_usage: bool, created: int | None = None) -> None:
         self._id = completion_id
         self._model = model_id
-        self._created = int(time.time())
+        self._created = int(time.time()) if created is None else created
         self._include_usage = include_usage
+
+    @property
+    def completion_id(self) -> str:
+        return self._id
+
+    @property
+    def created(self) -> int:
+        return self._created
 
     def _encode(self, choices: list[ChunkChoice], usage: Usage | None = None) -> str:
         chunk = ChatCompletionChunk(id=self._id, created=self._created, model=self._model, choices=choices, usage=usage)

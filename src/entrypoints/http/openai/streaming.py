@@ -1,0 +1,210 @@
+"""``/v1`` streams: the producer of the chunks, and what happens when its process died (the stream
+ends with ``generation_interrupted``, or another process continues it).
+
+The request is kept with the stream (``saved_request``); the process that takes the stream over reads
+back the chunks already streamed, prepares the same request again and lets every open choice go on
+after its text, under the same completion id, so the client sees one stream that paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import msgspec
+import structlog
+
+from core.domain.errors import DomainError
+from core.domain.generation import ChatMessage
+from core.domain.streams import StreamClaim
+from core.inference.racing import Cancelled, until_cancelled
+from core.use_cases.complete_chat import (
+    ChatCommand,
+    ChoiceFinished,
+    CompleteChat,
+    PreparedCompletion,
+    reported_prompt_tokens,
+)
+from core.use_cases.stream_sessions import Producer
+from entrypoints.http.openai.translate import ChunkWriter, error_payload, interrupted_payload
+
+logger = structlog.get_logger(__name__)
+
+
+def completion_producer(  # type: ignore[no-untyped-def]
+    events: AsyncIterator[Any],
+    writer: ChunkWriter,
+    prepared: PreparedCompletion,
+    include_usage: bool,
+    *,
+    open_choices: Iterable[int] | None = None,
+    announce: Iterable[int] | None = None,
+    counted_tokens: int = 0,
+):
+    """The chunks of a streamed completion. A takeover passes the choices still open, the role chunks
+    not sent yet and the completion tokens of the choices that finished before it."""
+    choices = range(prepared.command.n)
+    still_open = set(choices if open_choices is None else open_choices)
+    roles = list(choices if announce is None else announce)
+
+    async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
+        open_choices = set(still_open)
+        completion_tokens = counted_tokens
+        finished: list[ChoiceFinished] = []
+        for index in roles:
+            yield writer.role(index)
+        try:
+            async for event in until_cancelled(events, cancel):
+                if isinstance(event, ChoiceFinished):
+                    open_choices.discard(event.index)
+                    completion_tokens += event.completion_tokens
+                    finished.append(event)
+                yield writer.event(event)
+        except Cancelled:
+            for index in sorted(open_choices):
+                yield writer.finish(index, "cancelled")
+        except DomainError as error:
+            yield error_payload(error)
+            return
+        except Exception as error:
+            logger.exception("llm.stream.failed")
+            yield error_payload(error)
+            return
+        if include_usage:
+            yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
+
+    return produce
+
+
+class SavedCompletion(msgspec.Struct, frozen=True):
+    """What a takeover needs: the request as prepared, and how its chunks were written."""
+
+    messages: list[tuple[str, str]]
+    model: str | None
+    max_tokens: int
+    temperature: float
+    top_p: float
+    top_k: int
+    stop: list[str]
+    seed: int | None
+    presence_penalty: float
+    frequency_penalty: float
+    n: int
+    request_id: str
+    include_usage: bool
+    completion_id: str
+    created: int
+    model_id: str
+
+
+def saved_request(prepared: PreparedCompletion, writer: ChunkWriter, include_usage: bool) -> str:
+    command, sampling = prepared.command, prepared.sampling
+    saved = SavedCompletion(
+        messages=[(m.role, m.content) for m in command.messages],
+        model=command.model,
+        max_tokens=sampling.max_tokens,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        stop=list(command.stop),
+        seed=sampling.seed,
+        presence_penalty=sampling.presence_penalty,
+        frequency_penalty=sampling.frequency_penalty,
+        n=command.n,
+        request_id=command.request_id,
+        include_usage=include_usage,
+        completion_id=writer.completion_id,
+        created=writer.created,
+        model_id=prepared.model_id,
+    )
+    return msgspec.json.encode(saved).decode()
+
+
+class _Streamed:
+    """What the chunks so far say about each choice."""
+
+    def __init__(self, events: Sequence[str]) -> None:
+        self.texts: dict[int, list[str]] = {}
+        self.finished: set[int] = set()
+        self.announced: set[int] = set()
+        self.ended = False  # a usage chunk or an error: nothing is left to continue
+        for data in events:
+            chunk = json.loads(data)
+            if "error" in chunk or chunk.get("usage"):
+                self.ended = True
+            for choice in chunk.get("choices") or ():
+                index = int(choice["index"])
+                delta = choice.get("delta") or {}
+                if delta.get("role"):
+                    self.announced.add(index)
+                if delta.get("content"):
+                    self.texts.setdefault(index, []).append(delta["content"])
+                if choice.get("finish_reason"):
+                    self.finished.add(index)
+
+
+class CompletionStreams:
+    """The ``StreamKind`` of ``/v1`` chat completion streams."""
+
+    def __init__(self, chat: CompleteChat) -> None:
+        self._chat = chat
+
+    def interrupted(self) -> Sequence[str]:
+        return [interrupted_payload()]
+
+    def failure(self, error: Exception) -> str:
+        return error_payload(error)
+
+    async def take_over(self, claim: StreamClaim, events: Sequence[str]) -> Producer | None:
+        if claim.request is None:
+            return None
+        saved = msgspec.json.decode(claim.request, type=SavedCompletion)
+        streamed = _Streamed(events)
+        if streamed.ended:
+            return _nothing
+        command = ChatCommand(
+            messages=tuple(ChatMessage(role, content) for role, content in saved.messages),  # type: ignore[arg-type]
+            model=saved.model,
+            max_tokens=saved.max_tokens,
+            temperature=saved.temperature,
+            top_p=saved.top_p,
+            top_k=saved.top_k,
+            stop=tuple(saved.stop),
+            seed=saved.seed,
+            presence_penalty=saved.presence_penalty,
+            frequency_penalty=saved.frequency_penalty,
+            n=saved.n,
+            request_id=saved.request_id,
+        )
+        prepared = await self._chat.prepare(command)
+        choices = range(saved.n)
+        open_texts = {i: "".join(streamed.texts.get(i, [])) for i in choices if i not in streamed.finished}
+        writer = ChunkWriter(
+            saved.completion_id, saved.model_id, include_usage=saved.include_usage, created=saved.created
+        )
+        # Choices that finished before the takeover: one chunk per token, as this engine streams them.
+        counted = sum(len(streamed.texts.get(i, [])) for i in streamed.finished)
+        generation = (
+            await self._chat.continue_stream(prepared, open_texts, claim.next_index) if open_texts else _empty()
+        )
+        return completion_producer(
+            generation,
+            writer,
+            prepared,
+            saved.include_usage,
+            open_choices=open_texts,
+            announce=[i for i in choices if i not in streamed.announced],
+            counted_tokens=counted,
+        )
+
+
+async def _empty() -> AsyncIterator[object]:
+    return
+    yield
+
+
+async def _nothing(_cancel: object) -> AsyncIterator[str]:
+    return
+    yield
