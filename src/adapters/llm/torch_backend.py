@@ -287,7 +287,8 @@ class SlotDecodeBackend:
         self._reserve(len(self._rows), max(p + 1 for p in plan.positions))
         with torch.inference_mode():
             logits = self._forward(plan)
-            self._logits[torch.tensor(plan.logit_slots, device=self._device)] = logits
+            if logits is not None:
+                self._logits[torch.tensor(plan.logit_slots, dtype=torch.long, device=self._device)] = logits
         for index in range(self._decoding):
             self._rows[index].length += 1
         for index, _, _, count in plan.chunks:
@@ -297,7 +298,7 @@ class SlotDecodeBackend:
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():
-            logits = self._logits[torch.tensor(list(slots), device=self._device)]
+            logits = self._logits[torch.tensor(list(slots), dtype=torch.long, device=self._device)]
             return self._sampler.sample(slots, logits)
 
     def release(self, slot: int) -> None:
@@ -415,7 +416,7 @@ class SlotDecodeBackend:
         half = x.shape[-1] // 2
         return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
-    def _forward(self, plan: _Step) -> torch.Tensor:
+    def _forward(self, plan: _Step) -> torch.Tensor | None:
         device, attn_dtype = self._device, self._attn_dtype
         heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
         group = heads // kv_heads
@@ -474,7 +475,9 @@ class SlotDecodeBackend:
             x = x + layer.o(out.view(-1, heads * dim).to(self._dtype))
             gate, up = layer.gate_up(self._norm(x, layer.post_norm)).chunk(2, dim=-1)
             x = x + layer.down(layer.act(gate) * up)
-        final = x[torch.tensor(plan.logit_tokens, device=device)]
+        if not plan.logit_tokens:  # only prompt chunks that do not end their prompt
+            return None
+        final = x[torch.tensor(plan.logit_tokens, dtype=torch.long, device=device)]
         return self._lm_head(self._norm(final, self._final_norm)).float()
 
     def _chunk_mask(self, start: int, count: int) -> torch.Tensor:

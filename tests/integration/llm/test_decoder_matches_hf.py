@@ -113,6 +113,8 @@ def prompt(seed: int, length: int) -> list[int]:
 def scenario(run: Run) -> None:
     """Several batch compositions in one run (batch of 4 rows)."""
     shared = prompt(99, 70)
+    run.submit(prompt(8, 50), 3)  # alone: its first chunks run with nothing decoding
+    run.finish()
     run.submit(prompt(1, 5), 12)  # short prompt, leaves early
     run.submit(prompt(2, 41), 20)
     run.submit(prompt(3, 17), 6)
