@@ -200,7 +200,11 @@ async def ttft_once(client: httpx.AsyncClient, url: str, model: str, messages: l
     async with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
-            if line.startswith("data:") and '"content"' in line:
+            data = line[5:].strip() if line.startswith("data:") else ""
+            if not data or data == "[DONE]":
+                continue
+            choices = json.loads(data).get("choices") or [{}]
+            if (choices[0].get("delta") or {}).get("content"):  # the first token, not the role chunk
                 return time.perf_counter() - start
     return time.perf_counter() - start
 
