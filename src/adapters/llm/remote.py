@@ -79,6 +79,18 @@ def estimate_prompt_tokens(messages: tuple[ChatMessage, ...]) -> int:
     return total
 
 
+@dataclass(slots=True)
+class _Budget:
+    """One call's time to get an answer, retries included."""
+
+    deadline: float
+    clock: Callable[[], float]
+    failures: int = 0
+
+    def left(self) -> float:
+        return self.deadline - self.clock()
+
+
 class _Retryable(Exception):
     """A failure before the first token that another attempt may not have."""
 
@@ -205,19 +217,31 @@ class RemoteLanguageModel:
         await self._require_ready()
         await self._admit()
         try:
-            upstream = await self._with_retries("POST /chat/completions", lambda: self._open_stream(request))
+            what, budget = "POST /chat/completions", self._budget()
+            upstream = await self._with_retries(what, lambda: self._open_stream(request), budget)
             finished = False
             try:
+                # Accepted once the engine answered: a slow first token (an engine's queue) runs in the stream.
                 prompt_tokens = self._counts.get(request.messages) or estimate_prompt_tokens(request.messages)
                 yield PromptAccepted(prompt_tokens=prompt_tokens)
+                while True:  # until the first token, a failure sends the request again within the same timeout
+                    try:
+                        await asyncio.wait_for(self._read_to_first_token(upstream), max(budget.left(), 0.001))
+                        break
+                    except (_Retryable, TimeoutError) as error:
+                        await self._abandon(upstream)
+                        upstream = await self._with_retries(
+                            what, lambda: self._open_stream(request), budget, failed=error
+                        )
                 async for event in self._events(upstream):
                     if isinstance(event, GenerationFinished):
                         finished = True
                     yield event
             finally:
-                await upstream.close()
-                if not finished and upstream.session_id:
-                    self._cancel_upstream_session(upstream.session_id)
+                if finished:
+                    await upstream.close()
+                else:
+                    await self._abandon(upstream)
         finally:
             self._slots.release()
 
@@ -323,12 +347,16 @@ class RemoteLanguageModel:
         return body
 
     async def _open_stream(self, request: GenerationRequest) -> _Upstream:
-        """Send the request and read up to its first token, so that a failure before it can be retried."""
         response = await self._send("POST", f"{self._base_url}/chat/completions", json=self._body(request), stream=True)
-        upstream = _Upstream(response)
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            await response.aclose()
+            kind = response.headers.get("content-type")
+            raise Unavailable(f"The engine at {self._base_url} answered {kind!r} to a streamed request, not SSE")
+        return _Upstream(response)
+
+    async def _read_to_first_token(self, upstream: _Upstream) -> None:
+        """Read ahead up to the first token (or the end), so that a failure before it can be retried."""
         try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                raise _Retryable(f"the engine answered {response.headers.get('content-type')!r}, not an event stream")
             while True:
                 chunk = await upstream.read()
                 if chunk is None:
@@ -337,13 +365,15 @@ class RemoteLanguageModel:
                     raise _Retryable(chunk.error)
                 upstream.read_ahead.append(chunk)
                 if chunk.text or chunk.finish_reason or chunk.done:
-                    return upstream
+                    return
         except (httpx.TransportError, SSEError) as error:
-            await upstream.close()
             raise _Retryable(f"{type(error).__name__}: {error}") from error
-        except BaseException:
-            await upstream.close()
-            raise
+
+    async def _abandon(self, upstream: _Upstream) -> None:
+        """Close an unfinished upstream request (engines abort on disconnect) and cancel its named session."""
+        await upstream.close()
+        if upstream.session_id:
+            self._cancel_upstream_session(upstream.session_id)
 
     async def _events(self, upstream: _Upstream) -> AsyncIterator[GenerationEvent]:
         produced = 0
@@ -381,6 +411,9 @@ class RemoteLanguageModel:
         return Unavailable(f"The engine at {self._base_url} stopped in the middle of the answer: {detail}")
 
     def _cancel_upstream_session(self, session_id: str) -> None:
+        if self._client.is_closed:
+            return
+
         async def cancel() -> None:
             with contextlib.suppress(Exception):
                 await self._client.post(f"{self._base_url}/cancel/{session_id}", timeout=_PROBE_TIMEOUT_SECONDS)
@@ -420,34 +453,38 @@ class RemoteLanguageModel:
             return Unavailable(f"The engine at {self._base_url} has no {response.request.url.path}: {message}")
         return InvalidInput(message, field=_error_param(response), code=_error_code(response))
 
-    async def _with_retries(self, what: str, attempt: Callable[[], Any]) -> Any:
-        """Run ``attempt`` until it succeeds, raises a domain error, or the timeout is spent."""
-        deadline = self._clock() + self._settings.timeout_seconds
-        failures = 0
+    def _budget(self) -> _Budget:
+        return _Budget(self._clock() + self._settings.timeout_seconds, self._clock)
+
+    async def _with_retries(
+        self, what: str, attempt: Callable[[], Any], budget: _Budget | None = None, *, failed: Exception | None = None
+    ) -> Any:
+        """Run ``attempt`` until it succeeds, raises a domain error, or the budget (the timeout) is spent.
+        ``failed``: the previous attempt failed with it, so back off first."""
+        budget = budget or self._budget()
+        last = failed
         while True:
-            left = deadline - self._clock()
+            if last is not None:
+                budget.failures += 1
+                delay = self._settings.backoff_base_seconds * 2 ** (budget.failures - 1)
+                delay = min(self._settings.backoff_max_seconds, delay) * (0.5 + self._jitter() / 2)  # jittered
+                if self._clock() + delay >= budget.deadline:
+                    message = self._unreachable_message(last)
+                    log.warning("llm.remote.unavailable", call=what, attempts=budget.failures, error=str(last))
+                    self._mark_down(message)
+                    raise Unavailable(message)
+                await asyncio.sleep(delay)
             try:
-                result = await asyncio.wait_for(attempt(), max(left, 0.001))
-            except _Retryable as error:
-                last: Exception = error
-            except TimeoutError as error:
+                result = await asyncio.wait_for(attempt(), max(budget.left(), 0.001))
+            except (_Retryable, TimeoutError) as error:
                 last = error
+                continue
             except Unavailable as error:  # the engine refuses this service's settings: no retry helps
                 self._mark_down(error.message)
                 raise
-            else:
-                if self._discovered:
-                    self._ready, self._error = True, None
-                return result
-            failures += 1
-            delay = min(self._settings.backoff_max_seconds, self._settings.backoff_base_seconds * 2 ** (failures - 1))
-            delay *= 0.5 + self._jitter() / 2  # jitter: between half and all of the backoff
-            if self._clock() + delay >= deadline:
-                message = self._unreachable_message(last)
-                log.warning("llm.remote.unavailable", call=what, attempts=failures, error=str(last) or "timeout")
-                self._mark_down(message)
-                raise Unavailable(message)
-            await asyncio.sleep(delay)
+            if self._discovered:
+                self._ready, self._error = True, None
+            return result
 
     def _unreachable_message(self, error: Exception) -> str:
         detail = str(error) or f"no answer within {self._settings.timeout_seconds:g} s"

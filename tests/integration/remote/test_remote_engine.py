@@ -49,6 +49,8 @@ async def test_plain_and_streamed_completions_carry_the_engines_text_and_usage(
     async with httpx.AsyncClient(timeout=300) as client:
         direct = (await client.post(f"{engine.url}/v1/chat/completions", json=body)).json()
         plain = await client.post(f"{front}/v1/chat/completions", json=body)
+        tokenized = (await client.post(f"{engine.url}/tokenize", json={"messages": FRUITS})).json()
+    assert tokenized == {"count": direct["usage"]["prompt_tokens"], "max_model_len": 2048}
     assert plain.status_code == 200, plain.text
     answer = plain.json()
     assert answer["model"] == direct["model"] == EMBEDDED
@@ -63,8 +65,9 @@ async def test_plain_and_streamed_completions_carry_the_engines_text_and_usage(
     assert usage == direct["usage"]
 
 
-async def test_models_and_the_context_check_come_from_the_engine(front: str) -> None:
+async def test_models_and_the_context_check_come_from_the_engine(front: str, engine: ServedProcess) -> None:
     async with httpx.AsyncClient(timeout=60) as client:
+        assert (await client.get(f"{engine.url}/api/products")).status_code == 404, "an engine serves only /v1"
         models = (await client.get(f"{front}/v1/models")).json()
         assert [(m["id"], m["max_model_len"]) for m in models["data"]] == [(EMBEDDED, 2048)]
         health = (await client.get(f"{front}/health")).json()

@@ -369,3 +369,11 @@ async def test_a_mid_stream_error_event_is_reported(engine: FakeEngine) -> None:
     engine.completions.append(sse(Body(frames)))
     with pytest.raises(Unavailable, match="engine crashed"):
         await run(make(engine))
+
+
+async def test_an_engine_that_does_not_stream_is_a_configuration_problem(engine: FakeEngine) -> None:
+    engine.completions.append(lambda: httpx.Response(200, json={"choices": []}))
+    model = make(engine)
+    with pytest.raises(Unavailable, match="not SSE"):
+        await run(model)
+    assert len(engine.paths("/v1/chat/completions")) == 1 and not model.info().ready

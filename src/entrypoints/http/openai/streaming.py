@@ -53,9 +53,9 @@ def completion_producer(  # type: ignore[no-untyped-def]
         open_choices = set(still_open)
         completion_tokens = counted_tokens
         finished: list[ChoiceFinished] = []
-        for index in roles:
-            yield writer.role(index)
         try:
+            for index in roles:
+                yield writer.role(index)
             async for event in until_cancelled(events, cancel):
                 if isinstance(event, ChoiceFinished):
                     open_choices.discard(event.index)
@@ -72,6 +72,9 @@ def completion_producer(  # type: ignore[no-untyped-def]
             logger.exception("llm.stream.failed")
             yield error_payload(error)
             return
+        finally:
+            # The generations are closed however the stream ends, even before its first event is stored.
+            await events.aclose()  # type: ignore[attr-defined]
         if include_usage:
             yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
 
