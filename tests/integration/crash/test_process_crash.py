@@ -1,7 +1,8 @@
 """Streams outlive ``kill -9`` of the real ``marketplace serve`` process that generates them.
 
 SQLite: a new process on the same files ends the cut streams (``STREAM_TAKEOVER=0``) or finishes them
-(``STREAM_TAKEOVER=1``), both for ``/v1`` and AI search.
+(``STREAM_TAKEOVER=1``). Redis: other processes that follow the streams do the same, and of several
+followers in several processes exactly one takes a stream over. Both for ``/v1`` and AI search.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, require_redis
 from tests.integration.conftest import MODEL_CACHE
 from tests.integration.live_server import free_port
 from tests.integration.sse_client import sse_events
@@ -223,3 +224,38 @@ async def test_sqlite_a_restarted_process_ends_or_finishes_the_streams_a_killed_
     assert await third.takeovers() == 2.0
     for cut in cut_off:  # the ended streams stay as they were
         assert_interrupted(cut, await replay(cut, third.url))
+
+
+# -- Redis: other processes follow ---------------------------------------------------------------
+
+
+async def test_redis_followers_elsewhere_end_or_finish_the_streams_of_a_killed_producer(start) -> None:  # type: ignore[no-untyped-def]
+    require_redis()
+    store = {"SESSION_STORE": "redis"}
+    (producer,) = start(store)  # alone first: it migrates and seeds the shared database
+    ender, taker_a, taker_b = start(
+        {**store, "STREAM_TAKEOVER": "0"}, {**store, "STREAM_TAKEOVER": "1"}, {**store, "STREAM_TAKEOVER": "1"}
+    )
+    # (AI searches one at a time: they write the shared SQLite marketplace database.)
+    off_v1, on_v1 = await asyncio.gather(begin(producer.url, "v1"), begin(producer.url, "v1"))
+    cut_off = [off_v1, await begin(producer.url, "search")]
+    cut_on = [on_v1, await begin(producer.url, "search")]
+    # Followers wait on the other processes: three per stream to take over, on two processes at once.
+    ending = [asyncio.create_task(follow(cut, ender.url)) for cut in cut_off]
+    taking = [asyncio.create_task(follow(cut, t.url)) for cut in cut_on for t in (taker_a, taker_b, taker_a)]
+    await asyncio.sleep(1.0)  # every follower is connected and waiting
+    producer.kill()
+    killed = time.monotonic()
+
+    for cut, task in zip(cut_off, ending, strict=True):
+        payloads, ended = await task
+        assert_interrupted(cut, payloads)
+        assert ended - killed <= BOUND
+    results = [await task for task in taking]
+    for index, cut in enumerate(cut_on):
+        whole = await replay(cut, taker_a.url)
+        seen_by = [payloads for payloads, _ in results[index * 3 : index * 3 + 3]]
+        for payloads in seen_by:
+            assert_finished_normally(cut, payloads, whole)
+    assert await taker_a.takeovers() + await taker_b.takeovers() == 2.0  # one takeover per stream
+    assert await ender.takeovers() == 0.0
