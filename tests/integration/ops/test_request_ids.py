@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 
 async def test_an_acceptable_incoming_id_is_echoed_on_every_kind_of_response(serve: Callable[..., str]) -> None:
@@ -43,9 +44,16 @@ async def test_cors_exposes_the_request_id(serve: Callable[..., str]) -> None:
         assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
 
-async def test_one_access_line_per_request_without_query_or_headers(serve: Callable[..., str]) -> None:
+async def test_one_access_line_per_request_without_query_or_headers(
+    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import structlog
     from structlog.testing import capture_logs
 
+    from entrypoints.http import request_context
+
+    # Loggers cache their configuration on first use; a fresh one sees capture_logs whatever ran before.
+    monkeypatch.setattr(request_context, "logger", structlog.get_logger("entrypoints.http.access"))
     url = serve()
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         with capture_logs() as logs:
