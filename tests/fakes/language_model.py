@@ -14,6 +14,8 @@ from core.domain.generation import (
     ModelInfo,
     PromptAccepted,
     TokenGenerated,
+    TokenLogprob,
+    TokenLogprobs,
 )
 
 
@@ -23,6 +25,16 @@ def _words(text: str) -> list[str]:
     for index, word in enumerate(text.split(" ")):
         pieces.append(word if index == 0 else " " + word)
     return [p for p in pieces if p]
+
+
+def _logprobs(request: GenerationRequest, text: str) -> TokenLogprobs | None:
+    """Scripted log-probabilities: the word itself is the likeliest token, then ``alt0``, ``alt1``..."""
+    wanted = request.sampling.logprobs
+    if wanted is None:
+        return None
+    chosen = TokenLogprob(text, tuple(text.encode()), -0.25)
+    others = [TokenLogprob(f"alt{i}", tuple(f"alt{i}".encode()), -2.0 - i) for i in range(max(wanted - 1, 0))]
+    return TokenLogprobs(chosen, tuple([chosen, *others][:wanted]))
 
 
 class FakeLanguageModel:
@@ -44,6 +56,7 @@ class FakeLanguageModel:
         fail_with: Exception | None = None,
         capacity: int | None = None,
         reported_prompt_tokens: int | None = None,
+        vocab_size: int | None = None,
     ) -> None:
         self._reply = reply if callable(reply) else (lambda _request, text=reply: text)
         self.model_id = model_id
@@ -56,9 +69,12 @@ class FakeLanguageModel:
         self.active = 0
         self.capacity = capacity
         self.started = False
+        self.vocab_size = vocab_size
 
     def info(self) -> ModelInfo:
-        return ModelInfo(model_id=self.model_id, context_length=self.context_length, ready=True)
+        return ModelInfo(
+            model_id=self.model_id, context_length=self.context_length, ready=True, vocab_size=self.vocab_size
+        )
 
     async def start(self) -> None:
         self.started = True
@@ -69,10 +85,16 @@ class FakeLanguageModel:
     async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
         return sum(len(_words(m.content)) + 3 for m in messages) + 1
 
+    async def count_text_tokens(self, text: str) -> int:
+        return len(_words(text)) or 1
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         if self.fail_with is not None:
             raise self.fail_with
-        prompt_tokens = await self.count_prompt_tokens(request.messages)
+        if request.prompt_text is None:
+            prompt_tokens = await self.count_prompt_tokens(request.messages)
+        else:
+            prompt_tokens = await self.count_text_tokens(request.prompt_text)
         if prompt_tokens + request.sampling.max_tokens > self.context_length:
             raise InvalidInput(
                 f"prompt has {prompt_tokens} tokens and max_tokens is {request.sampling.max_tokens}, "
@@ -98,7 +120,7 @@ class FakeLanguageModel:
                 if self.step_delay:
                     await asyncio.sleep(self.step_delay)
                 produced += 1
-                yield TokenGenerated(token_id=token_id, text=text)
+                yield TokenGenerated(token_id=token_id, text=text, logprobs=_logprobs(request, text))
         except (GeneratorExit, asyncio.CancelledError):
             self.cancelled += 1  # closed before it finished: the engine would free the slot
             raise

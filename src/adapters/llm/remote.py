@@ -2,7 +2,10 @@
 TGI, SGLang, or another instance of this service in ``--role engine``).
 
 Every generation is one streamed ``POST {base}/chat/completions`` (messages go as messages: the engine
-applies its own chat template), usage comes from the engine (``stream_options.include_usage``).
+applies its own chat template), usage comes from the engine (``stream_options.include_usage``). A raw
+prompt (``prompt_text``, legacy completions) is one streamed ``POST {base}/completions``. ``logprobs``,
+``logit_bias``, ``min_p`` and ``repetition_penalty`` are passed through (the last two as vLLM's extra
+parameters, only when set), and the engine's log-probabilities come back with the tokens.
 
 Failure rules: connection errors, 5xx and a stream that breaks before its first token are retried with
 jittered exponential backoff until ``timeout_seconds`` is spent; nothing is retried once a token was
@@ -26,7 +29,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -43,6 +46,8 @@ from core.domain.generation import (
     ModelInfo,
     PromptAccepted,
     TokenGenerated,
+    TokenLogprob,
+    TokenLogprobs,
 )
 
 log = structlog.get_logger(__name__)
@@ -98,6 +103,7 @@ class _Retryable(Exception):
 @dataclass(slots=True)
 class _Chunk:
     text: str = ""
+    logprobs: list[TokenLogprobs] = field(default_factory=list)
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -170,6 +176,7 @@ class RemoteLanguageModel:
         self._discover_lock = asyncio.Lock()
         self._tokenize_supported: bool | None = None
         self._counts: OrderedDict[tuple[ChatMessage, ...], int] = OrderedDict()
+        self._text_counts: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- LanguageModel --------------------------------------------------------------------------------
@@ -211,18 +218,39 @@ class RemoteLanguageModel:
             self._counts.popitem(last=False)
         return count
 
+    async def count_text_tokens(self, text: str) -> int:
+        """A raw prompt's tokens by vLLM's ``POST /tokenize`` in its prompt form, else the high estimate."""
+        await self._require_ready()
+        count = None
+        with contextlib.suppress(InvalidInput, Unavailable, _Retryable, TimeoutError):
+            body = {"model": self._model_id, "prompt": text}
+            response = await asyncio.wait_for(
+                self._send("POST", f"{self._root_url}/tokenize", json=body), self._settings.timeout_seconds
+            )
+            count = _json(response).get("count")
+        if not isinstance(count, int):
+            count = ESTIMATE_TOKENS_PER_MESSAGE + math.ceil(len(text.encode()) / ESTIMATE_BYTES_PER_TOKEN)
+        self._text_counts[text] = count
+        while len(self._text_counts) > _COUNT_CACHE_SIZE:
+            self._text_counts.pop(next(iter(self._text_counts)))
+        return count
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         if request.continuation:  # OpenAI's API has no way to continue a half-written answer
             raise Unavailable("A remote engine cannot continue a generation another process started")
         await self._require_ready()
         await self._admit()
         try:
-            what, budget = "POST /chat/completions", self._budget()
+            what = "POST /chat/completions" if request.prompt_text is None else "POST /completions"
+            budget = self._budget()
             upstream = await self._with_retries(what, lambda: self._open_stream(request), budget)
             finished = False
             try:
                 # Accepted once the engine answered: a slow first token (an engine's queue) runs in the stream.
-                prompt_tokens = self._counts.get(request.messages) or estimate_prompt_tokens(request.messages)
+                if request.prompt_text is None:
+                    prompt_tokens = self._counts.get(request.messages) or estimate_prompt_tokens(request.messages)
+                else:
+                    prompt_tokens = self._text_counts.get(request.prompt_text, 1)
                 yield PromptAccepted(prompt_tokens=prompt_tokens)
                 while True:  # until the first token, a failure sends the request again within the same timeout
                     try:
@@ -324,9 +352,12 @@ class RemoteLanguageModel:
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         sampling = request.sampling
-        body: dict[str, Any] = {
-            "model": self._model_id,
-            "messages": _wire_messages(request.messages),
+        body: dict[str, Any] = {"model": self._model_id}
+        if request.prompt_text is None:
+            body["messages"] = _wire_messages(request.messages)
+        else:
+            body["prompt"] = request.prompt_text
+        body |= {
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": sampling.max_tokens,
@@ -344,10 +375,23 @@ class RemoteLanguageModel:
             body["seed"] = sampling.seed
         if request.stop:
             body["stop"] = list(request.stop)
+        if sampling.min_p:
+            body["min_p"] = sampling.min_p
+        if sampling.repetition_penalty != 1.0:
+            body["repetition_penalty"] = sampling.repetition_penalty
+        if sampling.logit_bias:
+            body["logit_bias"] = {str(token): bias for token, bias in sampling.logit_bias}
+        if sampling.logprobs is not None:
+            if request.prompt_text is None:
+                body["logprobs"] = True
+                body["top_logprobs"] = sampling.logprobs
+            else:  # the legacy form: how many alternatives
+                body["logprobs"] = sampling.logprobs
         return body
 
     async def _open_stream(self, request: GenerationRequest) -> _Upstream:
-        response = await self._send("POST", f"{self._base_url}/chat/completions", json=self._body(request), stream=True)
+        route = "chat/completions" if request.prompt_text is None else "completions"
+        response = await self._send("POST", f"{self._base_url}/{route}", json=self._body(request), stream=True)
         if "text/event-stream" not in response.headers.get("content-type", ""):
             await response.aclose()
             kind = response.headers.get("content-type")
@@ -390,7 +434,11 @@ class RemoteLanguageModel:
                 break
             if chunk.error is not None:
                 raise self._broken(chunk.error)
-            if chunk.text:
+            if chunk.logprobs:  # one event per token: the chunk's text comes with its first one
+                for position, logprobs in enumerate(chunk.logprobs):
+                    yield TokenGenerated(produced, chunk.text if position == 0 else "", logprobs)
+                    produced += 1
+            elif chunk.text:
                 yield TokenGenerated(token_id=produced, text=chunk.text)
                 produced += 1
             if chunk.finish_reason:
@@ -524,9 +572,13 @@ def _parse(data: str) -> _Chunk | None:
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta") or {}
-        content = delta.get("content") if isinstance(delta, dict) else None
+        if "delta" in choice:
+            content = delta.get("content") if isinstance(delta, dict) else None
+        else:  # a legacy completion chunk
+            content = choice.get("text")
         if isinstance(content, str):
             chunk.text += content
+        chunk.logprobs.extend(_parse_logprobs(choice.get("logprobs")))
         if choice.get("finish_reason"):
             chunk.finish_reason = str(choice["finish_reason"])
     usage = payload.get("usage")
@@ -535,6 +587,43 @@ def _parse(data: str) -> _Chunk | None:
         prompt = usage.get("prompt_tokens")
         chunk.prompt_tokens = prompt if isinstance(prompt, int) else None
     return chunk
+
+
+def _parse_logprobs(raw: Any) -> list[TokenLogprobs]:
+    """OpenAI's chat shape (``content: [{token, logprob, bytes, top_logprobs}]``) or the legacy one
+    (``tokens``, ``token_logprobs``, ``top_logprobs: [{token: logprob}]``)."""
+    if not isinstance(raw, dict):
+        return []
+    if isinstance(raw.get("content"), list):
+        return [
+            TokenLogprobs(_logprob(entry), tuple(_logprob(top) for top in entry.get("top_logprobs") or ()))
+            for entry in raw["content"]
+            if isinstance(entry, dict)
+        ]
+    tokens, values, tops = raw.get("tokens"), raw.get("token_logprobs"), raw.get("top_logprobs") or []
+    if not isinstance(tokens, list) or not isinstance(values, list):
+        return []
+    parsed = []
+    for i, (token, value) in enumerate(zip(tokens, values, strict=False)):
+        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        parsed.append(
+            TokenLogprobs(
+                _logprob({"token": token, "logprob": value}),
+                tuple(_logprob({"token": t, "logprob": v}) for t, v in top.items()),
+            )
+        )
+    return parsed
+
+
+def _logprob(entry: Any) -> TokenLogprob:
+    token = str(entry.get("token", ""))
+    raw = entry.get("bytes")
+    value = entry.get("logprob")
+    return TokenLogprob(
+        token,
+        tuple(raw) if isinstance(raw, list) else tuple(token.encode()),
+        float(value) if isinstance(value, int | float) else float("-inf"),
+    )
 
 
 def _finish_reason(reason: str) -> FinishReason:

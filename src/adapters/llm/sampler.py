@@ -1,22 +1,39 @@
 """Per-slot token sampling on torch: every sequence keeps its own settings and random generator.
 
-One ``sample`` call covers the whole batch: penalties are applied in one vectorised operation, greedy rows
-share one ``argmax``, rows sampling at a temperature without top-k/top-p share one softmax and one
-inverse-CDF lookup (each drawing its uniform number from its own ``torch.Generator``, so no request's
-randomness depends on another's), and only rows with top-k or top-p are handled one by one.
+One ``sample`` call covers the whole batch. In order, for each row:
 
-A slot may carry a logits processor (``set_processor``): a function of its row of logits, applied after
-the penalties and before choosing, for per-request constraints such as a grammar mask.
+1. ``logit_bias`` is added (a bias of -100 bans the token outright: its logit becomes -inf);
+2. the penalties: vLLM's ``repetition_penalty`` over the prompt and output tokens, then OpenAI's
+   presence/frequency penalties over the output tokens (each one vectorised over the rows that use it);
+3. the slot's logits processor (``set_processor``), such as a grammar mask;
+4. the choice: greedy rows share one ``argmax``; rows sampling at a temperature without top-k/top-p
+   share one softmax, one ``min_p`` cut and one inverse-CDF lookup (each drawing its uniform number from
+   its own ``torch.Generator``, so no request's randomness depends on another's); rows with top-k or
+   top-p are handled one by one.
+
+Log-probabilities (``SamplingParams.logprobs``) are the log-softmax of the logits after steps 1 to 3 and
+before the temperature and the top-k/top-p/min_p cuts (vLLM's default): a greedy choice is always the
+most likely token of its own report. They are kept per slot until the next step (``logprobs``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 
 from core.domain.generation import SamplingParams
+
+BAN_BIAS = -100.0  # OpenAI: "values like -100 should result in a ban or exclusive selection"
+
+
+class SampledLogprobs(NamedTuple):
+    """The sampled token's log-probability and the (token id, log-probability) pairs of the top ones."""
+
+    chosen: float
+    top: list[tuple[int, float]]
 
 
 class TokenSampler:
@@ -26,20 +43,33 @@ class TokenSampler:
         self._params: list[SamplingParams | None] = [None] * max_slots
         self._generators: list[torch.Generator | None] = [None] * max_slots
         self._processors: list[LogitsProcessor | None] = [None] * max_slots
-        # Generated-token counts for the OpenAI presence/frequency penalties (allocated on first use).
+        self._biases: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * max_slots
+        self._logprobs: list[SampledLogprobs | None] = [None] * max_slots
+        # Generated-token counts for the OpenAI presence/frequency penalties, and the tokens seen in the
+        # prompt or the output for the repetition penalty (each allocated on first use).
         self._counts: torch.Tensor | None = None
+        self._seen: torch.Tensor | None = None
         self._max_slots = max_slots
 
-    def configure(self, slot: int, params: SamplingParams) -> None:
-        """Start a new sequence in ``slot`` with ``params`` (seeded from ``params.seed`` or at random)."""
+    def configure(self, slot: int, params: SamplingParams, prompt_ids: Sequence[int] = ()) -> None:
+        """Start a new sequence in ``slot`` with ``params`` (seeded from ``params.seed`` or at random).
+        ``prompt_ids`` are the tokens the repetition penalty counts as seen from the start."""
         self._params[slot] = params
         self._processors[slot] = None
+        self._logprobs[slot] = None
         generator = self._generators[slot]
         if generator is None:
             generator = self._generators[slot] = torch.Generator(device=self._device)
         generator.manual_seed(params.seed if params.seed is not None else secrets.randbits(63))
         if _penalised(params):
             self._penalty_counts()[slot].zero_()
+        if params.repetition_penalty != 1.0:
+            seen = self._seen_tokens()[slot]
+            seen.zero_()
+            ids = [i for i in prompt_ids if 0 <= i < self._vocab_size]
+            if ids:
+                seen[torch.tensor(ids, dtype=torch.long, device=self._device)] = True
+        self._biases[slot] = self._bias_of(params)
 
     def set_processor(self, slot: int, processor: LogitsProcessor | None) -> None:
         """Apply ``processor`` to the slot's logits row at every step until the slot is reconfigured."""
@@ -48,6 +78,12 @@ class TokenSampler:
     def release(self, slot: int) -> None:
         self._params[slot] = None
         self._processors[slot] = None
+        self._biases[slot] = None
+        self._logprobs[slot] = None
+
+    def logprobs(self, slot: int) -> SampledLogprobs | None:
+        """The log-probabilities of the token ``slot`` sampled last (None unless its params ask for them)."""
+        return self._logprobs[slot]
 
     def sample(self, slots: Sequence[int], logits: torch.Tensor) -> list[int]:
         """``logits``: [len(slots), vocab] next-token logits, row i for ``slots[i]``."""
@@ -56,6 +92,15 @@ class TokenSampler:
             raise RuntimeError("sampling a slot that was never configured")
         settings: list[SamplingParams] = params  # type: ignore[assignment]
         logits = logits[:, : self._vocab_size]
+        biased = [row for row, slot in enumerate(slots) if self._biases[slot] is not None]
+        repeated = [row for row, p in enumerate(settings) if p.repetition_penalty != 1.0]
+        if biased or repeated:
+            logits = logits.float().clone()
+            for row in biased:
+                ids, values = self._biases[slots[row]]  # type: ignore[misc]
+                logits[row, ids] += values
+            if repeated:
+                self._apply_repetition_penalty(slots, settings, logits, repeated)
         penalised_rows = [row for row, p in enumerate(settings) if _penalised(p)]
         if penalised_rows:
             logits = self._apply_penalties(slots, settings, logits)
@@ -77,12 +122,46 @@ class TokenSampler:
             counts = self._penalty_counts()
             for row in penalised_rows:
                 counts[slots[row], tokens[row]] += 1
+        if repeated:
+            seen = self._seen_tokens()
+            for row in repeated:
+                seen[slots[row], tokens[row]] = True
+        reported = [row for row, p in enumerate(settings) if p.logprobs is not None]
+        if reported:
+            self._record_logprobs(slots, settings, logits, tokens, reported)
         return tokens
+
+    def _bias_of(self, params: SamplingParams) -> tuple[torch.Tensor, torch.Tensor] | None:
+        pairs = [(token, bias) for token, bias in params.logit_bias if 0 <= token < self._vocab_size and bias]
+        if not pairs:
+            return None
+        ids = torch.tensor([token for token, _ in pairs], dtype=torch.long, device=self._device)
+        values = torch.tensor(
+            [float("-inf") if bias <= BAN_BIAS else bias for _, bias in pairs], dtype=torch.float32, device=self._device
+        )
+        return ids, values
 
     def _penalty_counts(self) -> torch.Tensor:
         if self._counts is None:
             self._counts = torch.zeros(self._max_slots, self._vocab_size, dtype=torch.float32, device=self._device)
         return self._counts
+
+    def _seen_tokens(self) -> torch.Tensor:
+        if self._seen is None:
+            self._seen = torch.zeros(self._max_slots, self._vocab_size, dtype=torch.bool, device=self._device)
+        return self._seen
+
+    def _apply_repetition_penalty(
+        self, slots: Sequence[int], settings: list[SamplingParams], logits: torch.Tensor, rows: list[int]
+    ) -> None:
+        """vLLM's (and Transformers') definition, in place: a seen token's logit is divided by the penalty
+        when positive and multiplied by it when negative."""
+        index = torch.tensor(rows, dtype=torch.long, device=self._device)
+        seen = self._seen_tokens()[torch.tensor([slots[r] for r in rows], dtype=torch.long, device=self._device)]
+        penalty = torch.tensor([settings[r].repetition_penalty for r in rows], device=self._device)[:, None]
+        selected = logits[index]
+        penalised = torch.where(selected > 0, selected / penalty, selected * penalty)
+        logits[index] = torch.where(seen, penalised, selected)
 
     def _apply_penalties(
         self, slots: Sequence[int], settings: list[SamplingParams], logits: torch.Tensor
@@ -96,12 +175,19 @@ class TokenSampler:
     def _sample_plain(
         self, slots: Sequence[int], settings: list[SamplingParams], logits: torch.Tensor, rows: list[int]
     ) -> list[int]:
-        """Temperature sampling of several rows at once: softmax, cumulative sum, one uniform draw per row."""
+        """Temperature sampling of several rows at once: softmax, min_p cut, cumulative sum, one uniform
+        draw per row."""
         index = torch.tensor(rows, device=logits.device)
         temperature = torch.tensor([settings[r].temperature for r in rows], device=logits.device)[:, None]
-        cumulative = torch.softmax(logits[index].float() / temperature, dim=-1).cumsum_(dim=-1)
+        probs = torch.softmax(logits[index].float() / temperature, dim=-1)
+        if any(settings[r].min_p > 0.0 for r in rows):
+            min_p = torch.tensor([settings[r].min_p for r in rows], device=logits.device)[:, None]
+            probs = probs.masked_fill(probs < min_p * probs.amax(dim=-1, keepdim=True), 0.0)
+        cumulative = probs.cumsum_(dim=-1)
         draws = torch.cat([torch.rand(1, generator=self._generators[slots[r]], device=logits.device) for r in rows])
-        chosen = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp_(max=self._vocab_size - 1)
+        # right=True: a token of probability 0 (banned, masked, cut) is never the one a draw lands on.
+        target = (draws * cumulative[:, -1])[:, None]
+        chosen = torch.searchsorted(cumulative, target, right=True).clamp_(max=self._vocab_size - 1)
         return [int(token) for token in chosen[:, 0].tolist()]
 
     @staticmethod
@@ -109,12 +195,12 @@ class TokenSampler:
         row = row.float() / params.temperature
         if 0 < params.top_k < row.shape[-1]:
             values, indices = torch.topk(row, params.top_k)  # sorted, largest first
-        elif params.top_p < 1.0:
-            values, indices = torch.sort(row, descending=True)
         else:
-            probs = torch.softmax(row, dim=-1)
-            return int(torch.multinomial(probs, 1, generator=generator))
+            values, indices = torch.sort(row, descending=True)
         probs = torch.softmax(values, dim=-1)
+        if params.min_p > 0.0:  # relative to the top token, so the same before or after the top-k cut
+            probs = probs.masked_fill(probs < params.min_p * probs[0], 0.0)
+            probs = probs / probs.sum()
         if params.top_p < 1.0:
             before = torch.cumsum(probs, dim=-1) - probs
             drop = before >= params.top_p  # keep the smallest prefix reaching top_p (at least one token)
@@ -123,12 +209,35 @@ class TokenSampler:
         choice = int(torch.multinomial(probs, 1, generator=generator))
         return int(indices[choice])
 
-
-LogitsProcessor = Callable[[torch.Tensor], torch.Tensor]
+    def _record_logprobs(
+        self,
+        slots: Sequence[int],
+        settings: list[SamplingParams],
+        logits: torch.Tensor,
+        tokens: list[int],
+        rows: list[int],
+    ) -> None:
+        index = torch.tensor(rows, dtype=torch.long, device=logits.device)
+        logprobs = torch.log_softmax(logits[index].float(), dim=-1)
+        chosen_ids = torch.tensor([tokens[r] for r in rows], dtype=torch.long, device=logits.device)
+        chosen = logprobs.gather(1, chosen_ids[:, None])[:, 0].tolist()
+        wanted = max(settings[r].logprobs or 0 for r in rows)
+        top_values: list[list[float]] = [[] for _ in rows]
+        top_ids: list[list[int]] = [[] for _ in rows]
+        if wanted:
+            values, ids = torch.topk(logprobs, min(wanted, logprobs.shape[-1]), dim=-1)
+            top_values, top_ids = values.tolist(), ids.tolist()
+        for i, row in enumerate(rows):
+            count = settings[row].logprobs or 0
+            top = list(zip(top_ids[i][:count], top_values[i][:count], strict=True))
+            self._logprobs[slots[row]] = SampledLogprobs(chosen[i], top)
 
 
 def _truncated(params: SamplingParams, vocab_size: int) -> bool:
     return 0 < params.top_k < vocab_size or params.top_p < 1.0
+
+
+LogitsProcessor = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _penalised(params: SamplingParams) -> bool:

@@ -39,6 +39,8 @@ from core.domain.generation import (
     GenerationFinished,
     SamplingParams,
     TokenGenerated,
+    TokenLogprob,
+    TokenLogprobs,
 )
 from core.ports.metrics import NO_METRICS, Metrics
 
@@ -46,6 +48,9 @@ log = structlog.get_logger(__name__)
 
 EventSink = Callable[[GenerationEvent | BaseException], None]
 """Receives a request's events; an exception means the request failed and no more events follow."""
+
+TokenText = Callable[[int], tuple[str, tuple[int, ...]]]
+"""A token id as (text, exact bytes), for log-probability reports."""
 
 Dispatch = Callable[[list[tuple[EventSink, GenerationEvent | BaseException]]], None]
 """Delivers one step's events; the default calls each sink in the worker thread."""
@@ -78,6 +83,10 @@ class DecodeBackend(Protocol):
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         """Pick the next token for each slot from its pending logits (same order as ``slots``)."""
+
+    def sampled_logprobs(self, slot: int) -> tuple[float, list[tuple[int, float]]] | None:
+        """The log-probability of the token ``slot`` sampled last and the (token id, log-probability)
+        pairs of the most likely ones, when its ``SamplingParams.logprobs`` asks for them."""
 
     def release(self, slot: int) -> None:
         """Forget the slot's sequence; it may be reused by the next ``prefill``."""
@@ -135,6 +144,11 @@ class ScheduledRequest:
         return self.finish_reason is not None
 
 
+def _token_id_text(token_id: int) -> tuple[str, tuple[int, ...]]:
+    text = str(token_id)
+    return text, tuple(text.encode())
+
+
 def _call_each(events: list[tuple[EventSink, GenerationEvent | BaseException]]) -> None:
     for sink, event in events:
         sink(event)
@@ -159,6 +173,7 @@ class BatchScheduler:
         dispatch: Dispatch = _call_each,
         max_prefill_tokens_per_step: int = 512,
         metrics: Metrics = NO_METRICS,
+        token_text: TokenText | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -175,6 +190,7 @@ class BatchScheduler:
             raise ValueError("max_prefill_tokens_per_step must be at least 1")
         self._prefill_budget = max_prefill_tokens_per_step
         self.metrics = metrics
+        self._token_text = token_text or _token_id_text
         self._kv_capacity = max(1, max_batch_size * context_length)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -340,14 +356,26 @@ class BatchScheduler:
             else:
                 request.generated += 1
                 text = request.text.push(token)
+                logprobs = self._logprobs(request, token) if request.sampling.logprobs is not None else None
                 if request.generated >= request.sampling.max_tokens:
-                    events.append((request.sink, TokenGenerated(token, text + request.text.flush())))
+                    events.append((request.sink, TokenGenerated(token, text + request.text.flush(), logprobs)))
                     self._finish(request, "length", events)
                 else:
-                    events.append((request.sink, TokenGenerated(token, text)))
+                    events.append((request.sink, TokenGenerated(token, text, logprobs)))
                     request.last_token = token
                     still_running.append(request)
         self._running = still_running
+
+    def _logprobs(self, request: ScheduledRequest, token: int) -> TokenLogprobs | None:
+        sampled = self._backend.sampled_logprobs(request.slot)  # type: ignore[arg-type]
+        if sampled is None:
+            return None
+        chosen, top = sampled
+        return TokenLogprobs(self._describe(token, chosen), tuple(self._describe(i, lp) for i, lp in top))
+
+    def _describe(self, token_id: int, logprob: float) -> TokenLogprob:
+        text, raw = self._token_text(token_id)
+        return TokenLogprob(text, raw, logprob)
 
     def _plan_chunks(self) -> tuple[list[PrefillChunk], list[ScheduledRequest]]:
         """The next prompt chunks, first admitted first, within the per-step prompt token budget."""

@@ -41,7 +41,7 @@ from adapters.llm.quantized import (
     quantize_int4,
     quantize_int8,
 )
-from adapters.llm.sampler import TokenSampler
+from adapters.llm.sampler import SampledLogprobs, TokenSampler
 from adapters.llm.scheduler import PrefillChunk
 from core.domain.generation import SamplingParams
 
@@ -248,7 +248,7 @@ class SlotDecodeBackend:
                 row.length = kv.shape[3]
                 self._keys[:, index, :, : row.length] = kv[:, 0]
                 self._values[:, index, :, : row.length] = kv[:, 1]
-        self._sampler.configure(slot, sampling)
+        self._sampler.configure(slot, sampling, prompt_ids)
         return row.length
 
     def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
@@ -300,6 +300,9 @@ class SlotDecodeBackend:
         with torch.inference_mode():
             logits = self._logits[torch.tensor(list(slots), dtype=torch.long, device=self._device)]
             return self._sampler.sample(slots, logits)
+
+    def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
+        return self._sampler.logprobs(slot)
 
     def release(self, slot: int) -> None:
         index = self._row_of_slot.pop(slot)
@@ -502,7 +505,7 @@ class SerialDecodeBackend:
     def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
         self._caches[slot] = None
         self._logits.pop(slot, None)
-        self._sampler.configure(slot, sampling)
+        self._sampler.configure(slot, sampling, prompt_ids)
         return 0
 
     def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
@@ -522,6 +525,9 @@ class SerialDecodeBackend:
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():
             return self._sampler.sample(slots, torch.stack([self._logits[slot] for slot in slots]))
+
+    def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
+        return self._sampler.logprobs(slot)
 
     def release(self, slot: int) -> None:
         self._caches.pop(slot, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -78,7 +79,10 @@ class TransformersLanguageModel:
         self._model: Any = None
         self._tokenizer: Any = None
         self._scheduler: BatchScheduler | None = None
-        self._prompts: OrderedDict[tuple[ChatMessage, ...], asyncio.Future[list[int]]] = OrderedDict()
+        # Keyed by the messages, or by the text of a raw prompt.
+        self._prompts: OrderedDict[tuple[ChatMessage, ...] | str, asyncio.Future[list[int]]] = OrderedDict()
+        self._token_texts: dict[int, tuple[str, tuple[int, ...]]] = {}
+        self._vocab_size: int | None = None
         self._tokenizer_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tokenizer")
         self._backend: Any = None
         self.weight_quant = "none"  # what the loaded model runs on: none (dense), int8 or int4
@@ -86,7 +90,9 @@ class TransformersLanguageModel:
     # -- LanguageModel --------------------------------------------------------------------------------
 
     def info(self) -> ModelInfo:
-        return ModelInfo(self._model_id, self._context_length, self._ready.is_set(), self._error)
+        return ModelInfo(
+            self._model_id, self._context_length, self._ready.is_set(), self._error, vocab_size=self._vocab_size
+        )
 
     async def start(self) -> None:
         """Load the model off the event loop. Idempotent; a failure is kept and reported by ``info``."""
@@ -112,9 +118,13 @@ class TransformersLanguageModel:
         await self._require_ready()
         return len(await self._prompt_ids(messages))
 
+    async def count_text_tokens(self, text: str) -> int:
+        await self._require_ready()
+        return len(await self._prompt_ids(text))
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         scheduler = await self._require_ready()
-        prompt_ids = await self._prompt_ids(request.messages)
+        prompt_ids = await self._prompt_ids(request.messages if request.prompt_text is None else request.prompt_text)
         if not request.continuation:
             async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
                 async for event in events:
@@ -202,6 +212,7 @@ class TransformersLanguageModel:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"{self._model_id} has no chat template")
         eos = self._eos_ids(model, tokenizer)
+        self._vocab_size = int(model.config.vocab_size)
         model_context = int(getattr(model.config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
         self._context_length = min(model_context, self._settings.max_context_tokens or model_context)
         batch = self._settings.max_batch_size
@@ -242,6 +253,7 @@ class TransformersLanguageModel:
             dispatch=dispatch_to_loops,
             max_prefill_tokens_per_step=self._settings.max_prefill_tokens_per_step,
             metrics=self._metrics,
+            token_text=self._token_text,
         )
         log.info(
             "llm.model.ready",
@@ -288,9 +300,10 @@ class TransformersLanguageModel:
 
     # -- tokenizer ------------------------------------------------------------------------------------
 
-    async def _prompt_ids(self, messages: tuple[ChatMessage, ...]) -> list[int]:
-        """The chat template and tokenization of a prompt, on the tokenizer thread (never the event loop)
-        and once per prompt: a request's count and its ``n`` generations share one encoding."""
+    async def _prompt_ids(self, messages: tuple[ChatMessage, ...] | str) -> list[int]:
+        """The chat template and tokenization of a prompt (a raw text prompt: the tokenization alone), on
+        the tokenizer thread (never the event loop) and once per prompt: a request's count and its ``n``
+        generations share one encoding."""
         future = self._prompts.get(messages)
         if future is None:
             future = asyncio.get_running_loop().run_in_executor(self._tokenizer_thread, self._encode, messages)
@@ -306,7 +319,9 @@ class TransformersLanguageModel:
                 del self._prompts[messages]  # a failed encoding is not kept
             raise
 
-    def _encode(self, messages: tuple[ChatMessage, ...]) -> list[int]:
+    def _encode(self, messages: tuple[ChatMessage, ...] | str) -> list[int]:
+        if isinstance(messages, str):  # a raw prompt, with the special tokens a completion prompt gets
+            return list(self._tokenizer.encode(messages))
         rendered = self._tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in messages],
             add_generation_prompt=True,
@@ -316,3 +331,39 @@ class TransformersLanguageModel:
 
     def _decode(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _token_text(self, token_id: int) -> tuple[str, tuple[int, ...]]:
+        """One token's exact bytes and their text (``bytes:\\xe2\\x80`` for part of a character)."""
+        known = self._token_texts.get(token_id)
+        if known is None:
+            raw = token_bytes(self._tokenizer, token_id)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = "bytes:" + "".join(f"\\x{b:02x}" for b in raw)
+            known = self._token_texts[token_id] = (text, tuple(raw))
+        return known
+
+
+def token_bytes(tokenizer: Any, token_id: int) -> bytes:
+    """A token's bytes: through the byte-level BPE alphabet (GPT-2's, SmolLM's) where the tokenizer uses it,
+    else its decoded text."""
+    piece = tokenizer.convert_ids_to_tokens(token_id)
+    alphabet = _byte_decoder()
+    if isinstance(piece, str) and piece and all(c in alphabet for c in piece):
+        return bytes(alphabet[c] for c in piece)
+    return str(tokenizer.decode([token_id])).encode()
+
+
+@functools.cache
+def _byte_decoder() -> dict[str, int]:
+    """The inverse of GPT-2's ``bytes_to_unicode``: printable stand-ins back to bytes."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes = list(printable)
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(code): byte for byte, code in zip(printable, codes, strict=True)}

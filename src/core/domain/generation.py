@@ -26,6 +26,14 @@ class SamplingParams:
     seed: int | None = None
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    # vLLM's extensions: drop tokens below ``min_p`` times the top probability; divide positive logits
+    # (multiply negative ones) of every token already in the prompt or the output (1.0 is off).
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    # OpenAI's ``logit_bias``: (token id, bias) added to the logits; -100 bans the token.
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    # Report each sampled token's log-probability with this many alternatives (0 to 20); None: off.
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,9 @@ class GenerationRequest:
     # Text this generation already produced elsewhere (a takeover after its process died): prefilled
     # after the prompt; its tokens count against ``max_tokens`` and in ``completion_tokens``.
     continuation: str = ""
+    # A raw prompt (legacy completions): tokenized as it is, without the chat template; ``messages``
+    # is then empty.
+    prompt_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +62,31 @@ class PromptAccepted:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A token as text (``bytes`` exactly; ``token`` is their UTF-8 text, or ``bytes:\\x..`` for a
+    token that is only part of a character) and its log-probability."""
+
+    token: str
+    bytes: tuple[int, ...]
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprobs:
+    """The sampled token's log-probability and the ``top`` most likely tokens of the same step."""
+
+    chosen: TokenLogprob
+    top: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TokenGenerated:
-    """One decoded token. ``text`` is the newly printable text (may be empty mid UTF-8 sequence)."""
+    """One decoded token. ``text`` is the newly printable text (may be empty mid UTF-8 sequence).
+    ``logprobs`` is set when the request asked for them (``SamplingParams.logprobs``)."""
 
     token_id: int
     text: str
+    logprobs: TokenLogprobs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +106,4 @@ class ModelInfo:
     context_length: int
     ready: bool
     error: str | None = None
+    vocab_size: int | None = None  # where known: token ids at or beyond it do not exist

@@ -47,6 +47,9 @@ class MeteredLanguageModel:
     async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
         return await self._model.count_prompt_tokens(messages)
 
+    async def count_text_tokens(self, text: str) -> int:
+        return await self._model.count_text_tokens(text)
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         metrics, clock = self._metrics, self._clock
         started = clock()

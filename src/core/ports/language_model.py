@@ -1,4 +1,4 @@
-"""The language model port: anything that turns chat messages into a stream of tokens."""
+"""The language model port: anything that turns chat messages (or a raw prompt) into a stream of tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class LanguageModel(Protocol):
 
     ``generate`` yields ``PromptAccepted`` first, then ``TokenGenerated`` events, then exactly one
     ``GenerationFinished``. Closing the iterator early (``aclose()`` or leaving an ``async for``)
-    cancels the request and frees its batch slot within one decode step.
+    cancels the request and frees its batch slot within one decode step. A request with ``prompt_text``
+    is generated from that text as it is (legacy completions), without the chat template.
 
     Raises (before the first event): ``InvalidInput(field="messages")`` with both numbers when
     prompt plus ``max_tokens`` exceed the context, ``Overloaded`` when the queue is full,
@@ -29,5 +30,8 @@ class LanguageModel(Protocol):
 
     async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
         """Tokens of the prompt after the chat template, generation prompt included."""
+
+    async def count_text_tokens(self, text: str) -> int:
+        """Tokens of a raw prompt (``GenerationRequest.prompt_text``: no chat template)."""
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]: ...

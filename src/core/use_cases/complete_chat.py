@@ -1,5 +1,8 @@
 """Chat completion: validate, budget the context, run ``n`` generations, apply stop strings.
 
+The same use case serves legacy text completions: a command with ``prompt`` (raw text, no chat
+template) instead of ``messages``, and ``stream_all``/``complete_all`` for several prompts at once.
+
 The wire format (OpenAI's) is not known here: the HTTP layer maps its request onto ``ChatCommand``
 and renders ``CompletionResult`` / the ``CompletionEvent`` stream.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.domain.errors import InvalidInput, NotFound, Unavailable
@@ -21,12 +24,15 @@ from core.domain.generation import (
     PromptAccepted,
     SamplingParams,
     TokenGenerated,
+    TokenLogprobs,
 )
 from core.inference.stop_text import StopTextFilter
 from core.ports.language_model import LanguageModel
 
 MAX_CHOICES = 4
 MAX_STOP_SEQUENCES = 4
+MAX_TOP_LOGPROBS = 20
+LOGIT_BIAS_LIMIT = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,18 @@ class ChatCommand:
     frequency_penalty: float = 0.0
     n: int = 1
     request_id: str = ""
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    # Report log-probabilities with this many alternatives per token (0 to 20); None: off.
+    logprobs: int | None = None
+    # A raw prompt (legacy completions) instead of ``messages``: no chat template is applied.
+    prompt: str | None = None
+
+    @property
+    def prompt_field(self) -> str:
+        """The request field that holds the prompt, for error messages."""
+        return "messages" if self.prompt is None else "prompt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,7 @@ class Choice:
     text: str
     finish_reason: FinishReason
     completion_tokens: int
+    logprobs: tuple[TokenLogprobs, ...] | None = None  # every token's, when the command asked for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +106,12 @@ class CompletionResult:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
+    """New text of choice ``index``, with the log-probabilities of the tokens that produced it (when the
+    command asked for them; a delta may then carry tokens and no text, mid UTF-8 character or at a stop)."""
+
     index: int
     text: str
+    logprobs: tuple[TokenLogprobs, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,12 @@ class CompleteChat:
                 code="model_not_found",
             )
         _validate(command)
+        vocabulary = self._model.info().vocab_size
+        if vocabulary is not None and any(token >= vocabulary for token, _ in command.logit_bias):
+            raise InvalidInput(
+                f"logit_bias names a token id beyond this model's vocabulary of {vocabulary} tokens",
+                field="logit_bias",
+            )
         rows = self._defaults.max_batch_size
         if rows is not None and command.n > rows:
             raise InvalidInput(
@@ -155,14 +184,17 @@ class CompleteChat:
             )
         await self._model.start()
         context_length = self._model.info().context_length
-        prompt_tokens = await self._model.count_prompt_tokens(command.messages)
+        if command.prompt is None:
+            prompt_tokens = await self._model.count_prompt_tokens(command.messages)
+        else:
+            prompt_tokens = await self._model.count_text_tokens(command.prompt)
         room = context_length - prompt_tokens
         if command.max_tokens is None:
             if room < 1:
                 raise InvalidInput(
                     f"The prompt has {prompt_tokens} tokens, which leaves no room in the model's context "
                     f"length of {context_length} tokens",
-                    field="messages",
+                    field=command.prompt_field,
                     code="context_length_exceeded",
                 )
             max_tokens = min(self._defaults.max_tokens, room)
@@ -172,7 +204,7 @@ class CompleteChat:
                 raise InvalidInput(
                     f"The prompt has {prompt_tokens} tokens and max_tokens is {max_tokens}: together "
                     f"{prompt_tokens + max_tokens}, more than the model's context length of {context_length} "
-                    "tokens. Shorten the messages or lower max_tokens.",
+                    f"tokens. Shorten the {command.prompt_field} or lower max_tokens.",
                     field="max_tokens",
                     code="context_length_exceeded",
                 )
@@ -184,29 +216,60 @@ class CompleteChat:
             seed=command.seed,
             presence_penalty=command.presence_penalty,
             frequency_penalty=command.frequency_penalty,
+            min_p=command.min_p,
+            repetition_penalty=command.repetition_penalty,
+            logit_bias=command.logit_bias,
+            logprobs=command.logprobs,
         )
         return PreparedCompletion(command, served[0], prompt_tokens, sampling)
 
     async def complete(self, prepared: PreparedCompletion) -> CompletionResult:
         """Run every choice to the end and return the texts."""
-        texts: dict[int, list[str]] = {i: [] for i in range(prepared.command.n)}
+        return await self.complete_all([prepared])
+
+    async def complete_all(self, prepared: Sequence[PreparedCompletion]) -> CompletionResult:
+        """``complete`` for several prompts at once (legacy completions): choice ``k * n + i`` is choice
+        ``i`` of prompt ``k``; the prompt tokens add up."""
+        count = sum(p.command.n for p in prepared)
+        texts: dict[int, list[str]] = {i: [] for i in range(count)}
+        logprobs: dict[int, list[TokenLogprobs]] = {i: [] for i in range(count)}
         finished: dict[int, ChoiceFinished] = {}
-        async with contextlib.aclosing(await self.stream(prepared)) as events:
+        async with contextlib.aclosing(await self.stream_all(prepared)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     texts[event.index].append(event.text)
+                    logprobs[event.index].extend(event.logprobs)
                 else:
                     finished[event.index] = event
+        reported = prepared[0].command.logprobs is not None
         choices = tuple(
-            Choice(i, "".join(texts[i]), finished[i].finish_reason, finished[i].completion_tokens)
+            Choice(
+                i,
+                "".join(texts[i]),
+                finished[i].finish_reason,
+                finished[i].completion_tokens,
+                tuple(logprobs[i]) if reported else None,
+            )
             for i in sorted(texts)
         )
-        return CompletionResult(prepared.model_id, choices, reported_prompt_tokens(prepared, finished.values()))
+        prompt_tokens = 0
+        for k, one in enumerate(prepared):
+            first = k * one.command.n
+            mine = [finished[i] for i in range(first, first + one.command.n)]
+            prompt_tokens += reported_prompt_tokens(one, mine)
+        return CompletionResult(prepared[0].model_id, choices, prompt_tokens)
 
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[CompletionEvent]:
         """Start every choice now (so admission errors such as ``Overloaded`` raise here) and return
         the merged stream of their events. Closing the stream cancels the generations."""
-        return await self._start([self._request(prepared, i) for i in range(prepared.command.n)], prepared)
+        return await self.stream_all([prepared])
+
+    async def stream_all(self, prepared: Sequence[PreparedCompletion]) -> AsyncIterator[CompletionEvent]:
+        """``stream`` for several prompts at once, indexed as in ``complete_all``."""
+        requests = [
+            self._request(one, i, k * one.command.n + i) for k, one in enumerate(prepared) for i in range(one.command.n)
+        ]
+        return await self._start(requests, prepared[0])
 
     async def continue_stream(
         self, prepared: PreparedCompletion, texts: Mapping[int, str], position: int
@@ -247,13 +310,18 @@ class CompleteChat:
             ]
         )
 
-    def _request(self, prepared: PreparedCompletion, index: int) -> GenerationRequest:
+    def _request(self, prepared: PreparedCompletion, index: int, choice_index: int | None = None) -> GenerationRequest:
+        """Choice ``index`` of the prepared prompt, reported as ``choice_index`` (default: ``index``)."""
+        choice_index = index if choice_index is None else choice_index
         sampling = prepared.sampling
         if sampling.seed is not None and index:
             # Each choice samples from its own generator: derive distinct, reproducible seeds.
             sampling = replace(sampling, seed=sampling.seed + index)
-        request_id = f"{prepared.command.request_id}/{index}" if prepared.command.request_id else ""
-        return GenerationRequest(prepared.command.messages, sampling, request_id, prepared.command.stop, index)
+        command = prepared.command
+        request_id = f"{command.request_id}/{choice_index}" if command.request_id else ""
+        return GenerationRequest(
+            command.messages, sampling, request_id, command.stop, choice_index, prompt_text=command.prompt
+        )
 
 
 def continued_seed(seed: int, position: int) -> int:
@@ -271,20 +339,24 @@ async def _choice_events(
 ) -> AsyncIterator[CompletionEvent]:
     stop_filter = StopTextFilter(stop)
     produced = 0
+    pending: list[TokenLogprobs] = []  # tokens whose text is not out yet
     try:
         async for event in generator:
             if isinstance(event, TokenGenerated):
                 produced += 1
+                if event.logprobs is not None:
+                    pending.append(event.logprobs)
                 text = stop_filter.feed(event.text)
-                if text:
-                    yield TextDelta(index, text)
+                if text or (pending and stop_filter.stopped):
+                    yield TextDelta(index, text, tuple(pending))
+                    pending.clear()
                 if stop_filter.stopped:
                     yield ChoiceFinished(index, "stop", produced)
                     return
             elif isinstance(event, GenerationFinished):
                 rest = stop_filter.flush()
-                if rest:
-                    yield TextDelta(index, rest)
+                if rest or pending:
+                    yield TextDelta(index, rest, tuple(pending))
                 yield ChoiceFinished(index, event.reason, event.completion_tokens, event.prompt_tokens)
                 return
     finally:
@@ -328,7 +400,7 @@ async def _merge(sources: list[AsyncIterator[CompletionEvent]]) -> AsyncIterator
 
 
 def _validate(command: ChatCommand) -> None:
-    if not command.messages:
+    if command.prompt is None and not command.messages:
         raise InvalidInput("messages must contain at least one message", field="messages")
     if not 1 <= command.n <= MAX_CHOICES:
         raise InvalidInput(f"n must be between 1 and {MAX_CHOICES}", field="n")
@@ -347,3 +419,18 @@ def _validate(command: ChatCommand) -> None:
         raise InvalidInput(f"stop accepts at most {MAX_STOP_SEQUENCES} sequences", field="stop")
     if any(not s for s in command.stop):
         raise InvalidInput("stop sequences must not be empty", field="stop")
+    if not 0.0 <= command.min_p <= 1.0:
+        raise InvalidInput("min_p must be between 0 and 1", field="min_p")
+    if not 0.0 < command.repetition_penalty <= 2.0:
+        raise InvalidInput(
+            "repetition_penalty must be greater than 0 and at most 2 (1 is off)", field="repetition_penalty"
+        )
+    if command.logprobs is not None and not 0 <= command.logprobs <= MAX_TOP_LOGPROBS:
+        raise InvalidInput(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}", field="top_logprobs")
+    for token, bias in command.logit_bias:
+        if token < 0:
+            raise InvalidInput(f"logit_bias key {token} is not a token id", field="logit_bias")
+        if not -LOGIT_BIAS_LIMIT <= bias <= LOGIT_BIAS_LIMIT:
+            raise InvalidInput(
+                f"logit_bias values must be between -100 and 100; token {token} has {bias:g}", field="logit_bias"
+            )

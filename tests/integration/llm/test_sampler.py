@@ -108,3 +108,65 @@ def test_temperature_rows_sampled_together_follow_their_distribution() -> None:
         expected = torch.softmax(torch.tensor(skewed) / temperature, -1)[0].item()
         assert abs(share - expected) < 0.08
         assert all(row[column] != 5 for row in draws), "a token of probability zero is never drawn"
+
+
+def test_a_bias_of_minus_100_bans_a_token_even_when_sampling_hot() -> None:
+    sampler = TokenSampler(VOCAB, 2)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, logit_bias=((2, -100.0),)))
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=2.0, seed=1, logit_bias=((2, -100.0),)))
+    rows = logits([0, 0, 30, 0, 0, 0], [0, 0, 30, 0, 0, 0])
+    tokens = draw(sampler, [0, 1], rows, 200)
+    assert all(row[0] != 2 and row[1] != 2 for row in tokens)
+    assert tokens[0][0] == 0  # greedy picks the next best (the first of the ties)
+
+
+def test_a_positive_bias_makes_a_token_the_greedy_choice() -> None:
+    sampler = TokenSampler(VOCAB, 1)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, logit_bias=((4, 6.0),)))
+    assert sampler.sample([0], logits([0, 0, 5, 0, 0, 0])) == [4]
+
+
+def test_min_p_drops_tokens_below_its_share_of_the_top_probability() -> None:
+    # probabilities ~ e^3 : e^2.5 : 1 ...: with min_p 0.5 only tokens 0 and 1 (e^-0.5 = 0.61 of the top) stay
+    row = [3.0, 2.5, 0.0, 0.0, 0.0, 0.0]
+    plain = TokenSampler(VOCAB, 2)
+    plain.configure(0, SamplingParams(max_tokens=9, seed=4, min_p=0.5))
+    plain.configure(1, SamplingParams(max_tokens=9, seed=4, min_p=0.5, top_k=5))  # the row-by-row path
+    drawn = draw(plain, [0, 1], logits(row, row), 300)
+    assert {t for pair in drawn for t in pair} == {0, 1}
+    without = TokenSampler(VOCAB, 1)
+    without.configure(0, SamplingParams(max_tokens=9, seed=4))
+    assert len({pair[0] for pair in draw(without, [0], logits(row), 300)}) > 2
+
+
+def test_repetition_penalty_covers_prompt_and_output_tokens() -> None:
+    sampler = TokenSampler(VOCAB, 2)
+    penalised = SamplingParams(max_tokens=9, temperature=0.0, repetition_penalty=2.0)
+    sampler.configure(0, penalised, prompt_ids=[1])
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.0), prompt_ids=[1])
+    row = [0.0, 4.0, 3.0, 2.5, -1.0, -1.0]
+    # slot 0: token 1 was in the prompt (4 / 2 = 2), so 2 wins, then 3 (2 was output: 1.5), then 1 (2 > 1.25)
+    assert [sampler.sample([0, 1], logits(row, row)) for _ in range(3)] == [[2, 1], [3, 1], [1, 1]]
+    negative = TokenSampler(VOCAB, 1)
+    negative.configure(0, penalised, prompt_ids=[0])
+    # a negative logit is multiplied: token 0 at -1 becomes -2, below the unseen -1.5
+    assert negative.sample([0], logits([-1.0, -1.5, -3, -3, -3, -3])) == [1]
+
+
+def test_logprobs_are_the_log_softmax_after_bias_with_the_chosen_token_on_top() -> None:
+    sampler = TokenSampler(VOCAB, 3)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, logprobs=3, logit_bias=((5, -100.0),)))
+    sampler.configure(1, SamplingParams(max_tokens=9, temperature=0.7, seed=2, logprobs=0))
+    sampler.configure(2, SamplingParams(max_tokens=9, temperature=0.0))
+    row = [1.0, 2.0, 3.0, 0.0, 0.0, 9.0]
+    tokens = sampler.sample([0, 1, 2], logits(row, row, row))
+    expected = torch.log_softmax(torch.tensor(row[:5]), dim=-1)
+    greedy = sampler.logprobs(0)
+    assert greedy is not None and tokens[0] == 2
+    assert [token for token, _ in greedy.top] == [2, 1, 0]
+    assert greedy.chosen == greedy.top[0][1]
+    assert all(abs(lp - float(expected[t])) < 1e-5 for t, lp in greedy.top)
+    sampled = sampler.logprobs(1)
+    assert sampled is not None and sampled.top == []
+    assert abs(sampled.chosen - float(torch.log_softmax(torch.tensor(row), -1)[tokens[1]])) < 1e-5
+    assert sampler.logprobs(2) is None

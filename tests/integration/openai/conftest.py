@@ -28,7 +28,7 @@ class FakeModelProvider(Provider):
 
 def reply_for(request) -> str:  # type: ignore[no-untyped-def]
     """Echo the last user message in words, then count, so tests can check content and lengths."""
-    last = request.messages[-1].content
+    last = request.prompt_text if request.prompt_text is not None else request.messages[-1].content
     return f"You said: {last}. " + " ".join(f"w{i}" for i in range(40))
 
 

@@ -122,10 +122,20 @@ async def test_unknown_model_names_the_served_ids() -> None:
         ({"frequency_penalty": -2.1}, "frequency_penalty"),
         ({"stop": ("a", "b", "c", "d", "e")}, "stop"),
         ({"stop": ("",)}, "stop"),
+        ({"min_p": 1.5}, "min_p"),
+        ({"min_p": -0.1}, "min_p"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty"),
+        ({"repetition_penalty": 2.5}, "repetition_penalty"),
+        ({"logprobs": 21}, "top_logprobs"),
+        ({"logprobs": -1}, "top_logprobs"),
+        ({"logit_bias": ((5, 100.5),)}, "logit_bias"),
+        ({"logit_bias": ((5, -101.0),)}, "logit_bias"),
+        ({"logit_bias": ((-1, 1.0),)}, "logit_bias"),
+        ({"logit_bias": ((1000, 1.0),)}, "logit_bias"),  # beyond the fake's vocabulary of 1000
     ],
 )
 async def test_out_of_range_values_name_the_field(changes: dict[str, object], field: str) -> None:
-    chat = make(FakeLanguageModel("x"))
+    chat = make(FakeLanguageModel("x", vocab_size=1000))
     command = ChatCommand(**({"messages": HELLO} | changes))  # type: ignore[arg-type]
     with pytest.raises(InvalidInput) as error:
         await chat.prepare(command)
@@ -187,3 +197,55 @@ async def test_usage_takes_the_prompt_count_the_engine_reports() -> None:
     assert prepared.prompt_tokens != 41
     result = await chat.complete(prepared)
     assert result.prompt_tokens == 41
+
+
+async def test_sampling_extensions_reach_the_model() -> None:
+    model = FakeLanguageModel("x")
+    chat = make(model)
+    command = ChatCommand(HELLO, min_p=0.1, repetition_penalty=1.2, logit_bias=((7, -100.0),), logprobs=2)
+    await chat.complete(await chat.prepare(command))
+    sampling = model.requests[0].sampling
+    assert (sampling.min_p, sampling.repetition_penalty, sampling.logit_bias, sampling.logprobs) == (
+        0.1,
+        1.2,
+        ((7, -100.0),),
+        2,
+    )
+
+
+async def test_logprobs_come_with_every_token_of_each_choice() -> None:
+    chat = make(FakeLanguageModel("one two three"))
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, logprobs=2, n=2, seed=1)))
+    for choice in result.choices:
+        assert choice.logprobs is not None
+        assert [t.chosen.token for t in choice.logprobs] == ["one", " two", " three"]
+        assert [len(t.top) for t in choice.logprobs] == [2, 2, 2]
+    plain = await chat.complete(await chat.prepare(ChatCommand(HELLO)))
+    assert plain.choices[0].logprobs is None
+
+
+async def test_logprobs_of_tokens_cut_by_a_stop_string_are_still_reported() -> None:
+    chat = make(FakeLanguageModel("one two END three"))
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, logprobs=0, stop=(" END",))))
+    choice = result.choices[0]
+    assert choice.text == "one two"
+    assert choice.logprobs is not None and [t.chosen.token for t in choice.logprobs] == ["one", " two", " END"]
+
+
+async def test_a_raw_prompt_skips_the_chat_template_and_names_prompt_in_errors() -> None:
+    model = FakeLanguageModel(lambda request: f"echo {request.prompt_text}", context_length=16)
+    chat = make(model)
+    result = await chat.complete(await chat.prepare(ChatCommand((), prompt="once upon", max_tokens=4)))
+    assert result.choices[0].text == "echo once upon"
+    assert result.prompt_tokens == 2 and model.requests[0].messages == ()
+    with pytest.raises(InvalidInput) as error:
+        await chat.prepare(ChatCommand((), prompt="a b c", max_tokens=15))
+    assert "prompt" in error.value.message
+
+
+async def test_several_prompts_index_their_choices_prompt_by_prompt() -> None:
+    chat = make(FakeLanguageModel(lambda request: f"re {request.prompt_text}"))
+    prepared = [await chat.prepare(ChatCommand((), prompt=p, n=2, max_tokens=4)) for p in ("a", "b c")]
+    result = await chat.complete_all(prepared)
+    assert [(c.index, c.text) for c in result.choices] == [(0, "re a"), (1, "re a"), (2, "re b c"), (3, "re b c")]
+    assert result.prompt_tokens == 1 + 2

@@ -100,6 +100,11 @@ class SavedCompletion(msgspec.Struct, frozen=True):
     completion_id: str
     created: int
     model_id: str
+    # Added later: defaults, so requests saved by an older process still decode.
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    logit_bias: list[tuple[int, float]] = []
+    logprobs: int | None = None
 
 
 def saved_request(prepared: PreparedCompletion, writer: ChunkWriter, include_usage: bool) -> str:
@@ -121,6 +126,10 @@ def saved_request(prepared: PreparedCompletion, writer: ChunkWriter, include_usa
         completion_id=writer.completion_id,
         created=writer.created,
         model_id=prepared.model_id,
+        min_p=sampling.min_p,
+        repetition_penalty=sampling.repetition_penalty,
+        logit_bias=list(sampling.logit_bias),
+        logprobs=sampling.logprobs,
     )
     return msgspec.json.encode(saved).decode()
 
@@ -180,6 +189,10 @@ class CompletionStreams:
             frequency_penalty=saved.frequency_penalty,
             n=saved.n,
             request_id=saved.request_id,
+            min_p=saved.min_p,
+            repetition_penalty=saved.repetition_penalty,
+            logit_bias=tuple((token, bias) for token, bias in saved.logit_bias),
+            logprobs=saved.logprobs,
         )
         prepared = await self._chat.prepare(command)
         choices = range(saved.n)

@@ -9,17 +9,20 @@ from typing import Any
 import msgspec
 
 from core.domain.errors import DomainError, InvalidInput
-from core.domain.generation import ChatMessage
+from core.domain.generation import ChatMessage, TokenLogprob, TokenLogprobs
 from core.use_cases.complete_chat import ChatCommand, ChoiceFinished, CompletionEvent, CompletionResult
 from entrypoints.http.errors import OPENAI_ERROR_TYPES, status_for
 from entrypoints.http.openai.wire import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
+    ChoiceLogprobs,
     ChunkChoice,
     ChunkDelta,
     CompletionChoice,
+    LogprobEntry,
     ResponseMessage,
+    TopLogprob,
     Usage,
 )
 
@@ -36,6 +39,8 @@ MEDIA_PART_TYPES = {
     "file",
 }
 MAX_SESSION_ID_LENGTH = 128
+# OpenAI's stand-in for the log-probability of a token that cannot be chosen (JSON has no -Infinity).
+IMPOSSIBLE_LOGPROB = -9999.0
 
 # Fields that would change behaviour, with the values that mean "off".
 _NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
@@ -45,9 +50,6 @@ _NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
     "function_call": (None, "none"),
     "parallel_tool_calls": (None, True, False),
     "response_format": (None, {"type": "text"}),
-    "logit_bias": (None, {}),
-    "logprobs": (None, False),
-    "top_logprobs": (None, 0),
     "audio": (None,),
     "modalities": (None, ["text"]),
     "prediction": (None,),
@@ -79,7 +81,27 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
         frequency_penalty=body.frequency_penalty or 0.0,
         n=1 if body.n is None else body.n,
         request_id=request_id,
+        min_p=body.min_p or 0.0,
+        repetition_penalty=1.0 if body.repetition_penalty is None else body.repetition_penalty,
+        logit_bias=logit_bias(body.logit_bias),
+        logprobs=_chat_logprobs(body.logprobs, body.top_logprobs),
     )
+
+
+def logit_bias(raw: dict[str, float] | None) -> tuple[tuple[int, float], ...]:
+    """OpenAI's ``logit_bias``: token ids as strings of digits. The range of the values is the use case's."""
+    pairs = []
+    for key, value in (raw or {}).items():
+        if not key.isdigit():
+            raise InvalidInput(f"logit_bias keys must be token ids (digits); got {key!r}", field="logit_bias")
+        pairs.append((int(key), float(value)))
+    return tuple(pairs)
+
+
+def _chat_logprobs(logprobs: bool | None, top_logprobs: int | None) -> int | None:
+    if top_logprobs is not None and not logprobs:
+        raise InvalidInput("top_logprobs requires logprobs: true", field="top_logprobs")
+    return (top_logprobs or 0) if logprobs else None
 
 
 def to_messages(messages: list[Any]) -> tuple[ChatMessage, ...]:
@@ -140,6 +162,29 @@ def _message(index: int, message: Any) -> ChatMessage:
     return ChatMessage(role, "\n".join(texts))  # type: ignore[arg-type]
 
 
+def clamped(logprob: float) -> float:
+    return max(logprob, IMPOSSIBLE_LOGPROB)
+
+
+def chat_logprobs(tokens: tuple[TokenLogprobs, ...]) -> ChoiceLogprobs:
+    """OpenAI's ``choices[i].logprobs`` (or a chunk's, for the tokens of its delta)."""
+
+    def top(entry: TokenLogprob) -> TopLogprob:
+        return TopLogprob(token=entry.token, logprob=clamped(entry.logprob), bytes=list(entry.bytes))
+
+    return ChoiceLogprobs(
+        content=[
+            LogprobEntry(
+                token=t.chosen.token,
+                logprob=clamped(t.chosen.logprob),
+                bytes=list(t.chosen.bytes),
+                top_logprobs=[top(e) for e in t.top],
+            )
+            for t in tokens
+        ]
+    )
+
+
 def completion_body(completion_id: str, result: CompletionResult) -> ChatCompletion:
     return ChatCompletion(
         id=completion_id,
@@ -150,6 +195,7 @@ def completion_body(completion_id: str, result: CompletionResult) -> ChatComplet
                 index=c.index,
                 message=ResponseMessage(role="assistant", content=c.text),
                 finish_reason=c.finish_reason,
+                logprobs=None if c.logprobs is None else chat_logprobs(c.logprobs),
             )
             for c in result.choices
         ],
@@ -191,7 +237,8 @@ class ChunkWriter:
     def event(self, event: CompletionEvent) -> str:
         if isinstance(event, ChoiceFinished):
             return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)])
-        return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(content=event.text))])
+        logprobs = chat_logprobs(event.logprobs) if event.logprobs else None
+        return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(content=event.text), logprobs=logprobs)])
 
     def finish(self, index: int, reason: str) -> str:
         return self._encode([ChunkChoice(index=index, delta=ChunkDelta(), finish_reason=reason)])

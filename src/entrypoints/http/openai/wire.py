@@ -43,6 +43,12 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
     n: int | None = None
     user: str | None = None
     session_id: str | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = None
+    # vLLM's extra sampling parameters.
+    min_p: float | None = None
+    repetition_penalty: float | None = None
     # Accepted only at their no-op values: anything else changes behaviour we do not implement.
     tools: Any = UNSET
     tool_choice: Any = UNSET
@@ -50,9 +56,6 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
     function_call: Any = UNSET
     parallel_tool_calls: Any = UNSET
     response_format: Any = UNSET
-    logit_bias: Any = UNSET
-    logprobs: Any = UNSET
-    top_logprobs: Any = UNSET
     audio: Any = UNSET
     modalities: Any = UNSET
     prediction: Any = UNSET
@@ -70,11 +73,29 @@ class Usage(msgspec.Struct):
     total_tokens: int
 
 
+class TopLogprob(msgspec.Struct):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class LogprobEntry(msgspec.Struct):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(msgspec.Struct):
+    content: list[LogprobEntry] | None
+    refusal: None = None
+
+
 class CompletionChoice(msgspec.Struct):
     index: int
     message: ResponseMessage
     finish_reason: str
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(msgspec.Struct):
@@ -96,7 +117,7 @@ class ChunkChoice(msgspec.Struct):
     index: int
     delta: ChunkDelta
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(msgspec.Struct):
