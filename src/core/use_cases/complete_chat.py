@@ -252,12 +252,7 @@ class CompleteChat:
             )
             for i in sorted(texts)
         )
-        prompt_tokens = 0
-        for k, one in enumerate(prepared):
-            first = k * one.command.n
-            mine = [finished[i] for i in range(first, first + one.command.n)]
-            prompt_tokens += reported_prompt_tokens(one, mine)
-        return CompletionResult(prepared[0].model_id, choices, prompt_tokens)
+        return CompletionResult(prepared[0].model_id, choices, all_prompt_tokens(prepared, finished))
 
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[CompletionEvent]:
         """Start every choice now (so admission errors such as ``Overloaded`` raise here) and return
@@ -327,6 +322,16 @@ class CompleteChat:
 def continued_seed(seed: int, position: int) -> int:
     """The seed of a generation continued at ``position``: reproducible, and not the first part's."""
     return (seed * 1_000_003 + position + 1) % 2**63
+
+
+def all_prompt_tokens(prepared: Sequence[PreparedCompletion], finished: Mapping[int, ChoiceFinished]) -> int:
+    """The prompt tokens of several prompts (``stream_all``), each as ``reported_prompt_tokens`` counts it."""
+    total = 0
+    for k, one in enumerate(prepared):
+        first = k * one.command.n
+        mine = [finished[i] for i in range(first, first + one.command.n) if i in finished]
+        total += reported_prompt_tokens(one, mine)
+    return total
 
 
 def reported_prompt_tokens(prepared: PreparedCompletion, finished: Iterable[ChoiceFinished]) -> int:

@@ -30,6 +30,7 @@ from entrypoints.http.health import HealthController
 from entrypoints.http.marketplace import MARKETPLACE_ROUTES
 from entrypoints.http.metrics import MetricsController
 from entrypoints.http.openai import OPENAI_ROUTES
+from entrypoints.http.openai.completions import TEXT_COMPLETION_KIND, TextCompletionStreams
 from entrypoints.http.openai.controller import COMPLETION_KIND
 from entrypoints.http.openai.streaming import CompletionStreams
 from entrypoints.http.request_context import REQUEST_ID_HEADER, Admission, RequestContext
@@ -57,6 +58,7 @@ async def _supervise_streams(container: AsyncContainer, settings: Settings) -> N
     sessions start keeping leases and looking for streams of dead processes."""
     sessions = await container.get(StreamSessions)
     sessions.register_kind(COMPLETION_KIND, CompletionStreams(await container.get(CompleteChat)))
+    sessions.register_kind(TEXT_COMPLETION_KIND, TextCompletionStreams())
     if serves_marketplace(settings):
         recommend = await container.get(RecommendProducts)
         units = await container.get(UnitOfWorkFactory)

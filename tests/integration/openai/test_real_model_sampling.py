@@ -1,11 +1,14 @@
-"""logprobs, top_logprobs and logit_bias with the official ``openai`` client against the real model."""
+"""logprobs, top_logprobs, logit_bias and legacy /v1/completions with the official ``openai`` client
+against the real model."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -13,10 +16,12 @@ from entrypoints.bootstrap.container import build_container
 from entrypoints.http.app import create_app
 from tests.integration.live_server import live_server
 from tests.integration.openai.conftest import FakeModelProvider, make_settings
+from tests.integration.sse_client import sse_events
 
 pytestmark = pytest.mark.model
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 QUESTION = [{"role": "user", "content": "Name three colours."}]
+PROMPT = "The three primary colours are"
 
 
 @pytest.fixture
@@ -24,6 +29,11 @@ def client(real_model, tmp_path: Path) -> Iterator[openai.OpenAI]:  # type: igno
     settings = make_settings(tmp_path)
     with live_server(create_app(settings, build_container(settings, FakeModelProvider(real_model)))) as url:
         yield openai.OpenAI(base_url=f"{url}/v1", api_key="unused", timeout=120)
+
+
+@pytest.fixture
+def server(client: openai.OpenAI) -> str:
+    return str(client.base_url).removesuffix("/").removesuffix("/v1")
 
 
 def assert_greedy_consistent(entries, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -97,3 +107,53 @@ def test_a_bias_of_minus_100_bans_the_token_greedy_decoding_picks(client: openai
     with pytest.raises(openai.BadRequestError) as error:
         client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=1, logit_bias={"999999": 5})
     assert "logit_bias" in str(error.value)
+
+
+def test_legacy_completion_plain_streamed_echo_stop_and_logprobs(client: openai.OpenAI) -> None:
+    plain = client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=8, temperature=0, logprobs=3)
+    choice = plain.choices[0]
+    assert plain.object == "text_completion" and choice.text.strip()
+    assert plain.usage is not None and plain.usage.completion_tokens == 8 and choice.finish_reason == "length"
+    logprobs = choice.logprobs
+    assert logprobs is not None and len(logprobs.tokens) == 8
+    for token, value, top in zip(logprobs.tokens, logprobs.token_logprobs, logprobs.top_logprobs, strict=True):
+        assert max(top, key=top.get) == token and math.isclose(top[token], value, abs_tol=1e-6)  # greedy: top-1
+    assert logprobs.text_offset == sorted(logprobs.text_offset) and logprobs.text_offset[0] == 0
+    streamed = client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=8, temperature=0, stream=True)
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == choice.text
+    echoed = client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=8, temperature=0, echo=True)
+    assert echoed.choices[0].text == PROMPT + choice.text
+    stop = choice.text.strip().split()[1]
+    stopped = client.completions.create(model=MODEL, prompt=PROMPT, max_tokens=8, temperature=0, stop=[stop])
+    assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.choices[0].text == choice.text[: choice.text.index(stop)]
+    several = client.completions.create(model=MODEL, prompt=[PROMPT, "Jakarta is"], max_tokens=4, temperature=0, n=2)
+    assert [c.index for c in several.choices] == [0, 1, 2, 3]
+    assert several.choices[0].text == several.choices[1].text == choice.text[: len(several.choices[0].text)]
+
+
+async def test_a_cut_legacy_stream_resumes_where_it_stopped(server: str) -> None:
+    body = {
+        "prompt": PROMPT,
+        "max_tokens": 24,
+        "temperature": 0.8,
+        "seed": 4,
+        "stream": True,
+        "session_id": "legacy-real",
+    }
+    async with httpx.AsyncClient(base_url=server, timeout=120) as http:
+        cut = []
+        async with http.stream("POST", "/v1/completions", json=body) as response:
+            async for event in sse_events(response):
+                cut.append(event)
+                if len(cut) == 5:
+                    break
+        async with http.stream("POST", "/v1/completions", json=body, headers={"Last-Event-ID": cut[-1][0]}) as response:
+            rest = [e async for e in sse_events(response)]
+        whole = (await http.post("/v1/completions", json=body | {"stream": False, "session_id": None})).json()
+
+    def text(events: list) -> str:  # type: ignore[type-arg]
+        return "".join(c["text"] for _, d in events if d != "[DONE]" for c in json.loads(d)["choices"])
+
+    assert rest[-1][1] == "[DONE]"
+    assert text(cut + rest) == whole["choices"][0]["text"], "same seed: the resumed stream equals a fresh answer"
