@@ -97,7 +97,7 @@ class FakeEngine:
             if self.tokenize is None:
                 return httpx.Response(404, json={"detail": "Not Found"})
             return self.tokenize(body or {})
-        if request.url.path == "/v1/chat/completions":
+        if request.url.path in ("/v1/chat/completions", "/v1/completions"):
             if not self.completions:
                 raise AssertionError("unexpected completion request")
             return self.completions.pop(0)()
@@ -377,3 +377,58 @@ async def test_an_engine_that_does_not_stream_is_a_configuration_problem(engine:
     with pytest.raises(Unavailable, match="not SSE"):
         await run(model)
     assert len(engine.paths("/v1/chat/completions")) == 1 and not model.info().ready
+
+
+def frame(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+async def test_sampling_extensions_and_logprobs_pass_through_and_come_back(engine: FakeEngine) -> None:
+    entry = {
+        "token": " hi",
+        "logprob": -0.5,
+        "bytes": [32, 104, 105],
+        "top_logprobs": [{"token": " hi", "logprob": -0.5, "bytes": [32, 104, 105]}],
+    }
+    two = {"index": 0, "delta": {"content": " hi!"}, "logprobs": {"content": [entry, entry | {"token": "!"}]}}
+    frames = [role_chunk(), frame({"choices": [two]}), chunk(finish="stop"), b"data: [DONE]\n\n"]
+    engine.completions.append(sse(Body(frames)))
+    sampling = {"min_p": 0.1, "repetition_penalty": 1.3, "logit_bias": ((5, -100.0),), "logprobs": 1}
+    events = await run(make(engine), request(**sampling))
+    body = engine.paths("/v1/chat/completions")[0] or {}
+    assert (body["min_p"], body["repetition_penalty"], body["logit_bias"]) == (0.1, 1.3, {"5": -100.0})
+    assert (body["logprobs"], body["top_logprobs"]) == (True, 1)
+    tokens = [e for e in events if isinstance(e, TokenGenerated)]
+    assert [t.text for t in tokens] == [" hi!", ""], "the chunk's text comes once, with its first token"
+    assert [t.logprobs.chosen.token for t in tokens if t.logprobs] == [" hi", "!"]
+    assert tokens[0].logprobs is not None and tokens[0].logprobs.chosen.bytes == (32, 104, 105)
+    assert tokens[0].logprobs.top[0].logprob == -0.5
+
+
+async def test_defaults_send_no_extension_fields(engine: FakeEngine) -> None:
+    engine.completions.append(sse(Body(answer("ok"))))
+    await run(make(engine))
+    body = engine.paths("/v1/chat/completions")[0] or {}
+    assert not {"min_p", "repetition_penalty", "logit_bias", "logprobs", "top_logprobs"} & set(body)
+
+
+async def test_a_raw_prompt_goes_to_the_engines_legacy_completions(engine: FakeEngine) -> None:
+    legacy = {
+        "index": 0,
+        "text": " there",
+        "logprobs": {"tokens": [" there"], "token_logprobs": [-1.5], "top_logprobs": [{" there": -1.5, " you": -2.0}]},
+    }
+    frames = [frame({"choices": [legacy]}), frame({"choices": [{"index": 0, "text": "", "finish_reason": "length"}]})]
+    engine.completions.append(sse(Body([*frames, b"data: [DONE]\n\n"])))
+    model = make(engine)
+    assert await model.count_text_tokens("hello") == 11
+    raw = GenerationRequest((), SamplingParams(max_tokens=1, logprobs=2), prompt_text="hello")
+    events = await run(model, raw)
+    body = engine.paths("/v1/completions")[0] or {}
+    assert body["prompt"] == "hello" and "messages" not in body and body["logprobs"] == 2
+    assert engine.paths("/tokenize")[-1] == {"model": "org/model", "prompt": "hello"}
+    [token] = [e for e in events if isinstance(e, TokenGenerated)]
+    assert token.text == " there" and token.logprobs is not None
+    assert [(t.token, t.logprob) for t in token.logprobs.top] == [(" there", -1.5), (" you", -2.0)]
+    assert isinstance(events[0], PromptAccepted) and events[0].prompt_tokens == 11
+    assert isinstance(events[-1], GenerationFinished) and events[-1].reason == "length"
