@@ -45,10 +45,12 @@ class TokenSampler:
         self._processors: list[LogitsProcessor | None] = [None] * max_slots
         self._biases: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * max_slots
         self._logprobs: list[SampledLogprobs | None] = [None] * max_slots
-        # Generated-token counts for the OpenAI presence/frequency penalties, and the tokens seen in the
-        # prompt or the output for the repetition penalty (each allocated on first use).
+        # Generated-token counts for the OpenAI presence/frequency penalties (allocated on first use).
         self._counts: torch.Tensor | None = None
-        self._seen: torch.Tensor | None = None
+        # The tokens of the prompt and the output, for the repetition penalty: a set per slot, and its
+        # tensor (rebuilt only when a new token joins).
+        self._seen: list[set[int] | None] = [None] * max_slots
+        self._seen_ids: list[torch.Tensor | None] = [None] * max_slots
         self._max_slots = max_slots
 
     def configure(self, slot: int, params: SamplingParams, prompt_ids: Sequence[int] = ()) -> None:
@@ -63,12 +65,10 @@ class TokenSampler:
         generator.manual_seed(params.seed if params.seed is not None else secrets.randbits(63))
         if _penalised(params):
             self._penalty_counts()[slot].zero_()
-        if params.repetition_penalty != 1.0:
-            seen = self._seen_tokens()[slot]
-            seen.zero_()
-            ids = [i for i in prompt_ids if 0 <= i < self._vocab_size]
-            if ids:
-                seen[torch.tensor(ids, dtype=torch.long, device=self._device)] = True
+        self._seen[slot] = (
+            {i for i in prompt_ids if 0 <= i < self._vocab_size} if params.repetition_penalty != 1.0 else None
+        )
+        self._seen_ids[slot] = None
         self._biases[slot] = self._bias_of(params)
 
     def set_processor(self, slot: int, processor: LogitsProcessor | None) -> None:
@@ -80,6 +80,8 @@ class TokenSampler:
         self._processors[slot] = None
         self._biases[slot] = None
         self._logprobs[slot] = None
+        self._seen[slot] = None
+        self._seen_ids[slot] = None
 
     def logprobs(self, slot: int) -> SampledLogprobs | None:
         """The log-probabilities of the token ``slot`` sampled last (None unless its params ask for them)."""
@@ -122,10 +124,11 @@ class TokenSampler:
             counts = self._penalty_counts()
             for row in penalised_rows:
                 counts[slots[row], tokens[row]] += 1
-        if repeated:
-            seen = self._seen_tokens()
-            for row in repeated:
-                seen[slots[row], tokens[row]] = True
+        for row in repeated:
+            seen = self._seen[slots[row]]
+            if seen is not None and tokens[row] not in seen:
+                seen.add(tokens[row])
+                self._seen_ids[slots[row]] = None
         reported = [row for row, p in enumerate(settings) if p.logprobs is not None]
         if reported:
             self._record_logprobs(slots, settings, logits, tokens, reported)
@@ -146,22 +149,22 @@ class TokenSampler:
             self._counts = torch.zeros(self._max_slots, self._vocab_size, dtype=torch.float32, device=self._device)
         return self._counts
 
-    def _seen_tokens(self) -> torch.Tensor:
-        if self._seen is None:
-            self._seen = torch.zeros(self._max_slots, self._vocab_size, dtype=torch.bool, device=self._device)
-        return self._seen
-
     def _apply_repetition_penalty(
         self, slots: Sequence[int], settings: list[SamplingParams], logits: torch.Tensor, rows: list[int]
     ) -> None:
         """vLLM's (and Transformers') definition, in place: a seen token's logit is divided by the penalty
-        when positive and multiplied by it when negative."""
-        index = torch.tensor(rows, dtype=torch.long, device=self._device)
-        seen = self._seen_tokens()[torch.tensor([slots[r] for r in rows], dtype=torch.long, device=self._device)]
-        penalty = torch.tensor([settings[r].repetition_penalty for r in rows], device=self._device)[:, None]
-        selected = logits[index]
-        penalised = torch.where(selected > 0, selected / penalty, selected * penalty)
-        logits[index] = torch.where(seen, penalised, selected)
+        when positive and multiplied by it when negative. Only the seen tokens are touched (a few hundred
+        of a row), which costs far less than a pass over the whole vocabulary."""
+        for row in rows:
+            slot = slots[row]
+            ids = self._seen_ids[slot]
+            if ids is None:
+                seen = sorted(self._seen[slot] or ())
+                ids = self._seen_ids[slot] = torch.tensor(seen, dtype=torch.long, device=self._device)
+            if ids.numel():
+                penalty = settings[row].repetition_penalty
+                values = logits[row, ids]
+                logits[row, ids] = torch.where(values > 0, values / penalty, values * penalty)
 
     def _apply_penalties(
         self, slots: Sequence[int], settings: list[SamplingParams], logits: torch.Tensor

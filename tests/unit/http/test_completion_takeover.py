@@ -98,3 +98,27 @@ async def test_only_the_open_choices_continue() -> None:
     assert [r.choice_index for r in model.requests] == [1]
     assert text_of(finished_0 + open_1 + after, 1) == REPLY
     assert json.loads(after[-1])["usage"]["completion_tokens"] == json.loads(whole[-1])["usage"]["completion_tokens"]
+
+
+async def test_a_takeover_keeps_the_sampling_extensions_and_the_logprobs() -> None:
+    command = ChatCommand(
+        HELLO, max_tokens=20, min_p=0.2, repetition_penalty=1.3, logit_bias=((3, -100.0), (9, 2.5)), logprobs=2
+    )
+    before, request, whole = await first_part(command, cut=3)
+    model = FakeLanguageModel(REPLY)
+    after = await take_over(model, before, request)
+    sampling = model.requests[0].sampling
+    assert (sampling.min_p, sampling.repetition_penalty, sampling.logit_bias, sampling.logprobs) == (
+        0.2,
+        1.3,
+        ((3, -100.0), (9, 2.5)),
+        2,
+    )
+    tokens = [
+        entry["token"]
+        for data in before + after
+        for choice in json.loads(data).get("choices", [])
+        if choice.get("logprobs")
+        for entry in choice["logprobs"]["content"]
+    ]
+    assert "".join(tokens) == text_of(whole) == REPLY

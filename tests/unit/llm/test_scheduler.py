@@ -404,3 +404,47 @@ def test_the_batch_state_is_reported_after_each_step_and_ends_idle() -> None:
     assert usage == pytest.approx(11 / 100)  # 10 prompt tokens + 1 generated, out of one row of 100
     run_until_idle(scheduler)
     assert metrics.loads[-1] == (0, 0, 0.0)
+
+
+class LogprobBackend(FakeDecodeBackend):
+    """Reports a log-probability of -token for each sampled token, and token 9 as the alternative."""
+
+    def __init__(self, scripts: dict[int, list[int]]) -> None:
+        super().__init__(scripts)
+        self.last: dict[int, int] = {}
+
+    def sample(self, slots: Sequence[int]) -> list[int]:
+        tokens = super().sample(slots)
+        self.last.update(zip(slots, tokens, strict=True))
+        return tokens
+
+    def sampled_logprobs(self, slot: int) -> tuple[float, list[tuple[int, float]]] | None:
+        _, params = self.active[slot]
+        if params.logprobs is None:
+            return None
+        return -float(self.last[slot]), [(9, -0.5)][: params.logprobs]
+
+
+def test_tokens_carry_their_logprobs_as_text_only_when_asked() -> None:
+    backend = LogprobBackend({1: [2, 3], 4: [2]})
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=2,
+        max_queued_requests=2,
+        context_length=100,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        token_text=lambda token: (letters([token]), (96 + token,)),
+    )
+    asked: list = []
+    plain: list = []
+    submit(scheduler, 1, asked, logprobs=1)
+    submit(scheduler, 4, plain)
+    run_until_idle(scheduler)
+    reports = [e.logprobs for e in asked if isinstance(e, TokenGenerated)]
+    assert [(r.chosen.token, r.chosen.bytes, r.chosen.logprob) for r in reports] == [
+        ("b", (98,), -2.0),
+        ("c", (99,), -3.0),
+    ]
+    assert [[(t.token, t.logprob) for t in r.top] for r in reports] == [[("i", -0.5)], [("i", -0.5)]]
+    assert all(e.logprobs is None for e in plain if isinstance(e, TokenGenerated))
