@@ -8,7 +8,9 @@ thread calls ``step()`` in a loop. Each step:
    the prompt and says how many prompt tokens it already holds),
 3. runs one model step: the token each decoding sequence sampled last, plus the next prompt chunks of
    the sequences still prefilling, at most ``max_prefill_tokens_per_step`` prompt tokens per step (chunked
-   prefill: a long prompt joins over several steps while the running streams keep their pace),
+   prefill: a long prompt joins over several steps while the running streams keep their pace). While
+   streams are decoding, the budget also adapts to the measured cost of a step so that one step stays
+   within ``step_target_s`` (a token gap of the running streams), whatever the machine's speed or load,
 4. samples one token for every decoding sequence (those whose prompt just ended included), each with its
    own settings,
 5. emits the events (one ``dispatch`` call per step) and releases the slots of finished sequences at once.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -102,6 +105,42 @@ class TextStream(Protocol):
         """Whatever is still held back, at the end of the sequence."""
 
 
+STEP_TARGET_S = 0.15
+"""How long one step may take while streams are decoding: their token gap, with room below 300 ms."""
+MIN_PREFILL_CHUNK = 32  # a long prompt always progresses, even when decoding alone exceeds the target
+_SMOOTHING = 0.3  # weight of the newest measurement in the running estimates
+
+
+class StepCostModel:
+    """Estimates a step's duration as ``decode + prompt_tokens * per_token`` from the steps measured so
+    far (exponentially smoothed, so it follows a growing attention span and the machine's load), and
+    turns it into the prompt tokens that fit within the target while streams are decoding."""
+
+    def __init__(self, target_s: float) -> None:
+        self.target_s = target_s
+        self.decode_s = 0.0  # a step of the decoding rows alone
+        self.per_token_s: float | None = None  # each prompt token on top
+
+    def observe(self, decoding: int, prompt_tokens: int, elapsed_s: float) -> None:
+        if prompt_tokens:
+            base = self.decode_s if decoding else 0.0
+            sample = max(0.0, elapsed_s - base) / prompt_tokens
+            previous = self.per_token_s
+            # up at once (a step that overran must not repeat), down smoothly
+            self.per_token_s = (
+                sample if previous is None or sample > previous else previous + _SMOOTHING * (sample - previous)
+            )
+        elif decoding:
+            self.decode_s += _SMOOTHING * (elapsed_s - self.decode_s)
+
+    def prefill_tokens(self, budget: int) -> int:
+        """At most ``budget`` prompt tokens, fewer when the estimate says they would overrun the target."""
+        if not self.per_token_s:  # nothing measured yet
+            return budget
+        fitting = int((self.target_s - self.decode_s) / self.per_token_s)
+        return max(min(budget, MIN_PREFILL_CHUNK), min(budget, fitting))
+
+
 class ScheduledRequest:
     """Handle of one submitted request. Only the scheduler mutates it."""
 
@@ -174,6 +213,8 @@ class BatchScheduler:
         max_prefill_tokens_per_step: int = 512,
         metrics: Metrics = NO_METRICS,
         token_text: TokenText | None = None,
+        step_target_s: float = STEP_TARGET_S,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -189,6 +230,8 @@ class BatchScheduler:
         if max_prefill_tokens_per_step < 1:
             raise ValueError("max_prefill_tokens_per_step must be at least 1")
         self._prefill_budget = max_prefill_tokens_per_step
+        self._step_cost = StepCostModel(step_target_s)
+        self._clock = clock
         self.metrics = metrics
         self._token_text = token_text or _token_id_text
         self._kv_capacity = max(1, max_batch_size * context_length)
@@ -327,6 +370,8 @@ class BatchScheduler:
             self._report_load()
             return False
         chunks, completing = self._plan_chunks()
+        decoding = len(self._running)
+        started = self._clock()
         self._backend.step(
             chunks,
             [request.slot for request in self._running],  # type: ignore[misc]
@@ -338,6 +383,7 @@ class BatchScheduler:
             self._running = sorted([*self._running, *completing], key=lambda r: r.slot)  # type: ignore[arg-type,return-value]
         if self._running:
             self._sample_running(events)  # every decoding sequence has fresh logits now
+        self._step_cost.observe(decoding, sum(len(c.token_ids) for c in chunks), self._clock() - started)
         if events:
             self._dispatch(events)
         self._report_load()
@@ -380,6 +426,8 @@ class BatchScheduler:
     def _plan_chunks(self) -> tuple[list[PrefillChunk], list[ScheduledRequest]]:
         """The next prompt chunks, first admitted first, within the per-step prompt token budget."""
         budget = self._prefill_budget
+        if self._running:  # streams are waiting for this step: keep it within the step target
+            budget = self._step_cost.prefill_tokens(budget)
         chunks: list[PrefillChunk] = []
         completing: list[ScheduledRequest] = []
         for request in self._prefilling:

@@ -49,7 +49,9 @@ log = structlog.get_logger(__name__)
 
 FAST_PATH_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 _UNSUPPORTED_ROPE = frozenset({"dynamic", "longrope"})  # their tables depend on the sequence length
-_CAPACITY_STEP = 256  # KV capacity grows and shrinks in multiples of this many tokens
+_CAPACITY_STEP = 256  # the shared KV capacity grows and shrinks in multiples of this many tokens
+_PRIVATE_STEP = 32  # a private KV cache's capacity, in multiples of this many tokens
+SOLO_TOKENS = 1024  # a prompt this long decodes in its own KV cache rather than in the shared one
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
@@ -67,12 +69,14 @@ class _Layer(NamedTuple):
     scale: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Row:
     slot: int
     prompt: Sequence[int]
     length: int = 0  # tokens in the KV cache
     decoding: bool = False
+    keys: torch.Tensor | None = None  # its own cache [layers, kv_heads, capacity, head_dim], None in the shared
+    values: torch.Tensor | None = None
 
 
 @dataclass(slots=True)
@@ -81,7 +85,7 @@ class _Step:
 
     ids: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
-    chunks: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row, start, first token, count)
+    chunks: list[tuple[_Row, int, int, int]] = field(default_factory=list)  # (row, start, first token, count)
     logit_tokens: list[int] = field(default_factory=list)  # flattened indices whose logits are needed
     logit_slots: list[int] = field(default_factory=list)
 
@@ -106,6 +110,7 @@ class SlotDecodeBackend:
         int4_weights: dict[str, Int4Weight] | None = None,
         prefix_cache_tokens: int = 0,
         prefix_block_tokens: int = 32,
+        solo_tokens: int = SOLO_TOKENS,
     ) -> None:
         config = model.config
         decoder = model.model
@@ -182,10 +187,13 @@ class SlotDecodeBackend:
             self._cos, self._sin = cos[0].to(self._attn_dtype), sin[0].to(self._attn_dtype)
         self._sampler = TokenSampler(self._vocab, max_batch_size, self._device)
         self._logits = torch.zeros(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
-        self._rows: list[_Row] = []  # decoding rows first, then rows still prefilling
-        self._row_of_slot: dict[int, int] = {}
-        self._decoding = 0
-        self._keys: torch.Tensor | None = None  # [layers, rows, kv_heads, capacity, head_dim]
+        self._by_slot: dict[int, _Row] = {}  # every live sequence
+        self._rows: list[_Row] = []  # decoding in the shared cache, in its row order
+        self._row_of_slot: dict[int, int] = {}  # their rows in it
+        self._solo: list[_Row] = []  # decoding long sequences, each in its own cache
+        self._prefilling: list[_Row] = []  # each in its own cache
+        self._solo_tokens = solo_tokens
+        self._keys: torch.Tensor | None = None  # the shared cache [layers, rows, kv_heads, capacity, head_dim]
         self._values: torch.Tensor | None = None
         self._prefix = PrefixCache[torch.Tensor](prefix_cache_tokens, prefix_block_tokens)
         log.info(
@@ -229,51 +237,51 @@ class SlotDecodeBackend:
     # -- DecodeBackend ------------------------------------------------------------------------------
 
     def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
-        if slot in self._row_of_slot:
+        if slot in self._by_slot:
             raise RuntimeError(f"slot {slot} is already in use")
-        if len(self._rows) >= self.max_batch_size:
+        if len(self._by_slot) >= self.max_batch_size:
             raise RuntimeError("no free rows for this sequence")
         if len(prompt_ids) + 1 > self.max_seq_len:
             raise ValueError(f"a sequence of {len(prompt_ids) + 1} tokens exceeds the context of {self.max_seq_len}")
-        row = _Row(slot, prompt_ids)
         blocks = self._prefix.lookup(prompt_ids, len(prompt_ids) - 1)  # the last token must run for its logits
-        self._reserve(len(self._rows) + 1, len(blocks) * self._prefix.block_tokens)
-        index = len(self._rows)
-        self._rows.append(row)
-        self._row_of_slot[slot] = index
+        row = _Row(slot, prompt_ids)
+        # Its own KV while it prefills, sized once for the whole prompt: the decoding rows' shared cache is
+        # neither grown nor copied while a long prompt comes in.
+        row.keys, row.values = self._private_kv(-(-len(prompt_ids) // _PRIVATE_STEP) * _PRIVATE_STEP)
         if blocks:
-            assert self._keys is not None and self._values is not None
             with torch.inference_mode():
                 kv = torch.cat(blocks, dim=3)  # [layers, 2, kv_heads, tokens, head_dim]
                 row.length = kv.shape[3]
-                self._keys[:, index, :, : row.length] = kv[:, 0]
-                self._values[:, index, :, : row.length] = kv[:, 1]
+                row.keys[:, :, : row.length] = kv[:, 0]
+                row.values[:, :, : row.length] = kv[:, 1]
+        self._by_slot[slot] = row
+        self._prefilling.append(row)
         self._sampler.configure(slot, sampling, prompt_ids)
         return row.length
 
     def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
-        if len(slots) != self._decoding:
+        decoding = [*self._rows, *self._solo]  # the flattened order of the decoded tokens
+        if len(slots) != len(decoding):
             raise RuntimeError("a step must decode every decoding sequence")
-        plan = _Step()
-        by_row = [0] * self._decoding
+        token_of: dict[int, int] = {}
         for slot, token in zip(slots, token_ids, strict=True):
-            index = self._row_of_slot[slot]
-            if index >= self._decoding:
+            row = self._by_slot.get(slot)
+            if row is None or not row.decoding:
                 raise RuntimeError(f"slot {slot} has not finished its prompt")
-            by_row[index] = token
-        for index in range(self._decoding):
-            plan.ids.append(by_row[index])
-            plan.positions.append(self._rows[index].length)
+            token_of[slot] = token
+        plan = _Step()
+        for index, row in enumerate(decoding):
+            plan.ids.append(token_of[row.slot])
+            plan.positions.append(row.length)
             plan.logit_tokens.append(index)
-            plan.logit_slots.append(self._rows[index].slot)
+            plan.logit_slots.append(row.slot)
         finishing: list[_Row] = []
         for chunk in chunks:
-            index = self._row_of_slot[chunk.slot]
-            row = self._rows[index]
+            row = self._by_slot[chunk.slot]
             if row.decoding or row.length + len(chunk.token_ids) > len(row.prompt):
                 raise RuntimeError(f"slot {chunk.slot} got a chunk beyond its prompt")
             first = len(plan.ids)
-            plan.chunks.append((index, row.length, first, len(chunk.token_ids)))
+            plan.chunks.append((row, row.length, first, len(chunk.token_ids)))
             plan.ids.extend(chunk.token_ids)
             plan.positions.extend(range(row.length, row.length + len(chunk.token_ids)))
             if chunk.last:
@@ -284,15 +292,18 @@ class SlotDecodeBackend:
                 finishing.append(row)
         if not plan.ids:
             return
-        self._reserve(len(self._rows), max(p + 1 for p in plan.positions))
+        if self._rows:
+            self._reserve(len(self._rows), max(row.length for row in self._rows) + 1)
+        for row in self._solo:
+            self._grow_private(row, row.length + 1)
         with torch.inference_mode():
             logits = self._forward(plan)
             if logits is not None:
                 self._logits[torch.tensor(plan.logit_slots, dtype=torch.long, device=self._device)] = logits
-        for index in range(self._decoding):
-            self._rows[index].length += 1
-        for index, _, _, count in plan.chunks:
-            self._rows[index].length += count
+        for row in decoding:
+            row.length += 1
+        for row, _, _, count in plan.chunks:
+            row.length += count
         for row in finishing:
             self._finish_prompt(row)
 
@@ -305,33 +316,56 @@ class SlotDecodeBackend:
         return self._sampler.logprobs(slot)
 
     def release(self, slot: int) -> None:
-        index = self._row_of_slot.pop(slot)
-        last = len(self._rows) - 1
-        if index < self._decoding:  # a decoding row: the last decoding row fills its hole
-            self._move(self._decoding - 1, index)
-            self._decoding -= 1
-            if last != self._decoding:  # then the last prefilling row fills the decoding row's
-                self._move(last, self._decoding)
-        elif index != last:
-            self._move(last, index)
-        self._rows.pop()
+        row = self._by_slot.pop(slot)
+        if row in self._prefilling:
+            self._prefilling.remove(row)
+        elif row.keys is not None:  # a solo row
+            self._solo.remove(row)
+        else:  # a row of the shared cache: the last one fills its hole
+            index = self._row_of_slot.pop(slot)
+            self._move(len(self._rows) - 1, index)
+            self._rows.pop()
+        row.keys = row.values = None
         self._sampler.release(slot)
         self._shrink()
 
     def kv_cache_usage(self) -> float:
         """Tokens held by live sequences, as a share of ``max_batch_size`` rows of the full context."""
-        return sum(row.length for row in self._rows) / (self.max_batch_size * self.max_seq_len)
+        return sum(row.length for row in self._by_slot.values()) / (self.max_batch_size * self.max_seq_len)
 
     def kv_cache_bytes(self) -> int:
         """Bytes the KV cache holds now (live rows, not counting the prefix cache)."""
-        if self._keys is None or self._values is None:
-            return 0
-        return self._keys.numel() * self._keys.element_size() * 2
+        held = 0 if self._keys is None else self._keys.numel() * self._keys.element_size() * 2
+        for row in self._by_slot.values():
+            if row.keys is not None:
+                held += row.keys.numel() * row.keys.element_size() * 2
+        return held
 
     # -- rows and the cache ---------------------------------------------------------------------------
 
+    def _private_kv(self, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (len(self._layers), self._kv_heads, min(tokens, self.max_seq_len), self._head_dim)
+        with torch.inference_mode():
+            return (
+                torch.zeros(shape, dtype=self._attn_dtype, device=self._device),
+                torch.zeros(shape, dtype=self._attn_dtype, device=self._device),
+            )
+
+    def _grow_private(self, row: _Row, tokens: int) -> None:
+        assert row.keys is not None and row.values is not None
+        if tokens > self.max_seq_len:
+            raise ValueError(f"a sequence of {tokens} tokens exceeds the context of {self.max_seq_len}")
+        held = row.keys.shape[2]
+        if tokens <= held:
+            return
+        keys, values = self._private_kv(max(tokens, held + held // 2, held + _PRIVATE_STEP))
+        with torch.inference_mode():
+            keys[:, :, : row.length] = row.keys[:, :, : row.length]
+            values[:, :, : row.length] = row.values[:, :, : row.length]
+        row.keys, row.values = keys, values
+
     def _move(self, source: int, target: int) -> None:
-        """Row ``source`` takes the place of row ``target`` (whose sequence is gone or moves elsewhere)."""
+        """Shared row ``source`` takes the place of row ``target`` (whose sequence is gone)."""
         if source == target:
             return
         row = self._rows[source]
@@ -343,29 +377,31 @@ class SlotDecodeBackend:
         self._row_of_slot[row.slot] = target
 
     def _finish_prompt(self, row: _Row) -> None:
-        """The prompt is in the cache: offer its blocks to the prefix cache, then join the decoding rows."""
-        index = self._row_of_slot[row.slot]
-        keys, values, size = self._keys, self._values, self._prefix.block_tokens
+        """The prompt is in its private cache: offer its blocks to the prefix cache, then decode, in the
+        shared cache, or on its own when it is long (so the shared cache never takes every row to its
+        length)."""
+        keys, values, size = row.keys, row.values, self._prefix.block_tokens
         assert keys is not None and values is not None
 
         def block_at(block: int) -> torch.Tensor:
             span = slice(block * size, (block + 1) * size)
-            return torch.stack([keys[:, index, :, span], values[:, index, :, span]], dim=1).clone()
+            return torch.stack([keys[:, :, span], values[:, :, span]], dim=1).to(self._dtype, copy=True)
 
+        self._prefilling.remove(row)
+        row.decoding = True
         with torch.inference_mode():
             self._prefix.insert(row.prompt, block_at)
-            boundary = self._decoding
-            if index != boundary:  # swap it with the first prefilling row
-                other = self._rows[boundary]
-                longest = max(row.length, other.length)
-                for cache in (keys, values):
-                    held = cache[:, boundary, :, :longest].clone()
-                    cache[:, boundary, :, :longest] = cache[:, index, :, :longest]
-                    cache[:, index, :, :longest] = held
-                self._rows[boundary], self._rows[index] = row, other
-                self._row_of_slot[row.slot], self._row_of_slot[other.slot] = boundary, index
-        row.decoding = True
-        self._decoding += 1
+            if row.length >= self._solo_tokens:
+                self._solo.append(row)
+                return
+            index = len(self._rows)
+            self._reserve(index + 1, row.length + 1)
+            assert self._keys is not None and self._values is not None
+            self._keys[:, index, :, : row.length] = keys[:, :, : row.length]
+            self._values[:, index, :, : row.length] = values[:, :, : row.length]
+        row.keys = row.values = None
+        self._rows.append(row)
+        self._row_of_slot[row.slot] = index
 
     def _reserve(self, rows: int, tokens: int) -> None:
         if tokens > self.max_seq_len:
@@ -375,7 +411,7 @@ class SlotDecodeBackend:
             return
         new_rows = max(held_rows, min(self.max_batch_size, 1 << max(0, rows - 1).bit_length()))
         new_tokens = held_tokens
-        if tokens > held_tokens:  # grow by half at least, so a long prompt does not reallocate every chunk
+        if tokens > held_tokens:  # grow by half at least, so a growing sequence does not reallocate every step
             grown = max(tokens, held_tokens + held_tokens // 2)
             new_tokens = max(tokens, min(self.max_seq_len, -(-grown // _CAPACITY_STEP) * _CAPACITY_STEP))
         self._reallocate(new_rows, new_tokens)
@@ -384,6 +420,7 @@ class SlotDecodeBackend:
         if not self._rows:
             if self._keys is not None:
                 self._keys = self._values = None
+            if not self._by_slot:
                 release_memory()
             return
         held_rows, held_tokens = self._shape()
@@ -423,9 +460,10 @@ class SlotDecodeBackend:
         device, attn_dtype = self._device, self._attn_dtype
         heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
         group = heads // kv_heads
-        decoding = self._decoding
+        decoding = len(self._rows)  # the first tokens: the shared cache's rows, then the solo rows
+        solo = [(decoding + i, row) for i, row in enumerate(self._solo)]
         keys, values = self._keys, self._values
-        assert keys is not None and values is not None
+        assert (keys is not None and values is not None) or not decoding
         ids = torch.tensor(plan.ids, dtype=torch.long, device=device)
         positions = torch.tensor(plan.positions, dtype=torch.long, device=device)
         cos, sin = self._cos[positions][:, None, :], self._sin[positions][:, None, :]
@@ -445,9 +483,9 @@ class SlotDecodeBackend:
             q = self._rope(q.to(attn_dtype), cos, sin)
             k = self._rope(k.to(attn_dtype), cos, sin)
             v = qkv[:, heads + kv_heads :].to(attn_dtype)
-            layer_keys, layer_values = keys[index], values[index]
             out = torch.empty(q.shape[0], heads, dim, dtype=attn_dtype, device=device)
             if decoding:
+                layer_keys, layer_values = keys[index], values[index]  # type: ignore[index]
                 layer_keys[rows, :, decode_positions] = k[:decoding]
                 layer_values[rows, :, decode_positions] = v[:decoding]
                 # The query heads sharing a KV head act as a short query "sequence" over that head: fused
@@ -459,16 +497,28 @@ class SlotDecodeBackend:
                     attn_mask=visible,
                     scale=layer.scale,
                 ).view(decoding, heads, dim)
+            for token, row in solo:
+                position = row.length
+                row_keys, row_values = row.keys[index], row.values[index]  # type: ignore[index]
+                row_keys[:, position] = k[token]
+                row_values[:, position] = v[token]
+                out[token] = F.scaled_dot_product_attention(
+                    q[token].view(kv_heads, group, dim),
+                    row_keys[:, : position + 1],
+                    row_values[:, : position + 1],
+                    scale=layer.scale,
+                ).view(heads, dim)
             for (row, start, first, count), mask in zip(plan.chunks, masks, strict=True):
                 end = start + count
-                layer_keys[row, :, start:end] = k[first : first + count].transpose(0, 1)
-                layer_values[row, :, start:end] = v[first : first + count].transpose(0, 1)
+                row_keys, row_values = row.keys[index], row.values[index]  # type: ignore[index]
+                row_keys[:, start:end] = k[first : first + count].transpose(0, 1)
+                row_values[:, start:end] = v[first : first + count].transpose(0, 1)
                 # [kv_heads, group * count, dim] queries over the row's [kv_heads, end, dim] keys.
                 chunk_q = q[first : first + count].view(count, kv_heads, group, dim).permute(1, 2, 0, 3)
                 attended = F.scaled_dot_product_attention(
                     chunk_q.reshape(kv_heads, group * count, dim),
-                    layer_keys[row, :, :end],
-                    layer_values[row, :, :end],
+                    row_keys[:, :end],
+                    row_values[:, :end],
                     attn_mask=mask,
                     scale=layer.scale,
                 )

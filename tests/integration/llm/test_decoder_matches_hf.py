@@ -3,7 +3,7 @@
 Every logit the engine samples from is compared with the logit Hugging Face computes for the same position
 of the same token sequence, under several batch compositions: requests prefilled together, a long prompt
 prefilled in chunks while others decode, requests joining and leaving mid-way (rows move), a prompt whose
-prefix comes from the prefix cache. Then the same with int4 and int8 weights, against Hugging Face running
+prefix comes from the prefix cache, long prompts decoding in their own KV cache beside the shared one. Then the same with int4 and int8 weights, against Hugging Face running
 the dequantized weights, and the serial fallback.
 """
 
@@ -155,10 +155,13 @@ def run_scenario(backend: Any, *, budget: int = 16) -> Run:
     return run
 
 
+@pytest.mark.parametrize("solo_tokens", [1024, 40], ids=["shared-cache", "long-prompts-in-their-own-cache"])
 @pytest.mark.parametrize("kind", ["llama", "qwen3"])
-def test_float32_logits_match_hugging_face_at_every_step(kind: str) -> None:
+def test_float32_logits_match_hugging_face_at_every_step(kind: str, solo_tokens: int) -> None:
     model = tiny_model(kind, torch.float32)
-    backend = SlotDecodeBackend(model, max_batch_size=4, max_seq_len=512, prefix_cache_tokens=256)
+    backend = SlotDecodeBackend(
+        model, max_batch_size=4, max_seq_len=512, prefix_cache_tokens=256, solo_tokens=solo_tokens
+    )
     run = run_scenario(backend)
     assert max(run.backend.cached) >= 64, "the shared prefix came from the prefix cache"
     assert_matches_reference(run, model, atol=2e-4, rtol=1e-4)
@@ -207,7 +210,13 @@ def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(qu
         head = quantize_int8(model.lm_head.weight)
         reference.lm_head.weight.copy_(head.codes.float() * head.scale[:, None])  # tied: the embedding too
     backend = SlotDecodeBackend(
-        model, max_batch_size=4, max_seq_len=512, weight_quant=quant, int4_weights=int4, prefix_cache_tokens=256
+        model,
+        max_batch_size=4,
+        max_seq_len=512,
+        weight_quant=quant,
+        int4_weights=int4,
+        prefix_cache_tokens=256,
+        solo_tokens=60,
     )
     assert backend.linear_kind == quant
     assert_matches_reference_loosely(run_scenario(backend), reference)

@@ -280,6 +280,7 @@ def budget_scheduler(backend: FakeDecodeBackend, budget: int) -> BatchScheduler:
         eos_token_ids={EOS},
         new_text_stream=lambda: IncrementalDetokenizer(letters),
         max_prefill_tokens_per_step=budget,
+        clock=lambda: 0.0,  # steps take no time: the budget alone limits the chunks
     )
 
 
@@ -312,6 +313,71 @@ def test_a_long_prompt_joins_over_several_steps_while_a_running_stream_gets_a_to
         assert len(running) == before + 1, "the running stream got its token in this step"
     assert [chunks for chunks, _ in backend.steps[1:]] == [[(1, 100)], [(1, 100)], [(1, 50)]]
     assert isinstance(joining[0], TokenGenerated), "the long prompt's first token came with its last chunk"
+
+
+class TimedBackend(FakeDecodeBackend):
+    """Each step advances a fake clock: 20 ms, plus per prompt token 1 ms and 2 us per earlier position
+    (its attention span)."""
+
+    def __init__(self, scripts: dict[int, list[int]]) -> None:
+        super().__init__(scripts)
+        self.now = 0.0
+        self.durations: list[float] = []
+
+    def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
+        cost = 0.02
+        for chunk in chunks:
+            start = self.filled[chunk.slot]
+            cost += sum(0.001 + 2e-6 * (start + i) for i in range(len(chunk.token_ids)))
+        super().step(chunks, slots, token_ids)
+        self.now += cost
+        self.durations.append(cost)
+
+
+def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_target() -> None:
+    backend = TimedBackend({1: [5] * 200, 2: [6]})
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=4,
+        max_queued_requests=4,
+        context_length=2000,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        max_prefill_tokens_per_step=256,
+        step_target_s=0.15,
+        clock=lambda: backend.now,
+    )
+    running: list = []
+    submit(scheduler, 1, running, prompt_len=10, max_tokens=200)
+    for _ in range(3):
+        scheduler.step()
+    joining: list = []
+    submit(scheduler, 2, joining, prompt_len=1200, max_tokens=1)
+    while not joining:
+        before = len(running)
+        scheduler.step()
+        assert len(running) == before + 1, "the running stream got its token in every step"
+    chunk_steps = backend.durations[3:]
+    assert len(chunk_steps) > 1200 / 256 + 1, "the prompt came in smaller chunks than the budget"
+    assert max(chunk_steps) <= 0.15 * 1.1, "every step stayed near the target"
+
+
+def test_a_prompt_alone_is_prefilled_at_the_full_budget_however_slow_the_steps() -> None:
+    backend = TimedBackend({1: [5]})
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=4,
+        max_queued_requests=4,
+        context_length=2000,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        max_prefill_tokens_per_step=256,
+        step_target_s=0.15,
+        clock=lambda: backend.now,
+    )
+    submit(scheduler, 1, prompt_len=600, max_tokens=1)
+    run_until_idle(scheduler)
+    assert [n for chunks, _ in backend.steps for _, n in chunks] == [256, 256, 88], "nobody waits on these steps"
 
 
 def test_a_cached_prefix_is_not_prefilled_again_and_is_counted() -> None:
