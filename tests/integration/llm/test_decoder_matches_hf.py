@@ -3,8 +3,9 @@
 Every logit the engine samples from is compared with the logit Hugging Face computes for the same position
 of the same token sequence, under several batch compositions: requests prefilled together, a long prompt
 prefilled in chunks while others decode, requests joining and leaving mid-way (rows move), a prompt whose
-prefix comes from the prefix cache, long prompts decoding in their own KV cache beside the shared one. Then the same with int4 and int8 weights, against Hugging Face running
-the dequantized weights, and the serial fallback.
+prefix comes from the prefix cache, long prompts decoding in their own KV cache beside the shared one.
+Then the same with int4 and int8 weights, against Hugging Face running the dequantized weights, and the
+serial fallback.
 """
 
 from __future__ import annotations
