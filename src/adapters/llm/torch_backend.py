@@ -385,7 +385,7 @@ class SlotDecodeBackend:
 
         def block_at(block: int) -> torch.Tensor:
             span = slice(block * size, (block + 1) * size)
-            return torch.stack([keys[:, :, span], values[:, :, span]], dim=1).to(self._dtype, copy=True)
+            return torch.stack([keys[:, :, span], values[:, :, span]], dim=1)
 
         self._prefilling.remove(row)
         row.decoding = True

@@ -192,7 +192,7 @@ class TransformersLanguageModel:
 
     def _load(self) -> BatchScheduler:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         from adapters.llm.quantized import WEIGHT_QUANT_CHOICES, load_q4
         from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend, release_memory
@@ -205,7 +205,7 @@ class TransformersLanguageModel:
         device = self._device(torch)
         dtype = self._dtype(torch, device)
         log.info("llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype))
-        tokenizer = AutoTokenizer.from_pretrained(source, token=token)
+        tokenizer = self._load_tokenizer(source, token)
         model = AutoModelForCausalLM.from_pretrained(source, token=token, dtype=dtype)
         model.to(device)
         model.eval()
@@ -264,6 +264,20 @@ class TransformersLanguageModel:
             max_batch_size=batch,
         )
         return scheduler
+
+    @staticmethod
+    def _load_tokenizer(source: str | Path, token: str | None) -> Any:
+        """The ``tokenizers`` library's tokenizer with the chat template when the folder has both (the
+        embedded model's does), else a transformers tokenizer."""
+        from adapters.llm.chat_tokenizer import ChatTokenizer
+
+        if Path(source).is_dir():
+            tokenizer = ChatTokenizer.from_folder(Path(source))
+            if tokenizer is not None:
+                return tokenizer
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(source, token=token)
 
     def _embedded(self) -> bool:
         return self._settings.model_repo_id is None
