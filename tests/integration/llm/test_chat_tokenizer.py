@@ -53,3 +53,5 @@ def test_decoding_matches_transformers_with_and_without_special_tokens(tokenizer
     for skip in (True, False):
         assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip)
     assert ours.eos_token_id == theirs.eos_token_id == 2
+    assert ours.convert_ids_to_tokens(ids) == theirs.convert_ids_to_tokens(ids)
+    assert ours.convert_ids_to_tokens(ids[3]) == theirs.convert_ids_to_tokens(ids[3])
