@@ -25,6 +25,7 @@ import ctypes
 import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import structlog
@@ -90,6 +91,12 @@ class _Step:
     logit_slots: list[int] = field(default_factory=list)
 
 
+def _own(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy the backend owns: a view would keep the Hugging Face model's storage (a memory-mapped
+    checkpoint file) resident after the model is dropped."""
+    return tensor.detach().clone()
+
+
 def release_memory() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise)."""
     gc.collect()
@@ -149,24 +156,24 @@ class SlotDecodeBackend:
             prefix = f"model.layers.{index}."
             self._layers.append(
                 _Layer(
-                    input_norm=layer.input_layernorm.weight.detach(),
+                    input_norm=_own(layer.input_layernorm.weight),
                     qkv=linear(
                         [prefix + f"self_attn.{p}_proj.weight" for p in "qkv"],
                         [attn.q_proj, attn.k_proj, attn.v_proj],
                     ),
                     o=linear([prefix + "self_attn.o_proj.weight"], [attn.o_proj]),
-                    post_norm=layer.post_attention_layernorm.weight.detach(),
+                    post_norm=_own(layer.post_attention_layernorm.weight),
                     gate_up=linear(
                         [prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"], [mlp.gate_proj, mlp.up_proj]
                     ),
                     down=linear([prefix + "mlp.down_proj.weight"], [mlp.down_proj]),
-                    q_norm=attn.q_norm.weight.detach() if hasattr(attn, "q_norm") else None,
-                    k_norm=attn.k_norm.weight.detach() if hasattr(attn, "k_norm") else None,
+                    q_norm=_own(attn.q_norm.weight) if hasattr(attn, "q_norm") else None,
+                    k_norm=_own(attn.k_norm.weight) if hasattr(attn, "k_norm") else None,
                     act=mlp.act_fn,
                     scale=float(getattr(attn, "scaling", self._head_dim**-0.5)),
                 )
             )
-        self._final_norm = decoder.norm.weight.detach()
+        self._final_norm = _own(decoder.norm.weight)
         head_weight = model.lm_head.weight.detach()
         head_bias = getattr(model.lm_head, "bias", None)
         embed_weight = decoder.embed_tokens.weight.detach()
@@ -176,7 +183,7 @@ class SlotDecodeBackend:
             head = Int8Linear(quantize_int8(head_weight), head_bias, self._dtype)
             self._lm_head: Linear = head
             self._embed: Callable[[torch.Tensor], torch.Tensor] = (
-                head.embed if tied else (lambda ids, w=embed_weight: F.embedding(ids, w))
+                head.embed if tied else partial(F.embedding, weight=_own(embed_weight))
             )
         else:
             self._lm_head = lambda x, w=head_weight, b=head_bias: F.linear(x, w, b)
