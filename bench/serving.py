@@ -254,7 +254,8 @@ def rss_mb(process: subprocess.Popen) -> float:
 
 def progress(name: str, figures: dict[str, float]) -> dict[str, float]:
     """Print each figure as it comes (a busy machine makes the whole run long)."""
-    print(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in figures.items()), flush=True)
+    listed = ", ".join(f"{key} {value:.3f}" for key, value in figures.items())
+    print(f"{name}: {listed}  (load average {os.getloadavg()[0]:.1f})", flush=True)
     return figures
 
 
@@ -278,7 +279,7 @@ def serve_ours(tokens: int, tokenizer, rounds: int = 5) -> dict[str, dict[str, f
             idle_rss = rss_mb(process)
             url = base + "/v1/chat/completions"
             model = httpx.get(base + "/v1/models").json()["data"][0]["id"]
-            print(f"ours: RSS idle after load {idle_rss:.0f} MB", flush=True)
+            print(f"ours: RSS idle after load {idle_rss:.0f} MB  (load average {os.getloadavg()[0]:.1f})", flush=True)
             results: dict[str, dict[str, float]] = {}
             single = [asyncio.run(concurrent(url, model, tokens, 1)) for _ in range(2)]
             results["single"] = progress("ours single", max(single, key=lambda r: r["tok_s"]))
