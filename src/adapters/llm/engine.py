@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from adapters.llm.scheduler import BatchScheduler, EventSink
+from adapters.llm.scheduler import BatchScheduler, EventSink, TokenConstraint
 from core.domain.generation import GenerationEvent, GenerationFinished, PromptAccepted, SamplingParams
 
 Item = GenerationEvent | BaseException
@@ -50,7 +50,11 @@ def dispatch_to_loops(events: list[tuple[EventSink, Item]]) -> None:
 
 
 async def stream_events(
-    scheduler: BatchScheduler, prompt_ids: Sequence[int], sampling: SamplingParams, request_id: str = ""
+    scheduler: BatchScheduler,
+    prompt_ids: Sequence[int],
+    sampling: SamplingParams,
+    request_id: str = "",
+    constraint: TokenConstraint | None = None,
 ) -> AsyncIterator[GenerationEvent]:
     """Submit a request and yield ``PromptAccepted``, its tokens and ``GenerationFinished``.
 
@@ -58,7 +62,7 @@ async def stream_events(
     The scheduler must have been built with ``dispatch=dispatch_to_loops``.
     """
     sink = LoopSink(asyncio.get_running_loop())
-    request = scheduler.submit(prompt_ids, sampling, sink, request_id)
+    request = scheduler.submit(prompt_ids, sampling, sink, request_id, constraint)
     finished = False
     try:
         yield PromptAccepted(prompt_tokens=len(prompt_ids))

@@ -48,7 +48,9 @@ from core.domain.generation import (
     TokenGenerated,
     TokenLogprob,
     TokenLogprobs,
+    ToolSpec,
 )
+from core.inference.tool_calls import CALL_TAIL, TOOL_CALL_SEPARATOR, call_head
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +111,8 @@ class _Chunk:
     completion_tokens: int | None = None
     error: str | None = None
     done: bool = False
+    # Tool-call deltas: (the function name where a call starts, else None; an arguments fragment).
+    calls: list[tuple[str | None, str]] = field(default_factory=list)
 
 
 class _Upstream:
@@ -205,11 +209,11 @@ class RemoteLanguageModel:
                 task.cancel()
         await self._client.aclose()
 
-    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int:
         await self._require_ready()
         count = None
         if self._tokenize_supported is not False:
-            count = await self._with_retries("POST /tokenize", lambda: self._tokenize_once(messages))
+            count = await self._with_retries("POST /tokenize", lambda: self._tokenize_once(messages, tools))
         if count is None:
             count = estimate_prompt_tokens(messages)
         self._counts[messages] = count
@@ -305,8 +309,10 @@ class RemoteLanguageModel:
             log.info("llm.remote.ready", base_url=self._base_url, model_id=self._model_id, context=self._context_length)
         self._discovered = True
 
-    async def _tokenize_once(self, messages: tuple[ChatMessage, ...]) -> int | None:
+    async def _tokenize_once(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int | None:
         body = {"model": self._model_id, "messages": _wire_messages(messages), "add_generation_prompt": True}
+        if tools:
+            body.update(_tool_fields(tools))
         try:
             response = await self._send("POST", f"{self._root_url}/tokenize", json=body)
         except InvalidInput:
@@ -387,6 +393,7 @@ class RemoteLanguageModel:
                 body["top_logprobs"] = sampling.logprobs
             else:  # the legacy form: how many alternatives
                 body["logprobs"] = sampling.logprobs
+        body.update(_constraint_fields(request))
         return body
 
     async def _open_stream(self, request: GenerationRequest) -> _Upstream:
@@ -408,7 +415,7 @@ class RemoteLanguageModel:
                 if chunk.error is not None:
                     raise _Retryable(chunk.error)
                 upstream.read_ahead.append(chunk)
-                if chunk.text or chunk.finish_reason or chunk.done:
+                if chunk.text or chunk.calls or chunk.finish_reason or chunk.done:
                     return
         except (httpx.TransportError, SSEError) as error:
             raise _Retryable(f"{type(error).__name__}: {error}") from error
@@ -423,6 +430,7 @@ class RemoteLanguageModel:
         produced = 0
         reason: str | None = None
         usage: tuple[int | None, int | None] = (None, None)
+        call_open = False  # the engine's tool calls are rewritten in this server's call form
         while True:
             try:
                 chunk = await upstream.next_chunk()
@@ -441,8 +449,18 @@ class RemoteLanguageModel:
             elif chunk.text:
                 yield TokenGenerated(token_id=produced, text=chunk.text)
                 produced += 1
+            for name, arguments in chunk.calls:
+                text = arguments
+                if name is not None:
+                    text = f"{CALL_TAIL + TOOL_CALL_SEPARATOR if call_open else ''}{call_head(name)}{arguments}"
+                    call_open = True
+                if text:
+                    yield TokenGenerated(token_id=produced, text=text)
             if chunk.finish_reason:
                 reason = chunk.finish_reason
+                if call_open:
+                    yield TokenGenerated(token_id=produced, text=CALL_TAIL)
+                    call_open = False
             if chunk.completion_tokens is not None:
                 usage = (chunk.prompt_tokens, chunk.completion_tokens)
         if reason is None:
@@ -550,8 +568,56 @@ class RemoteLanguageModel:
             raise Unavailable(self._error or f"The engine at {self._base_url} is not available")
 
 
-def _wire_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
+def _wire_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
+    wire: list[dict[str, Any]] = []
+    for m in messages:
+        message: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            message["content"] = m.content or None
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in m.tool_calls
+            ]
+        if m.role == "tool":
+            message["tool_call_id"] = m.tool_call_id
+        wire.append(message)
+    return wire
+
+
+def _tool_fields(tools: tuple[ToolSpec, ...]) -> dict[str, Any]:
+    return {
+        "tools": [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": json.loads(t.parameters)},
+            }
+            for t in tools
+        ]
+    }
+
+
+def _constraint_fields(request: GenerationRequest) -> dict[str, Any]:
+    """``response_format`` / ``tools`` for the engine, which enforces them itself."""
+    constraint = request.constraint
+    fields = _tool_fields(request.tools) if request.tools else {}
+    if constraint is None:
+        return fields
+    if constraint.kind == "json":
+        if constraint.json_schema:
+            schema = json.loads(constraint.json_schema)
+            fields["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "response", "schema": schema, "strict": True},
+            }
+        else:
+            fields["response_format"] = {"type": "json_object"}
+        return fields
+    if constraint.required and len(constraint.tools) == 1 and len(request.tools) > 1:
+        fields["tool_choice"] = {"type": "function", "function": {"name": constraint.tools[0].name}}
+    else:
+        fields["tool_choice"] = "required" if constraint.required else "auto"
+    fields["parallel_tool_calls"] = constraint.parallel
+    return fields
 
 
 def _parse(data: str) -> _Chunk | None:
@@ -579,6 +645,13 @@ def _parse(data: str) -> _Chunk | None:
         if isinstance(content, str):
             chunk.text += content
         chunk.logprobs.extend(_parse_logprobs(choice.get("logprobs")))
+        for call in (delta.get("tool_calls") if isinstance(delta, dict) else None) or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                name, arguments = function.get("name"), function.get("arguments")
+                chunk.calls.append(
+                    (name if isinstance(name, str) else None, arguments if isinstance(arguments, str) else "")
+                )
         if choice.get("finish_reason"):
             chunk.finish_reason = str(choice["finish_reason"])
     usage = payload.get("usage")

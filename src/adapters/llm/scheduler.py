@@ -15,6 +15,10 @@ thread calls ``step()`` in a loop. Each step:
    own settings,
 5. emits the events (one ``dispatch`` call per step) and releases the slots of finished sequences at once.
 
+A request may carry a ``TokenConstraint`` (a grammar): the backend applies it to the request's logits row
+(``set_processor``) and the scheduler tells it every token the row produced, so only constrained rows pay
+for a mask.
+
 The prompt is any token sequence: a continuation (a prompt plus text generated earlier) is prefilled like
 any other prompt.
 
@@ -31,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -94,6 +98,17 @@ class DecodeBackend(Protocol):
     def release(self, slot: int) -> None:
         """Forget the slot's sequence; it may be reused by the next ``prefill``."""
 
+    def set_processor(self, slot: int, processor: Callable[[Any], Any]) -> None:
+        """Apply ``processor`` to the slot's logits before each of its tokens is chosen (until released)."""
+
+
+class TokenConstraint(Protocol):
+    """A per-request logits processor that follows the tokens its row produced (a grammar matcher)."""
+
+    def __call__(self, logits: Any) -> Any: ...
+
+    def accept(self, token_id: int) -> None: ...
+
 
 class TextStream(Protocol):
     """Incremental detokenizer of one sequence."""
@@ -146,6 +161,7 @@ class ScheduledRequest:
 
     __slots__ = (
         "cancelled",
+        "constraint",
         "finish_reason",
         "generated",
         "last_token",
@@ -165,8 +181,10 @@ class ScheduledRequest:
         sink: EventSink,
         text: TextStream,
         request_id: str,
+        constraint: TokenConstraint | None = None,
     ) -> None:
         self.prompt_ids = prompt_ids
+        self.constraint = constraint
         self.sampling = sampling
         self.sink = sink
         self.text = text
@@ -268,6 +286,7 @@ class BatchScheduler:
         sampling: SamplingParams,
         sink: EventSink,
         request_id: str = "",
+        constraint: TokenConstraint | None = None,
     ) -> ScheduledRequest:
         """Queue a request. Raises ``InvalidInput`` or ``Overloaded`` at once, never later."""
         prompt_tokens = len(prompt_ids)
@@ -283,7 +302,7 @@ class BatchScheduler:
                 field="messages",
                 code="context_length_exceeded",
             )
-        request = ScheduledRequest(prompt_ids, sampling, sink, self._new_text_stream(), request_id)
+        request = ScheduledRequest(prompt_ids, sampling, sink, self._new_text_stream(), request_id, constraint)
         with self._lock:
             if self._stopping:
                 raise Unavailable("the language model is shutting down")
@@ -401,6 +420,8 @@ class BatchScheduler:
                 self._finish(request, "stop", events)
             else:
                 request.generated += 1
+                if request.constraint is not None:
+                    request.constraint.accept(token)
                 text = request.text.push(token)
                 logprobs = self._logprobs(request, token) if request.sampling.logprobs is not None else None
                 if request.generated >= request.sampling.max_tokens:
@@ -466,6 +487,8 @@ class BatchScheduler:
                 request.slot = heapq.heappop(self._free_slots)
             try:
                 cached = self._backend.start(request.slot, request.prompt_ids, request.sampling)
+                if request.constraint is not None:
+                    self._backend.set_processor(request.slot, request.constraint)
             except Exception as error:
                 log.exception("llm.scheduler.start_failed")
                 self._release(request, "cancelled")

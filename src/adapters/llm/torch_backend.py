@@ -42,7 +42,7 @@ from adapters.llm.quantized import (
     quantize_int4,
     quantize_int8,
 )
-from adapters.llm.sampler import SampledLogprobs, TokenSampler
+from adapters.llm.sampler import LogitsProcessor, SampledLogprobs, TokenSampler
 from adapters.llm.scheduler import PrefillChunk
 from core.domain.generation import SamplingParams
 
@@ -322,6 +322,9 @@ class SlotDecodeBackend:
     def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
         return self._sampler.logprobs(slot)
 
+    def set_processor(self, slot: int, processor: LogitsProcessor) -> None:
+        self._sampler.set_processor(slot, processor)
+
     def release(self, slot: int) -> None:
         row = self._by_slot.pop(slot)
         if row in self._prefilling:
@@ -585,6 +588,9 @@ class SerialDecodeBackend:
 
     def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
         return self._sampler.logprobs(slot)
+
+    def set_processor(self, slot: int, processor: LogitsProcessor) -> None:
+        self._sampler.set_processor(slot, processor)
 
     def release(self, slot: int) -> None:
         self._caches.pop(slot, None)

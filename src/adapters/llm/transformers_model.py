@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -30,8 +31,11 @@ from core.domain.generation import (
     GenerationFinished,
     GenerationRequest,
     ModelInfo,
+    OutputConstraint,
     PromptAccepted,
+    ToolSpec,
 )
+from core.inference.tool_calls import render_without_tool_support
 from core.ports.metrics import NO_METRICS, Metrics
 
 log = structlog.get_logger(__name__)
@@ -40,6 +44,32 @@ DEFAULT_MAX_CONTEXT = 8192
 # Encoded prompts kept for reuse: a request counts its prompt, then its ``n`` choices generate from it.
 PROMPT_CACHE_SIZE = 64
 _DTYPES = ("bfloat16", "float16", "float32")
+_Prompt = tuple[tuple[ChatMessage, ...], tuple[ToolSpec, ...]] | str
+
+
+def _template_message(message: ChatMessage) -> dict[str, Any]:
+    """A message in the shape tool-aware chat templates read (OpenAI's, arguments parsed)."""
+    rendered: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        rendered["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _json_or_text(c.arguments)}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id:
+        rendered["tool_call_id"] = message.tool_call_id
+    return rendered
+
+
+def _template_tool(tool: ToolSpec) -> dict[str, Any]:
+    function = {"name": tool.name, "description": tool.description, "parameters": json.loads(tool.parameters)}
+    return {"type": "function", "function": function}
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +109,12 @@ class TransformersLanguageModel:
         self._model: Any = None
         self._tokenizer: Any = None
         self._scheduler: BatchScheduler | None = None
-        # Keyed by the messages, or by the text of a raw prompt.
-        self._prompts: OrderedDict[tuple[ChatMessage, ...] | str, asyncio.Future[list[int]]] = OrderedDict()
+        # Keyed by the messages and tools, or by the text of a raw prompt.
+        self._prompts: OrderedDict[_Prompt, asyncio.Future[list[int]]] = OrderedDict()
         self._token_texts: dict[int, tuple[str, tuple[int, ...]]] = {}
         self._vocab_size: int | None = None
+        self._grammars: Any = None  # adapters.llm.grammar.GrammarCompiler, built on the first constrained request
+        self._eos: set[int] = set()
         self._tokenizer_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tokenizer")
         self._backend: Any = None
         self.weight_quant = "none"  # what the loaded model runs on: none (dense), int8 or int4
@@ -114,9 +146,9 @@ class TransformersLanguageModel:
             await asyncio.to_thread(scheduler.stop)
         self._prompts.clear()
 
-    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int:
         await self._require_ready()
-        return len(await self._prompt_ids(messages))
+        return len(await self._prompt_ids(messages, tools))
 
     async def count_text_tokens(self, text: str) -> int:
         await self._require_ready()
@@ -124,21 +156,33 @@ class TransformersLanguageModel:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         scheduler = await self._require_ready()
-        prompt_ids = await self._prompt_ids(request.messages if request.prompt_text is None else request.prompt_text)
+        prompt = request.messages if request.prompt_text is None else request.prompt_text
+        prompt_ids = await self._prompt_ids(prompt, request.tools)
+        grammar = None
+        if request.constraint is not None:  # compiled (or found cached) on the tokenizer thread
+            loop = asyncio.get_running_loop()
+            grammar = await loop.run_in_executor(self._tokenizer_thread, self._grammar_row, request.constraint)
         if not request.continuation:
-            async with aclosing(stream_events(scheduler, prompt_ids, request.sampling, request.request_id)) as events:
+            async with aclosing(
+                stream_events(scheduler, prompt_ids, request.sampling, request.request_id, grammar)
+            ) as events:
                 async for event in events:
                     yield event
             return
         # A takeover: prefill what was already streamed and decode on from there.
         done = list(self._tokenizer.encode(request.continuation, add_special_tokens=False))
+        if grammar is not None:
+            for token in done:
+                grammar.accept(token)
         remaining = request.sampling.max_tokens - len(done)
         if remaining < 1:
             yield PromptAccepted(prompt_tokens=len(prompt_ids))
             yield GenerationFinished("length", len(done))
             return
         sampling = replace(request.sampling, max_tokens=remaining)
-        async with aclosing(stream_events(scheduler, prompt_ids + done, sampling, request.request_id)) as events:
+        async with aclosing(
+            stream_events(scheduler, prompt_ids + done, sampling, request.request_id, grammar)
+        ) as events:
             async for event in events:
                 if isinstance(event, PromptAccepted):
                     event = PromptAccepted(prompt_tokens=len(prompt_ids))
@@ -212,7 +256,7 @@ class TransformersLanguageModel:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"{self._model_id} has no chat template")
         eos = self._eos_ids(model, tokenizer)
-        self._vocab_size = int(model.config.vocab_size)
+        self._eos, self._vocab_size = eos, int(model.config.vocab_size)
         model_context = int(getattr(model.config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
         self._context_length = min(model_context, self._settings.max_context_tokens or model_context)
         batch = self._settings.max_batch_size
@@ -314,34 +358,55 @@ class TransformersLanguageModel:
 
     # -- tokenizer ------------------------------------------------------------------------------------
 
-    async def _prompt_ids(self, messages: tuple[ChatMessage, ...] | str) -> list[int]:
+    async def _prompt_ids(self, messages: tuple[ChatMessage, ...] | str, tools: tuple[ToolSpec, ...] = ()) -> list[int]:
         """The chat template and tokenization of a prompt (a raw text prompt: the tokenization alone), on
         the tokenizer thread (never the event loop) and once per prompt: a request's count and its ``n``
         generations share one encoding."""
-        future = self._prompts.get(messages)
+        key: _Prompt = messages if isinstance(messages, str) else (messages, tools)
+        future = self._prompts.get(key)
         if future is None:
-            future = asyncio.get_running_loop().run_in_executor(self._tokenizer_thread, self._encode, messages)
-            self._prompts[messages] = future
+            future = asyncio.get_running_loop().run_in_executor(self._tokenizer_thread, self._encode, messages, tools)
+            self._prompts[key] = future
             while len(self._prompts) > PROMPT_CACHE_SIZE:
                 self._prompts.popitem(last=False)
         else:
-            self._prompts.move_to_end(messages)
+            self._prompts.move_to_end(key)
         try:
             return list(await asyncio.shield(future))
         except Exception:
-            if self._prompts.get(messages) is future:
-                del self._prompts[messages]  # a failed encoding is not kept
+            if self._prompts.get(key) is future:
+                del self._prompts[key]  # a failed encoding is not kept
             raise
 
-    def _encode(self, messages: tuple[ChatMessage, ...] | str) -> list[int]:
+    def _encode(self, messages: tuple[ChatMessage, ...] | str, tools: tuple[ToolSpec, ...] = ()) -> list[int]:
         if isinstance(messages, str):  # a raw prompt, with the special tokens a completion prompt gets
             return list(self._tokenizer.encode(messages))
+        uses_tools = bool(tools) or any(m.role == "tool" or m.tool_calls for m in messages)
+        extra: dict[str, Any] = {}
+        if uses_tools and self._template_supports_tools():
+            conversation = [_template_message(m) for m in messages]
+            if tools:
+                extra["tools"] = [_template_tool(t) for t in tools]
+        else:
+            if uses_tools:
+                messages = render_without_tool_support(messages, tools)
+            conversation = [{"role": m.role, "content": m.content} for m in messages]
         rendered = self._tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            tokenize=False,
+            conversation, add_generation_prompt=True, tokenize=False, **extra
         )
         return list(self._tokenizer.encode(rendered, add_special_tokens=False))
+
+    def _template_supports_tools(self) -> bool:
+        template = getattr(self._tokenizer, "chat_template", None) or ""
+        return isinstance(template, str) and "tools" in template and "tool_calls" in template
+
+    def _grammar_row(self, constraint: OutputConstraint) -> Any:
+        """A grammar matcher for one request (runs on the tokenizer thread: xgrammar loads on first use)."""
+        if self._grammars is None:
+            from adapters.llm.grammar import GrammarCompiler
+
+            self._grammars = GrammarCompiler(self._tokenizer, self._vocab_size or len(self._tokenizer), self._eos)
+        return self._grammars.row(constraint)
 
     def _decode(self, ids: list[int]) -> str:
         return str(self._tokenizer.decode(ids, skip_special_tokens=True))

@@ -5,14 +5,52 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled"]
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "cancelled", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made: ``arguments`` is JSON text."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    # An assistant turn's calls, and which call a ``tool`` turn answers.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is its JSON Schema as JSON text."""
+
+    name: str
+    parameters: str = '{"type": "object"}'
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConstraint:
+    """What the generated text must match, enforced token by token by the engine (a grammar).
+
+    ``kind == "json"``: one JSON value valid against ``json_schema`` (JSON Schema text).
+    ``kind == "tool_calls"``: calls written as ``core.inference.tool_calls`` defines them, each
+    naming one of ``tools`` with arguments valid against its parameters; ``required``: the output is
+    calls only (at least one), otherwise free text until a call starts; ``parallel``: more than one.
+    """
+
+    kind: Literal["json", "tool_calls"]
+    json_schema: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    required: bool = False
+    parallel: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +90,10 @@ class GenerationRequest:
     # A raw prompt (legacy completions): tokenized as it is, without the chat template; ``messages``
     # is then empty.
     prompt_text: str | None = None
+    # A grammar the output must follow (structured outputs, tool calls); None: free text.
+    constraint: OutputConstraint | None = None
+    # Functions offered to the model, rendered into the prompt (by the chat template or a fallback).
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

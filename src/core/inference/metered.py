@@ -22,6 +22,7 @@ from core.domain.generation import (
     ModelInfo,
     PromptAccepted,
     TokenGenerated,
+    ToolSpec,
 )
 from core.ports.language_model import LanguageModel
 from core.ports.metrics import Metrics
@@ -44,8 +45,8 @@ class MeteredLanguageModel:
     async def close(self) -> None:
         await self._model.close()
 
-    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
-        return await self._model.count_prompt_tokens(messages)
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int:
+        return await self._model.count_prompt_tokens(messages, tools)
 
     async def count_text_tokens(self, text: str) -> int:
         return await self._model.count_text_tokens(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo
+from core.domain.generation import ChatMessage, GenerationEvent, GenerationRequest, ModelInfo, ToolSpec
 
 
 class LanguageModel(Protocol):
@@ -28,8 +28,9 @@ class LanguageModel(Protocol):
 
     async def close(self) -> None: ...
 
-    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...]) -> int:
-        """Tokens of the prompt after the chat template, generation prompt included."""
+    async def count_prompt_tokens(self, messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...] = ()) -> int:
+        """Tokens of the prompt after the chat template, generation prompt included (``tools``: the
+        functions offered, rendered as ``generate`` renders ``GenerationRequest.tools``)."""
 
     async def count_text_tokens(self, text: str) -> int:
         """Tokens of a raw prompt (``GenerationRequest.prompt_text``: no chat template)."""

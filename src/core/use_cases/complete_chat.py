@@ -21,12 +21,16 @@ from core.domain.generation import (
     GenerationEvent,
     GenerationFinished,
     GenerationRequest,
+    OutputConstraint,
     PromptAccepted,
     SamplingParams,
     TokenGenerated,
     TokenLogprobs,
+    ToolCall,
+    ToolSpec,
 )
 from core.inference.stop_text import StopTextFilter
+from core.inference.tool_calls import ToolCallParser, ToolCallStarted
 from core.ports.language_model import LanguageModel
 
 MAX_CHOICES = 4
@@ -68,10 +72,18 @@ class ChatCommand:
     # A raw prompt (legacy completions) instead of ``messages``: no chat template is applied.
     prompt: str | None = None
 
+    # Structured output or tool calls, enforced by the engine; and the functions shown to the model.
+    constraint: OutputConstraint | None = None
+    tools: tuple[ToolSpec, ...] = ()
+
     @property
     def prompt_field(self) -> str:
         """The request field that holds the prompt, for error messages."""
         return "messages" if self.prompt is None else "prompt"
+
+    @property
+    def calls_tools(self) -> bool:
+        return self.constraint is not None and self.constraint.kind == "tool_calls"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,7 @@ class Choice:
     finish_reason: FinishReason
     completion_tokens: int
     logprobs: tuple[TokenLogprobs, ...] | None = None  # every token's, when the command asked for them
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +135,19 @@ class ChoiceFinished:
     prompt_tokens: int | None = None  # the engine's count, where it reports one
 
 
-CompletionEvent = TextDelta | ChoiceFinished
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of choice ``index``'s call number ``call_index``: the first carries ``id`` and ``name``,
+    the next ones fragments of its JSON ``arguments``."""
+
+    index: int
+    call_index: int
+    arguments: str = ""
+    id: str = ""
+    name: str = ""
+
+
+CompletionEvent = TextDelta | ToolCallDelta | ChoiceFinished
 
 
 class CompleteChat:
@@ -185,7 +210,7 @@ class CompleteChat:
         await self._model.start()
         context_length = self._model.info().context_length
         if command.prompt is None:
-            prompt_tokens = await self._model.count_prompt_tokens(command.messages)
+            prompt_tokens = await self._model.count_prompt_tokens(command.messages, command.tools)
         else:
             prompt_tokens = await self._model.count_text_tokens(command.prompt)
         room = context_length - prompt_tokens
@@ -233,12 +258,17 @@ class CompleteChat:
         count = sum(p.command.n for p in prepared)
         texts: dict[int, list[str]] = {i: [] for i in range(count)}
         logprobs: dict[int, list[TokenLogprobs]] = {i: [] for i in range(count)}
+        calls: dict[int, dict[int, list[str]]] = {i: {} for i in texts}
+        heads: dict[tuple[int, int], ToolCallDelta] = {}
         finished: dict[int, ChoiceFinished] = {}
         async with contextlib.aclosing(await self.stream_all(prepared)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     texts[event.index].append(event.text)
                     logprobs[event.index].extend(event.logprobs)
+                elif isinstance(event, ToolCallDelta):
+                    heads.setdefault((event.index, event.call_index), event)
+                    calls[event.index].setdefault(event.call_index, []).append(event.arguments)
                 else:
                     finished[event.index] = event
         reported = prepared[0].command.logprobs is not None
@@ -249,6 +279,9 @@ class CompleteChat:
                 finished[i].finish_reason,
                 finished[i].completion_tokens,
                 tuple(logprobs[i]) if reported else None,
+                tuple(
+                    ToolCall(heads[i, c].id, heads[i, c].name, "".join(parts)) for c, parts in sorted(calls[i].items())
+                ),
             )
             for i in sorted(texts)
         )
@@ -300,7 +333,7 @@ class CompleteChat:
             raise
         return _merge(
             [
-                _choice_events(r.choice_index, g, prepared.command.stop)
+                _choice_events(r.choice_index, g, prepared.command.stop, prepared.command.calls_tools)
                 for r, g in zip(requests, generators, strict=True)
             ]
         )
@@ -315,7 +348,14 @@ class CompleteChat:
         command = prepared.command
         request_id = f"{command.request_id}/{choice_index}" if command.request_id else ""
         return GenerationRequest(
-            command.messages, sampling, request_id, command.stop, choice_index, prompt_text=command.prompt
+            command.messages,
+            sampling,
+            request_id,
+            command.stop,
+            choice_index,
+            prompt_text=command.prompt,
+            constraint=command.constraint,
+            tools=command.tools,
         )
 
 
@@ -340,29 +380,55 @@ def reported_prompt_tokens(prepared: PreparedCompletion, finished: Iterable[Choi
 
 
 async def _choice_events(
-    index: int, generator: AsyncIterator[GenerationEvent], stop: tuple[str, ...]
+    index: int, generator: AsyncIterator[GenerationEvent], stop: tuple[str, ...], calls_tools: bool = False
 ) -> AsyncIterator[CompletionEvent]:
+    """One choice's deltas: stop strings applied, and with tools the calls split out of the text
+    (a choice that ends normally after a complete call finishes with ``tool_calls``)."""
     stop_filter = StopTextFilter(stop)
-    produced = 0
+    parser = ToolCallParser() if calls_tools else None
     pending: list[TokenLogprobs] = []  # tokens whose text is not out yet
+
+    def deltas(text: str, last: bool = False) -> list[CompletionEvent]:
+        """The text's deltas; the tokens' log-probabilities go with the next text (none with a call)."""
+        if parser is None:
+            if not (text or (pending and (last or stop_filter.stopped))):
+                return []
+            out: list[CompletionEvent] = [TextDelta(index, text, tuple(pending))]
+            pending.clear()
+            return out
+        pieces = [*parser.feed(text), *(parser.finish() if last else ())]
+        out = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(TextDelta(index, piece, tuple(pending)))
+                pending.clear()
+            elif isinstance(piece, ToolCallStarted):
+                out.append(ToolCallDelta(index, piece.call_index, id=piece.id, name=piece.name))
+            else:
+                out.append(ToolCallDelta(index, piece.call_index, arguments=piece.fragment))
+        return out
+
+    def reason(finish: FinishReason) -> FinishReason:
+        return "tool_calls" if finish == "stop" and parser is not None and parser.completed else finish
+
+    produced = 0
     try:
         async for event in generator:
             if isinstance(event, TokenGenerated):
                 produced += 1
                 if event.logprobs is not None:
                     pending.append(event.logprobs)
-                text = stop_filter.feed(event.text)
-                if text or (pending and stop_filter.stopped):
-                    yield TextDelta(index, text, tuple(pending))
-                    pending.clear()
+                for delta in deltas(stop_filter.feed(event.text)):
+                    yield delta
                 if stop_filter.stopped:
-                    yield ChoiceFinished(index, "stop", produced)
+                    for delta in deltas("", last=True):
+                        yield delta
+                    yield ChoiceFinished(index, reason("stop"), produced)
                     return
             elif isinstance(event, GenerationFinished):
-                rest = stop_filter.flush()
-                if rest or pending:
-                    yield TextDelta(index, rest, tuple(pending))
-                yield ChoiceFinished(index, event.reason, event.completion_tokens, event.prompt_tokens)
+                for delta in deltas(stop_filter.flush(), last=True):
+                    yield delta
+                yield ChoiceFinished(index, reason(event.reason), event.completion_tokens, event.prompt_tokens)
                 return
     finally:
         await generator.aclose()  # type: ignore[attr-defined]

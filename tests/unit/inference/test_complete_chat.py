@@ -249,3 +249,48 @@ async def test_several_prompts_index_their_choices_prompt_by_prompt() -> None:
     result = await chat.complete_all(prepared)
     assert [(c.index, c.text) for c in result.choices] == [(0, "re a"), (1, "re a"), (2, "re b c"), (3, "re b c")]
     assert result.prompt_tokens == 1 + 2
+
+
+async def test_tool_calls_come_out_of_the_text_and_finish_with_tool_calls() -> None:
+    from core.domain.generation import OutputConstraint, ToolSpec
+    from core.inference.tool_calls import format_call
+    from core.use_cases.complete_chat import ToolCallDelta
+
+    tool = ToolSpec("get_weather", '{"type":"object"}')
+    model = FakeLanguageModel("Checking. " + format_call("get_weather", '{"city": "Paris"}'))
+    chat = make(model)
+    constraint = OutputConstraint("tool_calls", tools=(tool,), required=False)
+    prepared = await chat.prepare(ChatCommand(HELLO, constraint=constraint, tools=(tool,)))
+    result = await chat.complete(prepared)
+    [choice] = result.choices
+    assert choice.text == "Checking. "
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.tool_calls
+    assert (call.name, call.arguments) == ("get_weather", '{"city": "Paris"}') and call.id.startswith("call_")
+    [request] = model.requests
+    assert request.constraint == constraint and request.tools == (tool,)  # the engine gets the grammar
+    assert prepared.prompt_tokens == await model.count_prompt_tokens(HELLO, (tool,))  # tools count in the prompt
+    events = [e async for e in await chat.stream(prepared)]
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert deltas[0].id and deltas[0].name == "get_weather" and deltas[0].arguments == ""
+    assert "".join(d.arguments for d in deltas) == '{"city": "Paris"}'
+
+
+async def test_json_constraint_reaches_the_engine_and_text_is_untouched() -> None:
+    from core.domain.generation import OutputConstraint
+
+    model = FakeLanguageModel('{"a": 1}')
+    chat = make(model)
+    constraint = OutputConstraint("json", json_schema='{"type":"object"}')
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO, constraint=constraint)))
+    assert result.choices[0].text == '{"a": 1}' and result.choices[0].finish_reason == "stop"
+    assert model.requests[0].constraint == constraint
+
+
+async def test_without_tools_a_call_shaped_text_stays_text() -> None:
+    from core.inference.tool_calls import format_call
+
+    text = format_call("f", "{}")
+    chat = make(FakeLanguageModel(text))
+    result = await chat.complete(await chat.prepare(ChatCommand(HELLO)))
+    assert result.choices[0].text == text and result.choices[0].finish_reason == "stop"

@@ -432,3 +432,62 @@ async def test_a_raw_prompt_goes_to_the_engines_legacy_completions(engine: FakeE
     assert [(t.token, t.logprob) for t in token.logprobs.top] == [(" there", -1.5), (" you", -2.0)]
     assert isinstance(events[0], PromptAccepted) and events[0].prompt_tokens == 11
     assert isinstance(events[-1], GenerationFinished) and events[-1].reason == "length"
+
+
+def tool_chunk(call: dict[str, Any], finish: str | None = None) -> bytes:
+    choice: dict[str, Any] = {"index": 0, "delta": {"tool_calls": [call]}}
+    if finish:
+        choice["finish_reason"] = finish
+    return b"data: " + json.dumps({"object": "chat.completion.chunk", "choices": [choice]}).encode() + b"\n\n"
+
+
+async def test_response_format_and_tools_are_passed_through_and_calls_come_back_as_call_text(
+    engine: FakeEngine,
+) -> None:
+    from core.domain.generation import OutputConstraint, ToolCall, ToolSpec
+    from core.inference.tool_calls import format_call, parse_tool_output
+
+    frames = [
+        role_chunk(),
+        tool_chunk({"index": 0, "id": "up_1", "type": "function", "function": {"name": "f", "arguments": ""}}),
+        tool_chunk({"index": 0, "function": {"arguments": '{"a": '}}),
+        tool_chunk({"index": 0, "function": {"arguments": "1}"}}),
+        chunk(finish="tool_calls"),
+        b"data: [DONE]\n\n",
+    ]
+    engine.completions.append(sse(Body(frames)))
+    engine.completions.append(sse(Body(answer("{}"))))
+    model = make(engine)
+    tools = (ToolSpec("f", '{"type":"object"}', "does f"), ToolSpec("g"))
+    history = (
+        *HELLO,
+        ChatMessage("assistant", "", (ToolCall("call_1", "g", "{}"),)),
+        ChatMessage("tool", "done", tool_call_id="call_1"),
+    )
+    named = OutputConstraint("tool_calls", tools=tools[:1], required=True, parallel=False)
+    events = await run(model, GenerationRequest(history, SamplingParams(max_tokens=16), constraint=named, tools=tools))
+    text = "".join(e.text for e in events if isinstance(e, TokenGenerated))
+    assert text == format_call("f", '{"a": 1}')
+    assert [(c.name, c.arguments) for c in parse_tool_output(text)[1]] == [("f", '{"a": 1}')]
+    assert events[-1].reason == "stop"  # the use case tells tool_calls from the text
+    schema = OutputConstraint("json", json_schema='{"type":"object"}')
+    await run(model, GenerationRequest(HELLO, SamplingParams(max_tokens=16), constraint=schema))
+    tools_body, json_body = engine.paths("/v1/chat/completions")
+    assert tools_body["tools"] == [
+        {"type": "function", "function": {"name": "f", "description": "does f", "parameters": {"type": "object"}}},
+        {"type": "function", "function": {"name": "g", "description": "", "parameters": {"type": "object"}}},
+    ]
+    assert tools_body["tool_choice"] == {"type": "function", "function": {"name": "f"}}
+    assert tools_body["parallel_tool_calls"] is False
+    assert tools_body["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "g", "arguments": "{}"}}],
+        },
+        {"role": "tool", "content": "done", "tool_call_id": "call_1"},
+    ]
+    assert json_body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": {"type": "object"}, "strict": True},
+    }

@@ -514,3 +514,32 @@ def test_tokens_carry_their_logprobs_as_text_only_when_asked() -> None:
     ]
     assert [[(t.token, t.logprob) for t in r.top] for r in reports] == [[("i", -0.5)], [("i", -0.5)]]
     assert all(e.logprobs is None for e in plain if isinstance(e, TokenGenerated))
+
+
+class RecordingConstraint:
+    """A stand-in grammar: records the tokens its row produced."""
+
+    def __init__(self) -> None:
+        self.accepted: list[int] = []
+
+    def __call__(self, logits: object) -> object:
+        return logits
+
+    def accept(self, token_id: int) -> None:
+        self.accepted.append(token_id)
+
+
+def test_a_constrained_request_installs_its_processor_and_follows_its_tokens() -> None:
+    backend = FakeDecodeBackend({1: [3, 4, 5], 2: [6, 7]})
+    installed: dict[int, object] = {}
+    backend.set_processor = lambda slot, processor: installed.__setitem__(slot, processor)  # type: ignore[attr-defined]
+    scheduler = make_scheduler(backend)
+    constraint = RecordingConstraint()
+    events: list = []
+    constrained = scheduler.submit([1], SamplingParams(max_tokens=10), events.append, "", constraint)
+    submit(scheduler, 2)
+    while scheduler.step():
+        pass
+    assert installed == {constrained.slot: constraint}  # the unconstrained row got none
+    assert constraint.accepted == [3, 4, 5]  # every token it produced, not EOS, not the other row's
+    assert [e.token_id for e in events if isinstance(e, TokenGenerated)] == [3, 4, 5]

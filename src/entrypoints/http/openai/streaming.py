@@ -17,7 +17,7 @@ import msgspec
 import structlog
 
 from core.domain.errors import DomainError
-from core.domain.generation import ChatMessage
+from core.domain.generation import ChatMessage, OutputConstraint
 from core.domain.streams import StreamClaim
 from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.complete_chat import (
@@ -105,6 +105,10 @@ class SavedCompletion(msgspec.Struct, frozen=True):
     repetition_penalty: float = 1.0
     logit_bias: list[tuple[int, float]] = []
     logprobs: int | None = None
+    # The response_format grammar (JSON Schema text; "" for json_object), None when unconstrained.
+    json_schema: str | None = None
+    # Streams with tool calls are not continued by another process: they end with generation_interrupted.
+    calls_tools: bool = False
 
 
 def saved_request(prepared: PreparedCompletion, writer: ChunkWriter, include_usage: bool) -> str:
@@ -130,6 +134,8 @@ def saved_request(prepared: PreparedCompletion, writer: ChunkWriter, include_usa
         repetition_penalty=sampling.repetition_penalty,
         logit_bias=list(sampling.logit_bias),
         logprobs=sampling.logprobs,
+        json_schema=command.constraint.json_schema if command.constraint and not command.calls_tools else None,
+        calls_tools=command.calls_tools or any(m.tool_calls or m.role == "tool" for m in command.messages),
     )
     return msgspec.json.encode(saved).decode()
 
@@ -173,6 +179,8 @@ class CompletionStreams:
         if claim.request is None:
             return None
         saved = msgspec.json.decode(claim.request, type=SavedCompletion)
+        if saved.calls_tools:
+            return None
         streamed = _Streamed(events)
         if streamed.ended:
             return _nothing
@@ -193,6 +201,7 @@ class CompletionStreams:
             repetition_penalty=saved.repetition_penalty,
             logit_bias=tuple((token, bias) for token, bias in saved.logit_bias),
             logprobs=saved.logprobs,
+            constraint=None if saved.json_schema is None else OutputConstraint("json", json_schema=saved.json_schema),
         )
         prepared = await self._chat.prepare(command)
         choices = range(saved.n)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 import msgspec
 
 from core.domain.errors import DomainError, InvalidInput
-from core.domain.generation import ChatMessage, TokenLogprob, TokenLogprobs
-from core.use_cases.complete_chat import ChatCommand, ChoiceFinished, CompletionEvent, CompletionResult
+from core.domain.generation import ChatMessage, OutputConstraint, TokenLogprob, TokenLogprobs, ToolCall, ToolSpec
+from core.inference.json_schema import unsupported_features
+from core.use_cases.complete_chat import (
+    ChatCommand,
+    ChoiceFinished,
+    CompletionEvent,
+    CompletionResult,
+    ToolCallDelta,
+)
 from entrypoints.http.errors import OPENAI_ERROR_TYPES, status_for
 from entrypoints.http.openai.wire import (
     ChatCompletion,
@@ -19,14 +27,20 @@ from entrypoints.http.openai.wire import (
     ChoiceLogprobs,
     ChunkChoice,
     ChunkDelta,
+    ChunkFunction,
+    ChunkToolCall,
     CompletionChoice,
+    FunctionCall,
     LogprobEntry,
     ResponseMessage,
+    ResponseToolCall,
     TopLogprob,
     Usage,
 )
 
-ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TOOLS = 128
 MEDIA_PART_TYPES = {
     "image_url",
     "input_image",
@@ -44,12 +58,8 @@ IMPOSSIBLE_LOGPROB = -9999.0
 
 # Fields that would change behaviour, with the values that mean "off".
 _NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
-    "tools": (None, []),
-    "tool_choice": (None, "none"),
     "functions": (None, []),
     "function_call": (None, "none"),
-    "parallel_tool_calls": (None, True, False),
-    "response_format": (None, {"type": "text"}),
     "audio": (None,),
     "modalities": (None, ["text"]),
     "prediction": (None,),
@@ -68,6 +78,7 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
             "max_tokens and max_completion_tokens disagree; send one of them", field="max_completion_tokens"
         )
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    constraint, tools = output_constraint(body)
     return ChatCommand(
         messages=to_messages(body.messages),
         model=body.model,
@@ -85,6 +96,8 @@ def to_command(body: ChatCompletionRequest, request_id: str) -> ChatCommand:
         repetition_penalty=1.0 if body.repetition_penalty is None else body.repetition_penalty,
         logit_bias=logit_bias(body.logit_bias),
         logprobs=_chat_logprobs(body.logprobs, body.top_logprobs),
+        constraint=constraint,
+        tools=tools,
     )
 
 
@@ -102,6 +115,123 @@ def _chat_logprobs(logprobs: bool | None, top_logprobs: int | None) -> int | Non
     if top_logprobs is not None and not logprobs:
         raise InvalidInput("top_logprobs requires logprobs: true", field="top_logprobs")
     return (top_logprobs or 0) if logprobs else None
+
+
+def output_constraint(body: ChatCompletionRequest) -> tuple[OutputConstraint | None, tuple[ToolSpec, ...]]:
+    """``response_format`` and ``tools``/``tool_choice``/``parallel_tool_calls`` as the grammar the
+    engine enforces, and the functions shown to the model."""
+    parallel = _given(body.parallel_tool_calls)
+    if parallel is not None and not isinstance(parallel, bool):
+        raise InvalidInput("parallel_tool_calls must be a boolean", field="parallel_tool_calls")
+    tools = _tools(_given(body.tools))
+    choice = _given(body.tool_choice)
+    if choice is None:
+        choice = "auto" if tools else "none"
+    if choice not in ("none", "auto", "required"):
+        if not (
+            isinstance(choice, dict)
+            and choice.get("type") == "function"
+            and isinstance(choice.get("function"), dict)
+            and isinstance(choice["function"].get("name"), str)
+        ):
+            raise InvalidInput(
+                'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}',
+                field="tool_choice",
+            )
+        named = [t for t in tools if t.name == choice["function"]["name"]]
+        if not named:
+            raise InvalidInput(
+                f"tool_choice names the function {choice['function']['name']!r}, which is not among the tools",
+                field="tool_choice",
+            )
+        return _with_format(
+            body, OutputConstraint("tool_calls", tools=tuple(named), required=True, parallel=False)
+        ), tools
+    if choice != "none" and not tools:
+        raise InvalidInput(f"tool_choice {choice!r} needs tools", field="tool_choice")
+    if choice == "none":
+        return _response_format(_given(body.response_format)), ()
+    calls = OutputConstraint("tool_calls", tools=tools, required=choice == "required", parallel=parallel is not False)
+    return _with_format(body, calls), tools
+
+
+def _given(value: Any) -> Any:
+    return None if value is msgspec.UNSET else value
+
+
+def _with_format(body: ChatCompletionRequest, constraint: OutputConstraint) -> OutputConstraint:
+    if _response_format(_given(body.response_format)) is not None:
+        raise InvalidInput(
+            "response_format cannot be combined with tools (unless tool_choice is none)", field="response_format"
+        )
+    return constraint
+
+
+def _response_format(value: Any) -> OutputConstraint | None:
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return OutputConstraint("json")
+    if kind != "json_schema":
+        raise InvalidInput(
+            'response_format must be {"type": "text"}, {"type": "json_object"} or '
+            '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}',
+            field="response_format",
+        )
+    spec = value.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+        raise InvalidInput("response_format.json_schema.schema must be a JSON Schema object", field="response_format")
+    if "name" in spec and not (isinstance(spec["name"], str) and FUNCTION_NAME.match(spec["name"])):
+        raise InvalidInput(
+            "response_format.json_schema.name must be 1 to 64 letters, digits, underscores or dashes",
+            field="response_format",
+        )
+    return OutputConstraint("json", json_schema=_checked_schema(spec["schema"], "response_format"))
+
+
+def _checked_schema(schema: Any, field: str, where: str = "") -> str:
+    unsupported = unsupported_features(schema)
+    if unsupported:
+        raise InvalidInput(
+            f"{field}{where}: this JSON Schema uses features the server cannot enforce: {', '.join(unsupported)}",
+            field=field,
+            code="unsupported_schema",
+        )
+    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+
+
+def _tools(value: Any) -> tuple[ToolSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_TOOLS:
+        raise InvalidInput(f"tools must be a list of at most {MAX_TOOLS} functions", field="tools")
+    tools: list[ToolSpec] = []
+    for index, tool in enumerate(value):
+        where = f"tools[{index}]"
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            raise InvalidInput(f'{where} must be {{"type": "function", "function": {{"name": ...}}}}', field="tools")
+        name = function.get("name")
+        if not isinstance(name, str) or not FUNCTION_NAME.match(name):
+            raise InvalidInput(
+                f"{where}.function.name must be 1 to 64 letters, digits, underscores or dashes", field="tools"
+            )
+        if any(t.name == name for t in tools):
+            raise InvalidInput(f"{where}.function.name {name!r} is given twice", field="tools")
+        description = function.get("description", "")
+        if not isinstance(description, str):
+            raise InvalidInput(f"{where}.function.description must be a string", field="tools")
+        parameters = function.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
+            raise InvalidInput(f"{where}.function.parameters must be a JSON Schema of type object", field="tools")
+        parameters = {"type": "object", **parameters}
+        tools.append(
+            ToolSpec(name, _checked_schema(parameters, "tools", f"[{index}].function.parameters"), description)
+        )
+    return tuple(tools)
 
 
 def to_messages(messages: list[Any]) -> tuple[ChatMessage, ...]:
@@ -139,13 +269,21 @@ def _message(index: int, message: Any) -> ChatMessage:
             f"messages[{index}].role {message.role!r} is not supported; use system, developer, user or assistant",
             field=f"messages[{index}].role",
         )
+    calls = _message_tool_calls(index, message) if role == "assistant" else ()
+    call_id = ""
+    if role == "tool":
+        call_id = getattr(message, "tool_call_id", None) or ""
+        if not isinstance(call_id, str) or not call_id:
+            raise InvalidInput(
+                f"messages[{index}].tool_call_id is required in a tool message", field=f"messages[{index}].tool_call_id"
+            )
     content = message.content
     if content is None:
         if role != "assistant":
             raise InvalidInput(f"messages[{index}].content is required", field=f"messages[{index}].content")
-        return ChatMessage(role, "")  # type: ignore[arg-type]
+        return ChatMessage(role, "", calls)  # type: ignore[arg-type]
     if isinstance(content, str):
-        return ChatMessage(role, content)  # type: ignore[arg-type]
+        return ChatMessage(role, content, calls, call_id)  # type: ignore[arg-type]
     texts: list[str] = []
     for part_index, part in enumerate(content):
         where = f"messages[{index}].content[{part_index}]"
@@ -159,7 +297,30 @@ def _message(index: int, message: Any) -> ChatMessage:
         if kind != "text" or not isinstance(part.get("text"), str):
             raise InvalidInput(f"{where} must be {{'type': 'text', 'text': '...'}}", field=where)
         texts.append(part["text"])
-    return ChatMessage(role, "\n".join(texts))  # type: ignore[arg-type]
+    return ChatMessage(role, "\n".join(texts), calls, call_id)  # type: ignore[arg-type]
+
+
+def _message_tool_calls(index: int, message: Any) -> tuple[ToolCall, ...]:
+    raw = getattr(message, "tool_calls", None)
+    if not raw:
+        return ()
+    calls: list[ToolCall] = []
+    for call_index, call in enumerate(raw):
+        where = f"messages[{index}].tool_calls[{call_index}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(function, dict)
+            or call.get("type", "function") != "function"
+            or not isinstance(call.get("id"), str)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments", ""), str)
+        ):
+            raise InvalidInput(
+                f'{where} must be {{"id": ..., "type": "function", "function": {{"name": ..., "arguments": "..."}}}}',
+                field=where,
+            )
+        calls.append(ToolCall(call["id"], function["name"], function.get("arguments", "") or "{}"))
+    return tuple(calls)
 
 
 def clamped(logprob: float) -> float:
@@ -193,7 +354,15 @@ def completion_body(completion_id: str, result: CompletionResult) -> ChatComplet
         choices=[
             CompletionChoice(
                 index=c.index,
-                message=ResponseMessage(role="assistant", content=c.text),
+                message=ResponseMessage(
+                    role="assistant",
+                    content=c.text if c.text or not c.tool_calls else None,
+                    tool_calls=[
+                        ResponseToolCall(id=t.id, function=FunctionCall(name=t.name, arguments=t.arguments))
+                        for t in c.tool_calls
+                    ]
+                    or None,
+                ),
                 finish_reason=c.finish_reason,
                 logprobs=None if c.logprobs is None else chat_logprobs(c.logprobs),
             )
@@ -237,6 +406,12 @@ class ChunkWriter:
     def event(self, event: CompletionEvent) -> str:
         if isinstance(event, ChoiceFinished):
             return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(), finish_reason=event.finish_reason)])
+        if isinstance(event, ToolCallDelta):
+            if event.id:
+                call = ChunkToolCall(event.call_index, event.id, "function", ChunkFunction(event.name, event.arguments))
+            else:
+                call = ChunkToolCall(event.call_index, function=ChunkFunction(arguments=event.arguments))
+            return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(tool_calls=[call]))])
         logprobs = chat_logprobs(event.logprobs) if event.logprobs else None
         return self._encode([ChunkChoice(index=event.index, delta=ChunkDelta(content=event.text), logprobs=logprobs)])
 

@@ -18,6 +18,8 @@ class WireMessage(msgspec.Struct, omit_defaults=True):
     # A string or OpenAI content parts ({"type": "text", "text": ...}); None only for assistant turns.
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant turn's calls
+    tool_call_id: str | None = None  # the call a ``tool`` turn answers
 
 
 class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
@@ -49,22 +51,35 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
     # vLLM's extra sampling parameters.
     min_p: float | None = None
     repetition_penalty: float | None = None
-    # Accepted only at their no-op values: anything else changes behaviour we do not implement.
+    # Structured outputs and tool calls; validated in ``translate`` (the errors name the field).
+    response_format: Any = UNSET
     tools: Any = UNSET
     tool_choice: Any = UNSET
+    parallel_tool_calls: Any = UNSET
+    # Accepted only at their no-op values: anything else changes behaviour we do not implement.
     functions: Any = UNSET
     function_call: Any = UNSET
-    parallel_tool_calls: Any = UNSET
-    response_format: Any = UNSET
     audio: Any = UNSET
     modalities: Any = UNSET
     prediction: Any = UNSET
     web_search_options: Any = UNSET
 
 
-class ResponseMessage(msgspec.Struct):
+class FunctionCall(msgspec.Struct):
+    name: str
+    arguments: str  # JSON text
+
+
+class ResponseToolCall(msgspec.Struct):
+    id: str
+    function: FunctionCall
+    type: Literal["function"] = "function"
+
+
+class ResponseMessage(msgspec.Struct, omit_defaults=True):
     role: Literal["assistant"]
-    content: str
+    content: str | None  # None when the answer is tool calls only
+    tool_calls: list[ResponseToolCall] | None = None
 
 
 class Usage(msgspec.Struct):
@@ -108,9 +123,24 @@ class ChatCompletion(msgspec.Struct):
     system_fingerprint: str | None = None
 
 
+class ChunkFunction(msgspec.Struct, omit_defaults=True):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChunkToolCall(msgspec.Struct, omit_defaults=True):
+    """A tool call's delta: the first has ``id``, ``type`` and the name, the next argument fragments."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: ChunkFunction | None = None
+
+
 class ChunkDelta(msgspec.Struct, omit_defaults=True):
     role: str | None = None
     content: str | None = None
+    tool_calls: list[ChunkToolCall] | None = None
 
 
 class ChunkChoice(msgspec.Struct):
