@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from core.inference.tool_calls import format_call
 from tests.fakes.language_model import FakeLanguageModel
@@ -88,3 +89,61 @@ async def test_streamed_tool_call_deltas_replay_the_same_on_resume(server_factor
     finishes = [c["finish_reason"] for _, data in first if data != "[DONE]" for c in json.loads(data)["choices"]]
     assert finishes[-1] == "tool_calls"
     assert again == first  # the same ids, the same deltas
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "named"),
+    [
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"type": "object", "not": {}}},
+                }
+            },
+            "response_format",
+            "/not",
+        ),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "x",
+                        "schema": {"type": "object", "properties": {"a": {"type": "string", "format": "email"}}},
+                    },
+                }
+            },
+            "response_format",
+            "/properties/a/format",
+        ),
+        ({"response_format": {"type": "yaml"}}, "response_format", "json_schema"),
+        ({"tools": [{"type": "retrieval"}]}, "tools", "tools[0]"),
+        ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools", "tools[0].function.name"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "if": {}}}}]},
+            "tools",
+            "/if",
+        ),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice",
+            "nope",
+        ),
+        ({"tool_choice": "required"}, "tool_choice", "needs tools"),
+        ({"tools": [WEATHER], "response_format": {"type": "json_object"}}, "response_format", "combined"),
+        ({"tools": [WEATHER], "parallel_tool_calls": "yes"}, "parallel_tool_calls", "boolean"),
+    ],
+)
+async def test_unsupported_schemas_and_bad_tools_are_400s_naming_them(
+    base_url: str,
+    extra: dict,
+    param: str,
+    named: str,  # type: ignore[type-arg]
+) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        response = await client.post("/v1/chat/completions", json={"messages": ASK, "max_tokens": 8, **extra})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param
+    assert named in error["message"]
