@@ -43,6 +43,11 @@ class ChatTokenizer:
         environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
         self._template = environment.from_string(chat_template)
 
+    @property
+    def backend_tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` (as transformers' fast tokenizers name it; the grammar compiler reads it)."""
+        return self._tokenizer
+
     @classmethod
     def from_folder(cls, folder: Path) -> ChatTokenizer | None:
         """The folder's ``tokenizer.json`` with its chat template; None when either is missing."""

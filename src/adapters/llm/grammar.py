@@ -67,9 +67,7 @@ class GrammarCompiler:
 
         self._xgr = xgr
         self._vocab_size = vocab_size
-        info = xgr.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=vocab_size, stop_token_ids=sorted(stop_token_ids)
-        )
+        info = _tokenizer_info(xgr, tokenizer, vocab_size, sorted(stop_token_ids))
         self._compiler = xgr.GrammarCompiler(info, max_threads=1, cache_enabled=False)
         self._compiled: OrderedDict[OutputConstraint, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -132,3 +130,24 @@ class GrammarCompiler:
                 "stop_after_first": not constraint.parallel,
             }
         return self._compiler.compile_structural_tag(json.dumps({"type": "structural_tag", "format": calls}))
+
+
+def _tokenizer_info(xgr: Any, tokenizer: Any, vocab_size: int, stop_token_ids: list[int]) -> Any:
+    """xgrammar's view of the vocabulary, from the ``tokenizers`` library's tokenizer where there is one
+    (the engine's ``ChatTokenizer`` and transformers' fast tokenizers both expose it as
+    ``backend_tokenizer``), as ``TokenizerInfo.from_huggingface`` reads a fast tokenizer."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
+    encoded = [""] * vocab_size
+    for token, index in backend.get_vocab(with_added_tokens=True).items():
+        if index < vocab_size:
+            encoded[index] = token
+    metadata = xgr.TokenizerInfo._detect_metadata_from_hf(backend.to_str())
+    return xgr.TokenizerInfo(
+        encoded,
+        vocab_type=metadata["vocab_type"],
+        vocab_size=vocab_size,
+        stop_token_ids=stop_token_ids,
+        add_prefix_space=metadata["add_prefix_space"],
+    )
