@@ -334,6 +334,19 @@ class FakeConversationRepository:
         return self.messages.get(conversation_id, [])[-limit:] if limit > 0 else []
 
 
+class FakeProductCatalog:
+    """The read-only catalogue over a fake unit of work's repositories."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+        return await self._uow.products.find(criteria)
+
+    async def supplier_exists(self, supplier_id: int) -> bool:
+        return await self._uow.suppliers.get(supplier_id) is not None
+
+
 class FakeUnitOfWork:
     """Repositories in memory; ``committed`` tells whether a use case committed (``commits`` how often)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
@@ -104,22 +105,40 @@ def _utc(value: datetime.datetime | str) -> datetime.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
-def product_from_sql(row: Any, near: GeoPoint | None) -> Product:
-    location = GeoPoint(row.latitude, row.longitude)
+def product_from_sql(row: Sequence[Any], near: GeoPoint | None) -> Product:
+    """A row of ``PRODUCT_SQL_COLUMNS``, in that order (a plain tuple from any driver)."""
+    (
+        product_id,
+        supplier_id,
+        supplier_name,
+        name,
+        description,
+        price,
+        stock_quantity,
+        category,
+        tags,
+        sku,
+        is_available,
+        created_at,
+        city,
+        latitude,
+        longitude,
+    ) = row
+    location = GeoPoint(latitude, longitude)
     return Product(
-        id=row.id,
-        supplier_id=row.supplier_id,
-        supplier_name=row.supplier_name,
-        name=row.name,
-        description=row.description,
-        price=row.price,
-        stock_quantity=row.stock_quantity,
-        category=row.category,
-        tags=row.tags,
-        sku=row.sku,
-        is_available=bool(row.is_available),
-        created_at=_utc(row.created_at),
-        city=row.city,
+        id=product_id,
+        supplier_id=supplier_id,
+        supplier_name=supplier_name,
+        name=name,
+        description=description,
+        price=price,
+        stock_quantity=stock_quantity,
+        category=category,
+        tags=tags,
+        sku=sku,
+        is_available=bool(is_available),
+        created_at=_utc(created_at),
+        city=city,
         location=location,
         distance_km=haversine_km(near, location) if near is not None else None,
     )

@@ -32,15 +32,11 @@ location) is ``created_at`` then id, both descending.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, TypeVar
 
 from adapters.db import mappers
 from core.domain.marketplace import GeoPoint, Page, PageResult, Product, ProductFilter
@@ -67,6 +63,27 @@ _HAVERSINE_SQL = (
     "cos(radians(:near_lat)) * cos(radians(p.latitude)) * "
     "power(sin(radians(p.longitude - :near_lon) / 2), 2))))"
 )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One SQL statement of a plan, with ``:name`` parameters; the driver answers with its rows (tuples).
+
+    ``sets_local`` marks a ``SET LOCAL``: a driver that runs without a transaction opens one first.
+    """
+
+    sql: str
+    params: Mapping[str, Any]
+    sets_local: bool = False
+
+
+# A search is a plan: a generator that yields the statements it needs and receives their rows, so the same
+# strategies run on the request's session, on a plain SQLite connection in a worker thread, or on asyncpg
+# (``adapters.db.catalog``). It returns its result.
+Plan = Generator[Query, Sequence[Sequence[Any]], T]
 
 
 def total_cap(page: Page) -> int:
@@ -160,29 +177,37 @@ class SearchTuning:
 
 
 class ProductSearch:
-    def __init__(self, session: AsyncSession, tuning: SearchTuning | None = None) -> None:
-        self._session = session
-        self._postgres = session.get_bind().dialect.name == "postgresql"
+    """The search strategies as plans (see ``Plan``); ``postgres`` picks the dialect's SQL."""
+
+    def __init__(self, postgres: bool, tuning: SearchTuning | None = None) -> None:
+        self._postgres = postgres
         self._tuning = tuning or SearchTuning()
 
-    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+    def find(self, criteria: ProductFilter) -> Plan[PageResult[Product]]:
         terms = query_terms(criteria.text)
         if criteria.near is not None:
             if self._postgres:
-                return await self._postgres_nearest(criteria, terms, criteria.near)
-            return await self._sqlite_nearest(criteria, terms, criteria.near)
+                return self._postgres_nearest(criteria, terms, criteria.near)
+            return self._sqlite_nearest(criteria, terms, criteria.near)
         if terms:
-            return await self._relevance(criteria, terms)
-        return await self._newest(criteria)
+            return self._relevance(criteria, terms)
+        return self._newest(criteria)
+
+    @staticmethod
+    def supplier_exists(supplier_id: int) -> Plan[bool]:
+        rows = yield Query("SELECT 1 FROM suppliers WHERE id = :supplier_id", {"supplier_id": supplier_id})
+        return bool(rows)
 
     # -- shared -------------------------------------------------------------------------------------
 
-    async def _rows(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
-        return (await self._session.execute(text(sql), params)).all()
+    @staticmethod
+    def _rows(sql: str, params: Mapping[str, Any]) -> Plan[Sequence[Sequence[Any]]]:
+        return (yield Query(sql, params))
 
-    async def _capped_count(self, from_where: str, params: dict[str, Any], cap: int) -> int:
-        sql = f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped"
-        return int((await self._session.execute(text(sql), params)).scalar_one())
+    @staticmethod
+    def _capped_count(from_where: str, params: Mapping[str, Any], cap: int) -> Plan[int]:
+        rows = yield Query(f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped", params)
+        return int(rows[0][0])
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
         """``where`` plus the text condition checked row by row, for queries driven by another index.
@@ -212,32 +237,34 @@ class ProductSearch:
         result.add("p.search_tsv @@ to_tsquery('simple', :tsquery)", tsquery=_tsquery(terms))
         return result
 
-    async def _load(self, ids: Sequence[int], near: GeoPoint | None) -> list[Product]:
+    def _load(self, ids: Sequence[int], near: GeoPoint | None) -> Plan[list[Product]]:
         if not ids:
             return []
         placeholders = ", ".join(f":id_{i}" for i in range(len(ids)))
-        rows = await self._rows(
+        rows = yield from self._rows(
             f"SELECT {mappers.PRODUCT_SQL_COLUMNS} FROM products p JOIN suppliers s ON s.id = p.supplier_id "
             f"WHERE p.id IN ({placeholders})",
             {f"id_{i}": product_id for i, product_id in enumerate(ids)},
         )
-        by_id = {row.id: row for row in rows}
+        by_id = {row[0]: row for row in rows}
         return [mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id]
 
     # -- without a location -------------------------------------------------------------------------
 
-    async def _newest(self, criteria: ProductFilter) -> PageResult[Product]:
+    def _newest(self, criteria: ProductFilter) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
         page = criteria.page
-        rows = await self._rows(
+        rows = yield from self._rows(
             f"SELECT p.id FROM products p WHERE 1 = 1{where.sql()} "
             f"ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :skip",
             {**where.params, "limit": page.limit, "skip": page.skip},
         )
-        total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page))
-        return PageResult(await self._load([row[0] for row in rows], None), total)
+        total = yield from self._capped_count(
+            f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
+        )
+        return PageResult((yield from self._load([row[0] for row in rows], None)), total)
 
-    async def _relevance(self, criteria: ProductFilter, terms: list[str]) -> PageResult[Product]:
+    def _relevance(self, criteria: ProductFilter, terms: list[str]) -> Plan[PageResult[Product]]:
         """The newest ``RANK_WINDOW`` matches (all of them when there are fewer), best score first.
 
         The window's size is also the total (capped): results end with the window.
@@ -261,46 +288,44 @@ class ProductSearch:
                 f"WHERE products_fts MATCH :fts{where.sql()} ORDER BY f.rowid DESC LIMIT :window"
             )
             best_first = "score, id"  # bm25 is lower for better matches
-        rows = await self._rows(
+        rows = yield from self._rows(
             f"SELECT id, count(*) OVER () AS matches FROM ({window}) AS recent "
             f"ORDER BY {best_first} LIMIT :limit OFFSET :skip",
             params,
         )
         if rows:
-            total = min(rows[0].matches, total_cap(page))
+            total = min(int(rows[0][1]), total_cap(page))
         else:  # past the last page (or nothing matches)
-            total = int(
-                (await self._session.execute(text(f"SELECT count(*) FROM ({window}) AS recent"), params)).scalar_one()
-            )
-            total = min(total, total_cap(page))
-        return PageResult(await self._load([row[0] for row in rows], None), total)
+            counted = yield from self._rows(f"SELECT count(*) FROM ({window}) AS recent", params)
+            total = min(int(counted[0][0]), total_cap(page))
+        return PageResult((yield from self._load([row[0] for row in rows], None)), total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
 
-    async def _postgres_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
+    def _postgres_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
         wanted = page.skip + page.limit
-        if terms and await self._postgres_text_is_rare(terms):
+        if terms and (yield from self._postgres_text_is_rare(terms)):
             # Few text matches: read them all through the GIN index and rank them here.
             both = self._tsvector_where(where, terms)
             if criteria.radius_km is not None:
                 both.add(_HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km)
-            rows = await self._rows(
+            rows = yield from self._rows(
                 f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{both.sql()}", both.params
             )
             ranked = _ranked_by_distance(rows, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult(await self._load(ids, near), min(len(ranked), total_cap(page)))
+            return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
         where = self._text_where(where, terms)
         if criteria.radius_km is None:
             # Plain nearest-neighbour order: the planner walks the GiST index and checks the filters.
-            ranked, exhausted = await self._postgres_walk(where, near, WHOLE_EARTH_KM, wanted)
+            ranked, exhausted = yield from self._postgres_walk(where, near, WHOLE_EARTH_KM, wanted)
             if exhausted:
                 total = min(len(ranked), total_cap(page))
             else:
-                total = await self._capped_count(
+                total = yield from self._capped_count(
                     f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
                 )
         else:
@@ -311,19 +336,20 @@ class ProductSearch:
             # A walk inside a large box starts slowly, so the box grows from POSTGRES_FIRST_BOX_KM.
             needed = total_cap(page)
             radius = min(POSTGRES_FIRST_BOX_KM, criteria.radius_km)
-            async with self._ordered_gist_scans():
-                while True:
-                    ranked, _ = await self._postgres_walk(where, near, radius, needed)
-                    if len(ranked) >= needed or radius >= criteria.radius_km:
-                        break
-                    radius = min(criteria.radius_km, _next_radius(radius, len(ranked), needed))
+            yield Query("SET LOCAL enable_bitmapscan = off", {}, sets_local=True)
+            while True:
+                ranked, _ = yield from self._postgres_walk(where, near, radius, needed)
+                if len(ranked) >= needed or radius >= criteria.radius_km:
+                    break
+                radius = min(criteria.radius_km, _next_radius(radius, len(ranked), needed))
+            yield Query("SET LOCAL enable_bitmapscan = on", {}, sets_local=True)
             total = min(len(ranked), total_cap(page))
         ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-        return PageResult(await self._load(ids, near), total)
+        return PageResult((yield from self._load(ids, near)), total)
 
-    async def _postgres_walk(
+    def _postgres_walk(
         self, where: _Where, near: GeoPoint, radius_km: float, needed: int
-    ) -> tuple[list[tuple[float, int]], bool]:
+    ) -> Plan[tuple[list[tuple[float, int]], bool]]:
         """Matches within ``radius_km``, nearest first, at least ``needed`` of them when there are that many.
 
         Only the distance is in ORDER BY (a tie-breaker would stop the ordered index walk); rows tied with
@@ -338,7 +364,7 @@ class ProductSearch:
             )
         fetch = needed + 8
         while True:
-            rows = await self._rows(
+            rows = yield from self._rows(
                 f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{walk.sql()} "
                 f"{_NEAREST_FIRST} LIMIT :fetch",
                 {**walk.params, "fetch": fetch},
@@ -354,7 +380,7 @@ class ProductSearch:
             places = {place_of[product_id] for distance, product_id in ranked if distance == boundary}
             if len(places) == 1:
                 ((lat, lon),) = places
-                tied = await self._rows(
+                tied = yield from self._rows(
                     f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{walk.sql()} "
                     "AND p.latitude = :tie_lat AND p.longitude = :tie_lon",
                     {**walk.params, "tie_lat": lat, "tie_lon": lon},
@@ -365,50 +391,41 @@ class ProductSearch:
                 return [item for item in ranked if item[0] <= radius_km], False
             fetch *= 4
 
-    async def _postgres_text_is_rare(self, terms: Sequence[str]) -> bool:
+    def _postgres_text_is_rare(self, terms: Sequence[str]) -> Plan[bool]:
         """At most ``rare_text_matches`` products match the text. The planner's estimate rules out common
         text cheaply (counting a common prefix through GIN costs tens of milliseconds); the count decides."""
         where = self._tsvector_where(_Where(), terms)
         rare = self._tuning.rare_text_matches
-        plan = (
-            await self._session.execute(
-                text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM products p WHERE 1 = 1{where.sql()}"), where.params
-            )
-        ).scalar_one()
+        explained = yield from self._rows(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM products p WHERE 1 = 1{where.sql()}", where.params
+        )
+        plan = explained[0][0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
         if plan[0]["Plan"]["Plan Rows"] > 4 * rare:
             return False
-        return await self._capped_count_where(where, rare + 1) <= rare
+        return (yield from self._capped_count_where(where, rare + 1)) <= rare
 
-    @contextlib.asynccontextmanager
-    async def _ordered_gist_scans(self) -> AsyncIterator[None]:
-        await self._session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        try:
-            yield
-        finally:
-            await self._session.execute(text("SET LOCAL enable_bitmapscan = on"))
-
-    async def _capped_count_where(self, where: _Where, cap: int) -> int:
-        return await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, cap)
+    def _capped_count_where(self, where: _Where, cap: int) -> Plan[int]:
+        return (yield from self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, cap))
 
     # -- SQLite: rare text, or growing boxes --------------------------------------------------------
 
-    async def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> PageResult[Product]:
+    def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
         wanted = page.skip + page.limit
         rare = self._tuning.rare_text_matches
-        text_matches = await self._sqlite_text_matches(terms, rare + 1) if terms else 0
+        text_matches = (yield from self._sqlite_text_matches(terms, rare + 1)) if terms else 0
         if terms and text_matches <= rare:
-            rows = await self._rows(
+            rows = yield from self._rows(
                 "SELECT p.id, p.latitude, p.longitude FROM products p WHERE p.id IN "
                 f"(SELECT rowid FROM products_fts WHERE products_fts MATCH :fts){where.sql()}",
                 {**where.params, "fts": _fts_query(terms)},
             )
             ranked = _ranked_by_distance(rows, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult(await self._load(ids, near), min(len(ranked), total_cap(page)))
+            return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
         filters = where
         where = self._text_where(where, terms)
         limit_km = criteria.radius_km if criteria.radius_km is not None else WHOLE_EARTH_KM
@@ -420,7 +437,7 @@ class ProductSearch:
         while True:
             # Each step reads only the ring between the previous box and this one.
             box = bounding_box(near, radius)
-            rows.extend(await self._box_rows(where, box, inner))
+            rows.extend((yield from self._box_rows(where, box, inner)))
             ranked = _ranked_by_distance(rows, near, radius)
             if len(ranked) >= needed or radius >= limit_km:
                 break
@@ -432,16 +449,18 @@ class ProductSearch:
         elif terms and not filters.clauses and text_matches >= total_cap(page):
             total = total_cap(page)  # the text alone matches that many
         elif terms:
-            total = await self._capped_count(
+            total = yield from self._capped_count(
                 "FROM products_fts f JOIN products p ON p.id = f.rowid WHERE products_fts MATCH :fts" + filters.sql(),
                 {**filters.params, "fts": _fts_query(terms)},
                 total_cap(page),
             )
         else:
-            total = await self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page))
-        return PageResult(await self._load(ids, near), total)
+            total = yield from self._capped_count(
+                f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
+            )
+        return PageResult((yield from self._load(ids, near)), total)
 
-    async def _sqlite_text_matches(self, terms: Sequence[str], limit: int) -> int:
+    def _sqlite_text_matches(self, terms: Sequence[str], limit: int) -> Plan[int]:
         """How many products match the text, counting at most ``limit``.
 
         A prefix query on a long word merges the postings of every word it prefixes before yielding
@@ -449,12 +468,12 @@ class ProductSearch:
         """
         count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
         whole_words = " ".join(f'"{term}"' for term in terms)
-        found = int((await self._session.execute(text(count), {"fts": whole_words, "limit": limit})).scalar_one())
+        found = int((yield Query(count, {"fts": whole_words, "limit": limit}))[0][0])
         if found >= limit:
             return found
-        return int((await self._session.execute(text(count), {"fts": _fts_query(terms), "limit": limit})).scalar_one())
+        return int((yield Query(count, {"fts": _fts_query(terms), "limit": limit}))[0][0])
 
-    async def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Sequence[Any]:
+    def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Plan[Sequence[Any]]:
         """(id, latitude, longitude) of the matches in ``box`` but not in ``inner``."""
         params = {**where.params, **_box_params("", box)}
         source = "products p"
@@ -470,8 +489,10 @@ class ProductSearch:
         if inner is not None:
             conditions += f" AND NOT ({_in_box_sql('inner_', inner)})"
             params.update(_box_params("inner_", inner))
-        return await self._rows(
-            f"SELECT p.id, p.latitude, p.longitude FROM {source} WHERE {conditions}{where.sql()}", params
+        return (
+            yield from self._rows(
+                f"SELECT p.id, p.latitude, p.longitude FROM {source} WHERE {conditions}{where.sql()}", params
+            )
         )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db import mappers
+from adapters.db.catalog import run_on_session
 from adapters.db.product_search import ProductSearch, SearchTuning, escape_like
 from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.errors import Conflict, NotFound
@@ -135,7 +136,7 @@ class SqlSupplierRepository:
 class SqlProductRepository:
     def __init__(self, session: AsyncSession, search_tuning: SearchTuning | None = None) -> None:
         self._session = session
-        self._search = ProductSearch(session, search_tuning)
+        self._search = ProductSearch(session.get_bind().dialect.name == "postgresql", search_tuning)
 
     async def add(self, supplier_id: int, product: NewProduct) -> Product:
         supplier = await self._session.get(SupplierRow, supplier_id)
@@ -191,7 +192,7 @@ class SqlProductRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
-        return await self._search.find(criteria)
+        return await run_on_session(self._session, self._search.find(criteria))
 
 
 class SqlUserRepository:

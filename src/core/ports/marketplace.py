@@ -57,6 +57,17 @@ class ProductRepository(Protocol):
         ``criteria.near`` is given."""
 
 
+class ProductCatalog(Protocol):
+    """The public, read-only catalogue: listing and search outside any unit of work.
+
+    Every call sees every write committed before it started (by any process)."""
+
+    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+        """As ``ProductRepository.find``."""
+
+    async def supplier_exists(self, supplier_id: int) -> bool: ...
+
+
 class UserRepository(Protocol):
     async def add(self, user: NewUser, api_key_hash: str) -> User:
         """Raises ``Conflict(field="email")`` when the email is already registered."""

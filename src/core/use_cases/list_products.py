@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.marketplace import Page, PageResult, Product, ProductFilter
-from core.ports.marketplace import UnitOfWork
+from core.ports.marketplace import ProductCatalog
 from core.use_cases import marketplace_rules as rules
 
 
@@ -17,8 +17,8 @@ def price_range(min_price: int | None, max_price: int | None) -> tuple[int | Non
 
 
 class ListProducts:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, catalog: ProductCatalog) -> None:
+        self._catalog = catalog
 
     async def __call__(
         self,
@@ -35,7 +35,7 @@ class ListProducts:
         low, high = price_range(min_price, max_price)
         if supplier_id is not None:
             rules.existing_id(supplier_id, "Supplier", "supplier_id")
-            if await self._uow.suppliers.get(supplier_id) is None:
+            if not await self._catalog.supplier_exists(supplier_id):
                 raise NotFound(f"Supplier {supplier_id} does not exist", field="supplier_id")
         criteria = ProductFilter(
             category=wanted.lower() if wanted else None,
@@ -45,4 +45,4 @@ class ListProducts:
             supplier_id=supplier_id,
             page=page or Page(),
         )
-        return await self._uow.products.find(criteria)
+        return await self._catalog.find(criteria)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from core.domain.errors import InvalidInput
 from core.domain.marketplace import Page, PageResult, Product, ProductFilter
-from core.ports.marketplace import UnitOfWork
+from core.ports.marketplace import ProductCatalog
 from core.use_cases import marketplace_rules as rules
 from core.use_cases.list_products import price_range
 
@@ -56,8 +56,8 @@ def search_filter(search: ProductSearch) -> ProductFilter:
 
 
 class SearchProducts:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, catalog: ProductCatalog) -> None:
+        self._catalog = catalog
 
     async def __call__(self, search: ProductSearch) -> PageResult[Product]:
-        return await self._uow.products.find(search_filter(search))
+        return await self._catalog.find(search_filter(search))

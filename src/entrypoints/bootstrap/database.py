@@ -10,12 +10,14 @@ from dishka import Provider, Scope, provide
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.db import migrations, seeding
+from adapters.db.catalog import open_catalog
 from adapters.db.engine import create_engine, create_session_factory
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.db.seeding import SeededKey
 from adapters.db.synthetic import load_synthetic
 from core.ports.marketplace import (
     ConversationRepository,
+    ProductCatalog,
     ProductRepository,
     SupplierRepository,
     UnitOfWork,
@@ -56,6 +58,17 @@ class DatabaseProvider(Provider):
                 yield SqlUnitOfWork(session)
 
         return open_unit
+
+    @provide(scope=Scope.APP)
+    async def catalog(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[ProductCatalog]:
+        # Public listing and search read outside any session (adapters.db.catalog).
+        catalog = open_catalog(settings.async_database_url, sessions)
+        try:
+            yield catalog
+        finally:
+            await catalog.close()
 
     @provide(scope=Scope.REQUEST)
     async def session(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

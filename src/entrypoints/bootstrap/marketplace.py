@@ -43,8 +43,9 @@ class MarketplaceProvider(Provider):
     delete_product = provide(DeleteProduct)
     get_product = provide(GetProduct)
     update_supplier = provide(UpdateSupplier)
-    list_products = provide(ListProducts)
-    search_products = provide(SearchProducts)
+    # Read-only over the APP-scoped catalogue: built once, no session per request.
+    list_products = provide(ListProducts, scope=Scope.APP)
+    search_products = provide(SearchProducts, scope=Scope.APP)
     register_user = provide(RegisterUser)
     get_user = provide(GetUser)
     set_ai_access = provide(SetAiAccess)

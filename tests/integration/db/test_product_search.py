@@ -2,19 +2,22 @@
 
 Each strategy (rare text ranked directly, growing bounding boxes / index-ordered walks, with or without
 the SQLite latitude-strip index) must give the same answers; ``SearchTuning`` forces each one on a small
-catalogue. A synthetic catalogue is then checked against a brute-force reference.
+catalogue. Each runs on both drivers of the same plans: the unit of work's session, and the lean read path
+of the public routes (``adapters.db.catalog``: sqlite3 in a worker thread, asyncpg). A synthetic catalogue
+is then checked against a brute-force reference.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.db.catalog import SQLITE_INLINE_BUDGET_S, open_catalog
 from adapters.db.product_search import SearchTuning, total_cap
 from adapters.db.repositories import SqlProductRepository, SqlSupplierRepository
 from adapters.db.synthetic import CITIES, load_synthetic
@@ -117,8 +120,15 @@ class Catalogue:
         return [by_id[p.id] for p in products]
 
 
-@pytest.fixture(params=list(TUNINGS))
-async def catalogue(request: pytest.FixtureRequest, sessions: async_sessionmaker[AsyncSession]) -> Catalogue:
+# "catalog-in-thread": a zero inline budget moves every SQLite plan to a worker thread after its first
+# statement or in the middle of it (SQLite's progress handler interrupts it; it runs again there).
+DRIVERS = ("session", "catalog", "catalog-in-thread")
+
+
+@pytest.fixture(params=[(tuning, driver) for tuning in TUNINGS for driver in DRIVERS], ids="-".join)
+async def catalogue(
+    request: pytest.FixtureRequest, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Catalogue]:
     ids: dict[str, int] = {}
     async with sessions() as session:
         suppliers = SqlSupplierRepository(session)
@@ -137,13 +147,25 @@ async def catalogue(request: pytest.FixtureRequest, sessions: async_sessionmaker
             )
             ids[key] = product.id
         await session.commit()
-    tuning = TUNINGS[request.param]
+    tuning_name, driver = request.param
+    tuning = TUNINGS[tuning_name]
+    if driver.startswith("catalog"):
+        if driver == "catalog-in-thread" and engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        budget = 0.0 if driver == "catalog-in-thread" else SQLITE_INLINE_BUDGET_S
+        url = engine.url.render_as_string(hide_password=False)
+        catalog = open_catalog(url, sessions, tuning=tuning, sqlite_inline_budget_s=budget)
+        try:
+            yield Catalogue(ids, catalog.find)
+        finally:
+            await catalog.close()
+        return
 
     async def find(criteria: ProductFilter) -> PageResult[Product]:
         async with sessions() as session:
             return await SqlProductRepository(session, tuning).find(criteria)
 
-    return Catalogue(ids, find)
+    yield Catalogue(ids, find)
 
 
 async def keys(catalogue: Catalogue, **criteria: object) -> list[str]:
@@ -254,6 +276,19 @@ async def test_synthetic_catalogue_matches_a_brute_force_reference(
                 )
             )
         ).all()
+    url = engine.url.render_as_string(hide_password=False)
+    catalogs = [open_catalog(url, sessions, tuning=tuning) for tuning in TUNINGS.values()]
+    catalogs += [open_catalog(url, sessions, tuning=tuning, sqlite_inline_budget_s=0.0) for tuning in TUNINGS.values()]
+    try:
+        await _compare_with_reference(rows, sessions, catalogs)
+        if engine.dialect.name == "sqlite":
+            assert all(catalog.plans_moved_to_thread > 0 for catalog in catalogs[len(TUNINGS) :])
+    finally:
+        for catalog in catalogs:
+            await catalog.close()
+
+
+async def _compare_with_reference(rows: list, sessions: async_sessionmaker[AsyncSession], catalogs: list) -> None:
     rng = random.Random(3)
     for _ in range(25):
         city = rng.choice(CITIES)
@@ -267,12 +302,13 @@ async def test_synthetic_catalogue_matches_a_brute_force_reference(
             page=Page(rng.choice([0, 0, 5, 120]), 10),
         )
         expected = _reference(rows, criteria)
-        for tuning in TUNINGS.values():
+        for tuning, catalog in zip([*TUNINGS.values(), *TUNINGS.values()], catalogs, strict=True):
             async with sessions() as session:
-                result = await SqlProductRepository(session, tuning).find(criteria)
+                on_session = await SqlProductRepository(session, tuning).find(criteria)
             wanted = expected[criteria.page.skip : criteria.page.skip + criteria.page.limit]
-            assert [p.id for p in result.items] == [pid for _, pid in wanted], (criteria, tuning)
-            assert result.total == min(len(expected), total_cap(criteria.page)), (criteria, tuning)
+            assert [p.id for p in on_session.items] == [pid for _, pid in wanted], (criteria, tuning)
+            assert on_session.total == min(len(expected), total_cap(criteria.page)), (criteria, tuning)
+            assert await catalog.find(criteria) == on_session, (criteria, tuning)  # the same products, field by field
 
 
 def _reference(rows: list, criteria: ProductFilter) -> list[tuple[float, int]]:

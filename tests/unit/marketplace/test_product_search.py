@@ -12,7 +12,7 @@ from core.use_cases.authenticate import Access
 from core.use_cases.list_products import ListProducts
 from core.use_cases.search_products import ProductSearch, SearchProducts, search_filter
 from core.use_cases.update_product import UpdateProduct
-from tests.fakes.marketplace import FakeUnitOfWork
+from tests.fakes.marketplace import FakeProductCatalog, FakeUnitOfWork
 from tests.unit.marketplace.builders import (
     BANDUNG,
     JAKARTA,
@@ -62,7 +62,7 @@ async def catalogue() -> FakeUnitOfWork:
 
 
 async def search(uow: FakeUnitOfWork, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
-    return [p.name for p in (await SearchProducts(uow)(ProductSearch(**kwargs))).items]
+    return [p.name for p in (await SearchProducts(FakeProductCatalog(uow))(ProductSearch(**kwargs))).items]
 
 
 async def test_every_word_must_match_in_any_order_and_case(catalogue: FakeUnitOfWork) -> None:
@@ -86,7 +86,9 @@ async def test_best_text_match_first_without_a_location(catalogue: FakeUnitOfWor
 
 
 async def test_nearest_first_with_haversine_distances(catalogue: FakeUnitOfWork) -> None:
-    result = await SearchProducts(catalogue)(ProductSearch(q="laptop", user_lat=-6.2088, user_lon=106.8456))
+    result = await SearchProducts(FakeProductCatalog(catalogue))(
+        ProductSearch(q="laptop", user_lat=-6.2088, user_lon=106.8456)
+    )
     assert [p.city for p in result.items] == ["Jakarta", "Jakarta Selatan", "Bandung", "Surabaya"]
     for product in result.items:
         assert product.distance_km == pytest.approx(haversine_km(JAKARTA, product.location))
@@ -117,7 +119,7 @@ async def test_price_and_category_filters(catalogue: FakeUnitOfWork) -> None:
 
 
 async def test_search_pages_and_counts(catalogue: FakeUnitOfWork) -> None:
-    result = await SearchProducts(catalogue)(ProductSearch(q="laptop", page=Page(skip=1, limit=2)))
+    result = await SearchProducts(FakeProductCatalog(catalogue))(ProductSearch(q="laptop", page=Page(skip=1, limit=2)))
     assert result.total == 4
     assert len(result.items) == 2
 
@@ -173,7 +175,7 @@ def test_search_translation() -> None:
 
 
 async def test_list_products_newest_first_with_filters(catalogue: FakeUnitOfWork) -> None:
-    listed = await ListProducts(catalogue)(category="laptop", min_price=11_000_000)
+    listed = await ListProducts(FakeProductCatalog(catalogue))(category="laptop", min_price=11_000_000)
     assert [p.name for p in listed.items] == [
         "Laptop Gaming Jakarta Selatan",
         "Laptop Gaming Surabaya",
@@ -189,12 +191,12 @@ async def test_list_products_hides_unavailable_unless_asked(catalogue: FakeUnitO
     await keyed(UpdateProduct(catalogue), catalogue, Access.SUPPLIER)(
         shop.api_key, product.id, ProductChanges(is_available=False)
     )
-    assert product.id not in [p.id for p in (await ListProducts(catalogue)()).items]
-    everything = await ListProducts(catalogue)(available_only=False)
+    assert product.id not in [p.id for p in (await ListProducts(FakeProductCatalog(catalogue))()).items]
+    everything = await ListProducts(FakeProductCatalog(catalogue))(available_only=False)
     assert product.id in [p.id for p in everything.items]
 
 
 async def test_list_products_rejects_crossed_prices(catalogue: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidInput) as raised:
-        await ListProducts(catalogue)(min_price=5, max_price=1)
+        await ListProducts(FakeProductCatalog(catalogue))(min_price=5, max_price=1)
     assert raised.value.field == "min_price"

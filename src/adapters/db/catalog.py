@@ -1,0 +1,303 @@
+"""Running search plans (``adapters.db.product_search.Plan``), and the lean read path of the catalogue.
+
+The public product listing and search (``core.ports.marketplace.ProductCatalog``) do not need a
+unit of work: each call runs one plan on a connection of its own, without the ORM session.
+
+* SQLite: the plan runs on a plain ``sqlite3`` connection inside one read transaction, on the event
+  loop's thread while it is quick, in a worker thread once it has taken ``SQLITE_INLINE_BUDGET_S``
+  (no thread hop per statement, no ORM; see ``SqliteCatalog``).
+* PostgreSQL: the plan's statements go straight to an asyncpg pool (``:name`` parameters become
+  ``$n``); no transaction unless the plan sets a ``SET LOCAL``, and no reset query when a connection
+  goes back to the pool (a read leaves nothing behind; an open transaction is rolled back).
+
+Each call starts after every write committed before it, in any process: nothing is cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import sqlite3
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import TextClause
+
+from adapters.db.product_search import Plan, ProductSearch, Query, SearchTuning
+from core.domain.marketplace import PageResult, Product, ProductFilter
+
+T = TypeVar("T")
+
+SQLITE_READ_THREADS = 4
+SQLITE_INLINE_BUDGET_S = 0.002
+SQLITE_PROGRESS_STEPS = 1000  # SQLite VM steps between two looks at the clock
+POSTGRES_READ_CONNECTIONS = 10
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _text(sql: str) -> TextClause:
+    return text(sql)
+
+
+async def run_on_session(session: AsyncSession, plan: Plan[T]) -> T:
+    """The plan inside the session's transaction (a unit of work reading what it wrote)."""
+    try:
+        query = next(plan)
+        while True:
+            result = await session.execute(_text(query.sql), query.params)
+            query = plan.send(result.all() if result.returns_rows else [])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    finally:
+        plan.close()
+
+
+def sqlite_database_path(async_url: str) -> str | None:
+    """The file of a ``sqlite+aiosqlite:///`` URL; None for an in-memory database."""
+    database = make_url(async_url).database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return database
+
+
+class SqliteCatalog:
+    """Plans on a small pool of ``sqlite3`` connections: inline first, in a worker thread when slow.
+
+    A plan starts on the event loop's thread (a search on the demo catalogue takes well under a
+    millisecond, less than a thread hop and its GIL hand-over cost). When it has run for
+    ``inline_budget_s``, SQLite's progress handler interrupts the statement at hand and the rest of
+    the plan, from that statement on, runs in a worker thread (sqlite3 releases the GIL while it
+    steps), so a slow search on a large catalogue never holds the loop for longer than the budget.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        threads: int = SQLITE_READ_THREADS,
+        inline_budget_s: float = SQLITE_INLINE_BUDGET_S,
+        tuning: SearchTuning | None = None,
+    ) -> None:
+        self._path = path
+        self._search = ProductSearch(postgres=False, tuning=tuning)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="catalog-read")
+        self._budget = inline_budget_s
+        self._free: list[sqlite3.Connection] = []
+        self._all: list[sqlite3.Connection] = []
+        self.plans_moved_to_thread = 0
+
+    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+        return await self._run(self._search.find(criteria))
+
+    async def supplier_exists(self, supplier_id: int) -> bool:
+        return await self._run(ProductSearch.supplier_exists(supplier_id))
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        for connection in self._all:
+            connection.close()
+        self._all.clear()
+        self._free.clear()
+
+    async def _run(self, plan: Plan[T]) -> T:
+        connection = self._free.pop() if self._free else self._open()
+        run = _SqlitePlanRun(connection, plan)
+        in_thread: asyncio.Future[bool] | None = None
+        try:
+            deadline = time.perf_counter() + self._budget
+            connection.set_progress_handler(lambda: time.perf_counter() > deadline, SQLITE_PROGRESS_STEPS)
+            try:
+                finished = run.step(deadline)
+            finally:
+                connection.set_progress_handler(None, 0)
+            if not finished:
+                self.plans_moved_to_thread += 1
+                in_thread = asyncio.get_running_loop().run_in_executor(self._executor, run.step, None)
+                await asyncio.shield(in_thread)
+            return run.result  # type: ignore[no-any-return]
+        finally:
+            if in_thread is not None and not in_thread.done():
+                # Cancelled while the thread still uses the connection: give it back once the thread is done.
+                in_thread.add_done_callback(lambda done: self._release(run, connection, done))
+            else:
+                self._release(run, connection)
+
+    def _release(
+        self, run: _SqlitePlanRun, connection: sqlite3.Connection, abandoned: asyncio.Future[bool] | None = None
+    ) -> None:
+        if abandoned is not None and not abandoned.cancelled():
+            abandoned.exception()  # nobody awaits it any more
+        run.close()
+        self._free.append(connection)
+
+    def _open(self) -> sqlite3.Connection:
+        # The engine's pragmas (adapters.db.engine) for reading; WAL is the database's own setting.
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA cache_size=-65536")
+        connection.execute("PRAGMA query_only=ON")
+        self._all.append(connection)
+        return connection
+
+
+class _SqlitePlanRun:
+    """One plan on one connection, inside one read transaction (one snapshot for all its statements)."""
+
+    def __init__(self, connection: sqlite3.Connection, plan: Plan[Any]) -> None:
+        self._connection = connection
+        self._plan = plan
+        self._pending: Query | None = None
+        self.result: Any = None
+
+    def step(self, deadline: float | None) -> bool:
+        """Run the plan on; False when ``deadline`` passed first (``step`` again to go on)."""
+        try:
+            if self._pending is None:
+                self._connection.execute("BEGIN")
+                self._pending = next(self._plan)
+            while True:
+                query = self._pending
+                try:
+                    rows = self._connection.execute(query.sql, query.params).fetchall()
+                except sqlite3.OperationalError as error:
+                    if deadline is not None and str(error) == "interrupted" and self._connection.in_transaction:
+                        return False  # the budget's interrupt: the same statement runs again, elsewhere
+                    raise
+                self._pending = self._plan.send(rows)
+                if deadline is not None and time.perf_counter() > deadline:
+                    return False
+        except StopIteration as done:
+            self.result = done.value
+            return True
+
+    def close(self) -> None:
+        self._plan.close()
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+
+
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAMED_PARAMETER.sub(number, sql), tuple(names)
+
+
+_positional_cached = functools.lru_cache(maxsize=1024)(_positional)
+
+
+async def _no_reset(_connection: Any) -> None:
+    """Reads leave no session state (asyncpg still rolls back an open transaction)."""
+
+
+class PostgresCatalog:
+    """Plans on an asyncpg pool of the same database."""
+
+    def __init__(
+        self, dsn: str, *, max_connections: int = POSTGRES_READ_CONNECTIONS, tuning: SearchTuning | None = None
+    ) -> None:
+        self._dsn = dsn
+        self._max_connections = max_connections
+        self._search = ProductSearch(postgres=True, tuning=tuning)
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    @classmethod
+    def from_async_url(cls, async_url: str, **options: Any) -> PostgresCatalog:
+        url = make_url(async_url).set(drivername="postgresql")
+        return cls(url.render_as_string(hide_password=False), **options)
+
+    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+        return await self._run(self._search.find(criteria))
+
+    async def supplier_exists(self, supplier_id: int) -> bool:
+        return await self._run(ProductSearch.supplier_exists(supplier_id))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _open(self) -> Any:
+        import asyncpg
+
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=self._max_connections, reset=_no_reset
+                )
+        return self._pool
+
+    async def _run(self, plan: Plan[T]) -> T:
+        pool = self._pool or await self._open()
+        async with pool.acquire() as connection:
+            transaction = None
+            try:
+                query: Query = next(plan)
+                while True:
+                    if query.sets_local and transaction is None:
+                        transaction = connection.transaction(readonly=True)
+                        await transaction.start()
+                    sql, names = _positional_cached(query.sql)
+                    arguments = [query.params[name] for name in names]
+                    if query.sets_local:
+                        await connection.execute(sql, *arguments)
+                        rows: Sequence[Any] = []
+                    else:
+                        rows = await connection.fetch(sql, *arguments)
+                    query = plan.send(rows)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            finally:
+                plan.close()
+                if transaction is not None:
+                    await transaction.rollback()
+
+
+class SessionCatalog:
+    """Plans on a fresh session each (an in-memory SQLite database has no second connection)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, postgres: bool, tuning: SearchTuning | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._search = ProductSearch(postgres=postgres, tuning=tuning)
+
+    async def find(self, criteria: ProductFilter) -> PageResult[Product]:
+        async with self._sessions() as session:
+            return await run_on_session(session, self._search.find(criteria))
+
+    async def supplier_exists(self, supplier_id: int) -> bool:
+        async with self._sessions() as session:
+            return await run_on_session(session, ProductSearch.supplier_exists(supplier_id))
+
+    async def close(self) -> None:
+        return None
+
+
+def open_catalog(
+    async_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tuning: SearchTuning | None = None,
+    sqlite_inline_budget_s: float = SQLITE_INLINE_BUDGET_S,
+) -> SqliteCatalog | PostgresCatalog | SessionCatalog:
+    """The lean read path that fits the database (``close()`` it when done)."""
+    if async_url.startswith("postgresql"):
+        return PostgresCatalog.from_async_url(async_url, tuning=tuning)
+    path = sqlite_database_path(async_url)
+    if path is None:
+        return SessionCatalog(sessions, postgres=False, tuning=tuning)
+    return SqliteCatalog(path, tuning=tuning, inline_budget_s=sqlite_inline_budget_s)
