@@ -1,11 +1,15 @@
 """Throughput and latency of the API read path on the demo data, as `make run` serves it.
 
 Starts `marketplace serve --seed-if-empty` on a fresh SQLite file (or `--database-url`) on a free port,
-then drives it for `--seconds` per route with `--connections` keep-alive HTTP/1.1 connections from a
-small asyncio client in another process (like wrk: each connection sends its next request as soon as
-the previous answer arrived). Prints requests/s, p50 and p99 per route.
+then drives it for `--seconds` per route with `--connections` keep-alive HTTP/1.1 connections: with
+`wrk` when it is on PATH (as the issue measures), otherwise with a small asyncio client in this process
+(like wrk: each connection sends its next request as soon as the previous answer arrived; it costs the
+server CPU on a small machine, so its figures are lower). Prints requests/s, p50 and p99 per route,
+`GET /health` on the same server as the baseline (the ratio to it means something on a loaded
+machine), the ratio to the original project's 205 req/s, and the load average.
 
-    python bench/api.py                          # 8 connections, 10 s per route
+    python bench/api.py                          # one process (`make run`), 8 connections, 10 s per route
+    python bench/api.py --workers 2              # WEB_CONCURRENCY=2 (--role api, Redis streams)
     python bench/api.py --connections 8 --seconds 20
     python bench/api.py --database-url postgresql://postgres@127.0.0.1:5432/bench_api
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -25,12 +31,20 @@ import urllib.request
 from pathlib import Path
 
 ROUTES = {
-    "search, text + nearest": (
+    "search, text+price+nearest": (
         "/api/products/search?q=laptop+gaming&user_lat=-6.2088&user_lon=106.8456&max_price=15000000"
     ),
     "search, text": "/api/products/search?q=laptop",
+    "search, category+nearest": (
+        "/api/products/search?category=laptop&min_price=5000000&user_lat=-6.2088&user_lon=106.8456"
+    ),
     "list by category and price": "/api/products?category=laptop&min_price=5000000&max_price=20000000",
 }
+BASELINE = ("GET /health (baseline)", "/health")
+ORIGINAL_RPS = 205.0  # the original project's search, as issue 13 quotes it
+# WEB_CONCURRENCY > 1 is run as docs/deployment.md scales the API: --role api (no model in each worker),
+# streams in Redis; the routes measured here never call the engine, so LLM_BASE_URL need not answer.
+WORKER_ENV = {"MARKETPLACE_ROLE": "api", "SESSION_STORE": "redis", "LLM_BASE_URL": "http://127.0.0.1:9/v1"}
 
 
 def free_port() -> int:
@@ -76,6 +90,22 @@ async def drive(port: int, path: str, connections: int, seconds: float) -> tuple
     return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000, sum(errors)
 
 
+def _wrk_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def drive_wrk(wrk: str, port: int, path: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
+    """wrk's own figures: requests/s, p50 and p99 (ms), and the answers that were not 2xx/3xx."""
+    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _wrk_ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _wrk_ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rate, p50, p99, int(failed.group(1)) if failed else 0
+
+
 def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,6 +124,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="WEB_CONCURRENCY (default 1, as `make run`)")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every route this many times")
+    parser.add_argument("--python-client", action="store_true", help="the asyncio client even when wrk exists")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
     port = free_port()
@@ -101,24 +134,53 @@ def main() -> int:
         "DATABASE_URL": args.database_url or f"sqlite:///{folder / 'bench.db'}",
         "LOG_LEVEL": "WARNING",
         "SESSIONS_DB_PATH": str(folder / "sessions.db"),
+        "WEB_CONCURRENCY": str(args.workers),
     }
+    if args.workers > 1:
+        env |= WORKER_ENV
     src = Path(__file__).resolve().parents[1] / "src"
     env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
     command = [sys.executable, "-m", "entrypoints.cli.main", "serve", "--seed-if-empty", "--port", str(port)]
+    wrk = None if args.python_client else shutil.which("wrk")
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready(port, server)
-        print(f"{args.connections} connections, {args.seconds:g} s per route, demo data, {env['DATABASE_URL']}")
-        print(f"{'route':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8}")
-        for name, path in ROUTES.items():
-            warm_up(port, path)
-            rate, p50, p99, errors = asyncio.run(drive(port, path, args.connections, args.seconds))
-            print(f"{name:<30} {rate:>8.0f} {p50:>8.2f} {p99:>8.2f} {errors:>8}")
-        print("targets: >= 2,000 req/s with p99 < 25 ms (the original project: 205 req/s)")
+        how = f"WEB_CONCURRENCY={args.workers}" + (" --role api" if args.workers > 1 else " (as `make run`)")
+        client = "wrk" if wrk else "the asyncio client"
+        print(f"{how}, {args.connections} connections ({client}), {args.seconds:g} s per route, demo data")
+        print(f"database: {env['DATABASE_URL']}; {os.cpu_count()} CPUs; load average {_load()} at the start")
+        header = f"{'route':<28} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'/health':>7} {'x 205':>6}"
+        print(header + "  load")
+        for _ in range(args.rounds):
+            baseline = _measure(wrk, port, BASELINE[1], args)
+            print(_line(BASELINE[0], baseline, baseline[0]))
+            for name, path in ROUTES.items():
+                print(_line(name, _measure(wrk, port, path, args), baseline[0]))
+        print("targets: >= 2,000 req/s with p99 < 25 ms at 8 connections (x 205: the original project's 205 req/s)")
     finally:
         server.terminate()
         server.wait(timeout=30)
     return 0
+
+
+def _measure(wrk: str | None, port: int, path: str, args: argparse.Namespace) -> tuple[float, float, float, int]:
+    warm_up(port, path)
+    if wrk:
+        return drive_wrk(wrk, port, path, args.connections, args.seconds)
+    return asyncio.run(drive(port, path, args.connections, args.seconds))
+
+
+def _line(name: str, figures: tuple[float, float, float, int], health_rate: float) -> str:
+    rate, p50, p99, errors = figures
+    ratio = rate / health_rate if health_rate else 0.0
+    return (
+        f"{name:<28} {rate:>7.0f} {p50:>7.2f} {p99:>7.2f} {errors:>7} {ratio:>7.2f} {rate / ORIGINAL_RPS:>6.1f}"
+        f"  {_load()}"
+    )
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

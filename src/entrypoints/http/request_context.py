@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,7 +36,7 @@ def accepted_request_id(raw: bytes | None) -> str:
     """The caller's id when printable ASCII of at most 128 characters; otherwise a new one."""
     if raw and len(raw) <= MAX_REQUEST_ID_LENGTH and all(0x20 <= b <= 0x7E for b in raw):
         return raw.decode("ascii")
-    return uuid.uuid4().hex
+    return f"{random.getrandbits(128):032x}"  # unique enough for tracing; a tenth of uuid4's cost
 
 
 def request_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
