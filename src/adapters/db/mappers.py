@@ -105,40 +105,26 @@ def _utc(value: datetime.datetime | str) -> datetime.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
+PRODUCT_SQL_WIDTH = 15  # columns in PRODUCT_SQL_COLUMNS; a query may add its own after them
+
+
 def product_from_sql(row: Sequence[Any], near: GeoPoint | None) -> Product:
-    """A row of ``PRODUCT_SQL_COLUMNS``, in that order (a plain tuple from any driver)."""
-    (
-        product_id,
-        supplier_id,
-        supplier_name,
-        name,
-        description,
-        price,
-        stock_quantity,
-        category,
-        tags,
-        sku,
-        is_available,
-        created_at,
-        city,
-        latitude,
-        longitude,
-    ) = row
-    location = GeoPoint(latitude, longitude)
+    """A row that starts with ``PRODUCT_SQL_COLUMNS``, in that order (a plain tuple from any driver)."""
+    location = GeoPoint(row[13], row[14])
     return Product(
-        id=product_id,
-        supplier_id=supplier_id,
-        supplier_name=supplier_name,
-        name=name,
-        description=description,
-        price=price,
-        stock_quantity=stock_quantity,
-        category=category,
-        tags=tags,
-        sku=sku,
-        is_available=bool(is_available),
-        created_at=_utc(created_at),
-        city=city,
+        id=row[0],
+        supplier_id=row[1],
+        supplier_name=row[2],
+        name=row[3],
+        description=row[4],
+        price=row[5],
+        stock_quantity=row[6],
+        category=row[7],
+        tags=row[8],
+        sku=row[9],
+        is_available=bool(row[10]),
+        created_at=_utc(row[11]),
+        city=row[12],
         location=location,
         distance_km=haversine_km(near, location) if near is not None else None,
     )

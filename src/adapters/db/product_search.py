@@ -108,6 +108,12 @@ class _Where:
     def copy(self) -> _Where:
         return _Where(list(self.clauses), dict(self.params))
 
+    def as_flag(self) -> str:
+        """1 where every condition holds, else 0 (WHERE's own semantics: NULL is not a match)."""
+        if not self.clauses:
+            return "1"
+        return "CASE WHEN " + " AND ".join(f"({clause})" for clause in self.clauses) + " THEN 1 ELSE 0 END"
+
 
 def _filters(criteria: ProductFilter) -> _Where:
     where = _Where()
@@ -206,7 +212,7 @@ class ProductSearch:
 
     @staticmethod
     def _capped_count(from_where: str, params: Mapping[str, Any], cap: int) -> Plan[int]:
-        rows = yield Query(f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped", params)
+        rows = yield Query(_capped_count_sql(from_where, cap), params)
         return int(rows[0][0])
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
@@ -254,15 +260,21 @@ class ProductSearch:
     def _newest(self, criteria: ProductFilter) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
         page = criteria.page
+        counted = _capped_count_sql(f"FROM products p WHERE 1 = 1{where.sql()}", total_cap(page))
+        # One statement: the page's ids through the filters' indexes, their rows, and the capped total.
         rows = yield from self._rows(
+            f"SELECT {mappers.PRODUCT_SQL_COLUMNS}, ({counted}) AS total FROM ("
             f"SELECT p.id FROM products p WHERE 1 = 1{where.sql()} "
-            f"ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :skip",
+            "ORDER BY p.created_at DESC, p.id DESC LIMIT :limit OFFSET :skip"
+            ") AS page_ids JOIN products p ON p.id = page_ids.id JOIN suppliers s ON s.id = p.supplier_id "
+            "ORDER BY p.created_at DESC, p.id DESC",
             {**where.params, "limit": page.limit, "skip": page.skip},
         )
-        total = yield from self._capped_count(
-            f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
-        )
-        return PageResult((yield from self._load([row[0] for row in rows], None)), total)
+        if rows:
+            total = int(rows[0][mappers.PRODUCT_SQL_WIDTH])
+        else:  # past the last page (or nothing matches)
+            total = int((yield from self._rows(counted, where.params))[0][0])
+        return PageResult([mappers.product_from_sql(row, None) for row in rows], total)
 
     def _relevance(self, criteria: ProductFilter, terms: list[str]) -> Plan[PageResult[Product]]:
         """The newest ``RANK_WINDOW`` matches (all of them when there are fewer), best score first.
@@ -280,6 +292,7 @@ class ProductSearch:
                 "ORDER BY p.id DESC LIMIT :window"
             )
             best_first = "score DESC, id"
+            outer_order = "ranked.score DESC, ranked.id"
         else:
             params["fts"] = _fts_query(terms)
             source = "products_fts f JOIN products p ON p.id = f.rowid" if where.clauses else "products_fts f"
@@ -288,17 +301,22 @@ class ProductSearch:
                 f"WHERE products_fts MATCH :fts{where.sql()} ORDER BY f.rowid DESC LIMIT :window"
             )
             best_first = "score, id"  # bm25 is lower for better matches
+            outer_order = "ranked.score, ranked.id"
+        # One statement: the page of the ranked window, with its rows and the window's size.
         rows = yield from self._rows(
-            f"SELECT id, count(*) OVER () AS matches FROM ({window}) AS recent "
-            f"ORDER BY {best_first} LIMIT :limit OFFSET :skip",
+            f"SELECT {mappers.PRODUCT_SQL_COLUMNS}, ranked.matches FROM ("
+            f"SELECT id, score, count(*) OVER () AS matches FROM ({window}) AS recent "
+            f"ORDER BY {best_first} LIMIT :limit OFFSET :skip"
+            ") AS ranked JOIN products p ON p.id = ranked.id JOIN suppliers s ON s.id = p.supplier_id "
+            f"ORDER BY {outer_order}",
             params,
         )
         if rows:
-            total = min(int(rows[0][1]), total_cap(page))
+            total = min(int(rows[0][mappers.PRODUCT_SQL_WIDTH]), total_cap(page))
         else:  # past the last page (or nothing matches)
             counted = yield from self._rows(f"SELECT count(*) FROM ({window}) AS recent", params)
             total = min(int(counted[0][0]), total_cap(page))
-        return PageResult((yield from self._load([row[0] for row in rows], None)), total)
+        return PageResult([mappers.product_from_sql(row, None) for row in rows], total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
 
@@ -307,15 +325,12 @@ class ProductSearch:
         where.params.update(near_lat=near.latitude, near_lon=near.longitude)
         page = criteria.page
         wanted = page.skip + page.limit
-        if terms and (yield from self._postgres_text_is_rare(terms)):
-            # Few text matches: read them all through the GIN index and rank them here.
-            both = self._tsvector_where(where, terms)
-            if criteria.radius_km is not None:
-                both.add(_HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=criteria.radius_km)
-            rows = yield from self._rows(
-                f"SELECT p.id, p.latitude, p.longitude FROM products p WHERE 1 = 1{both.sql()}", both.params
-            )
-            ranked = _ranked_by_distance(rows, near, criteria.radius_km)
+        rare_matches = (
+            (yield from self._postgres_rare_text_matches(terms, where, criteria.radius_km)) if terms else None
+        )
+        if rare_matches is not None:
+            # Few text matches: all of them were read through the GIN index; rank them here.
+            ranked = _ranked_by_distance(rare_matches, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
             return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
         where = self._text_where(where, terms)
@@ -391,22 +406,36 @@ class ProductSearch:
                 return [item for item in ranked if item[0] <= radius_km], False
             fetch *= 4
 
-    def _postgres_text_is_rare(self, terms: Sequence[str]) -> Plan[bool]:
-        """At most ``rare_text_matches`` products match the text. The planner's estimate rules out common
-        text cheaply (counting a common prefix through GIN costs tens of milliseconds); the count decides."""
-        where = self._tsvector_where(_Where(), terms)
+    def _postgres_rare_text_matches(
+        self, terms: Sequence[str], filters: _Where, radius_km: float | None
+    ) -> Plan[list[Any] | None]:
+        """(id, latitude, longitude) of the products matching the text and ``filters`` (and within
+        ``radius_km``) when at most ``rare_text_matches`` products match the text; None otherwise.
+
+        The planner's estimate rules out common text cheaply (reading a common prefix through GIN costs
+        tens of milliseconds); then one statement reads up to one more than that many text matches, each
+        with whether the other filters hold.
+        """
+        text_only = self._tsvector_where(_Where(), terms)
         rare = self._tuning.rare_text_matches
         explained = yield from self._rows(
-            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM products p WHERE 1 = 1{where.sql()}", where.params
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM products p WHERE 1 = 1{text_only.sql()}", text_only.params
         )
         plan = explained[0][0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
         if plan[0]["Plan"]["Plan Rows"] > 4 * rare:
-            return False
-        return (yield from self._capped_count_where(where, rare + 1)) <= rare
-
-    def _capped_count_where(self, where: _Where, cap: int) -> Plan[int]:
-        return (yield from self._capped_count(f"FROM products p WHERE 1 = 1{where.sql()}", where.params, cap))
+            return None
+        others = filters.copy()
+        if radius_km is not None:
+            others.add(_HAVERSINE_SQL.format(r=EARTH_RADIUS_KM) + " <= :radius_km", radius_km=radius_km)
+        rows = yield from self._rows(
+            f"SELECT p.id, p.latitude, p.longitude, {others.as_flag()} AS keep FROM products p "
+            f"WHERE 1 = 1{text_only.sql()} LIMIT :rare_limit",
+            {**others.params, **text_only.params, "rare_limit": rare + 1},
+        )
+        if len(rows) > rare:
+            return None
+        return [row[:3] for row in rows if row[3]]
 
     # -- SQLite: rare text, or growing boxes --------------------------------------------------------
 
@@ -416,14 +445,9 @@ class ProductSearch:
         page = criteria.page
         wanted = page.skip + page.limit
         rare = self._tuning.rare_text_matches
-        text_matches = (yield from self._sqlite_text_matches(terms, rare + 1)) if terms else 0
-        if terms and text_matches <= rare:
-            rows = yield from self._rows(
-                "SELECT p.id, p.latitude, p.longitude FROM products p WHERE p.id IN "
-                f"(SELECT rowid FROM products_fts WHERE products_fts MATCH :fts){where.sql()}",
-                {**where.params, "fts": _fts_query(terms)},
-            )
-            ranked = _ranked_by_distance(rows, near, criteria.radius_km)
+        text_matches, rare_matches = (yield from self._sqlite_text_matches(terms, where, rare)) if terms else (0, None)
+        if rare_matches is not None:
+            ranked = _ranked_by_distance(rare_matches, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
             return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
         filters = where
@@ -460,18 +484,30 @@ class ProductSearch:
             )
         return PageResult((yield from self._load(ids, near)), total)
 
-    def _sqlite_text_matches(self, terms: Sequence[str], limit: int) -> Plan[int]:
-        """How many products match the text, counting at most ``limit``.
+    def _sqlite_text_matches(
+        self, terms: Sequence[str], filters: _Where, rare: int
+    ) -> Plan[tuple[int, list[Any] | None]]:
+        """How many products match the text (counting at most ``rare + 1``) and, when at most ``rare``
+        do, (id, latitude, longitude) of those that also match ``filters``.
 
         A prefix query on a long word merges the postings of every word it prefixes before yielding
-        anything, while whole words stream: when the whole words alone reach ``limit``, so do the prefixes.
+        anything, while whole words stream: when the whole words alone reach the limit, so do the prefixes.
+        Otherwise one statement reads the prefix matches, each with whether the filters hold.
         """
+        limit = rare + 1
         count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
         whole_words = " ".join(f'"{term}"' for term in terms)
         found = int((yield Query(count, {"fts": whole_words, "limit": limit}))[0][0])
         if found >= limit:
-            return found
-        return int((yield Query(count, {"fts": _fts_query(terms), "limit": limit}))[0][0])
+            return found, None
+        rows = yield from self._rows(
+            f"SELECT p.id, p.latitude, p.longitude, {filters.as_flag()} AS keep FROM products p WHERE p.id IN "
+            "(SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)",
+            {**filters.params, "fts": _fts_query(terms), "limit": limit},
+        )
+        if len(rows) > rare:
+            return len(rows), None
+        return len(rows), [row[:3] for row in rows if row[3]]
 
     def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Plan[Sequence[Any]]:
         """(id, latitude, longitude) of the matches in ``box`` but not in ``inner``."""
@@ -494,6 +530,10 @@ class ProductSearch:
                 f"SELECT p.id, p.latitude, p.longitude FROM {source} WHERE {conditions}{where.sql()}", params
             )
         )
+
+
+def _capped_count_sql(from_where: str, cap: int) -> str:
+    return f"SELECT count(*) FROM (SELECT 1 {from_where} LIMIT {int(cap)}) AS capped"
 
 
 def _box_params(prefix: str, box: BoundingBox) -> dict[str, float]:

@@ -244,6 +244,8 @@ async def test_pages_concatenate_to_the_whole_ordering(catalogue: Catalogue) -> 
         ]
         assert [p.id for page in pages for p in page.items] == [p.id for p in whole.items]
         assert {page.total for page in pages} == {whole.total}
+        beyond = await catalogue.find(ProductFilter(**criteria, page=Page(50, 2)))  # type: ignore[arg-type]
+        assert beyond.items == [] and beyond.total == whole.total
 
 
 async def test_newest_first_without_text_or_location(catalogue: Catalogue) -> None:
