@@ -23,7 +23,9 @@ ACCESS = "access"
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """``Authorization: Bearer <token>``; anything else is no token."""
-    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
+    # The raw ASGI headers (lower-case names): cheaper than building the Headers mapping on every request.
+    raw = next((value for name, value in connection.scope["headers"] if name == b"authorization"), b"")
+    scheme, _sep, token = raw.decode("latin-1").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return None
