@@ -28,6 +28,7 @@ from core.domain.marketplace import (
     Page,
     PageResult,
     Product,
+    ProductChanges,
     ProductFilter,
 )
 from core.geo.distance import haversine_km
@@ -255,6 +256,39 @@ async def test_newest_first_without_text_or_location(catalogue: Catalogue) -> No
 async def test_relevance_finds_every_match(catalogue: Catalogue) -> None:
     result = await catalogue.find(ProductFilter(text="gaming"))
     assert sorted(catalogue.keys(result.items)) == ["g502", "pavilion", "rog"] and result.total == 3
+
+
+async def test_the_read_path_sees_every_committed_write_at_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The catalogue keeps its connections (and SQLite's statement cache) between calls: each call must
+    still start after the last commit, for adds, changes and deletes alike."""
+    catalog = open_catalog(engine.url.render_as_string(hide_password=False), sessions)
+    try:
+        assert (await catalog.find(ProductFilter(text="zephyr"))).total == 0  # connections opened and used
+        async with sessions() as session:
+            supplier = await SqlSupplierRepository(session).add(
+                NewSupplier("Owner", "Toko Zephyr", "z@x.com", None, None, JAKARTA, "Jakarta", None), "hash-z"
+            )
+            added = await SqlProductRepository(session).add(
+                supplier.id, NewProduct("Zephyr Laptop", None, 9_000_000, 3, "laptop", None, None, True)
+            )
+            await session.commit()
+        assert await catalog.supplier_exists(supplier.id)
+        for criteria in (ProductFilter(text="zephyr"), ProductFilter(text="zephyr", near=JAKARTA), ProductFilter()):
+            assert [p.id for p in (await catalog.find(criteria)).items] == [added.id]
+        async with sessions() as session:
+            await SqlProductRepository(session).update(added.id, ProductChanges(price=8_500_000, name="Zephyr Pro"))
+            await session.commit()
+        (changed,) = (await catalog.find(ProductFilter(text="zephyr pro"))).items
+        assert changed.price == 8_500_000 and changed.name == "Zephyr Pro"
+        async with sessions() as session:
+            assert await SqlProductRepository(session).delete(added.id)
+            await session.commit()
+        assert (await catalog.find(ProductFilter(text="zephyr"))).total == 0
+        assert (await catalog.find(ProductFilter(near=JAKARTA))).items == []
+    finally:
+        await catalog.close()
 
 
 def _distance(key: str, origin: GeoPoint) -> float:
