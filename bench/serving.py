@@ -260,9 +260,10 @@ LONG_SCHEMA = {
 }
 
 
-async def constrained_vs_free(url: str, model: str, tokens: int, streams: int = 8) -> dict[str, float]:
+async def constrained_vs_free(url: str, model: str, tokens: int, eos: int, streams: int = 8) -> dict[str, float]:
     """Output tokens/s of ``streams`` concurrent json_schema requests (each row masked by its own grammar)
-    and of as many unconstrained ones, alternated twice, best of each."""
+    and of as many unconstrained ones, alternated twice, best of each. Both run to ``tokens``: the free
+    ones with EOS banned, the constrained ones by a schema they cannot finish sooner."""
     response_format = {"type": "json_schema", "json_schema": {"name": "notes", "schema": LONG_SCHEMA}}
 
     async def batch(client: httpx.AsyncClient, extra: dict[str, object]) -> float:
@@ -274,7 +275,11 @@ async def constrained_vs_free(url: str, model: str, tokens: int, streams: int = 
 
     async with httpx.AsyncClient(timeout=600) as client:
         await batch(client, {"response_format": response_format})  # warm-up: compiles the grammar once
-        runs = [(await batch(client, {}), await batch(client, {"response_format": response_format})) for _ in range(2)]
+        free_body = {"logit_bias": {str(eos): -100}}
+        runs = [
+            (await batch(client, free_body), await batch(client, {"response_format": response_format}))
+            for _ in range(2)
+        ]
     free, constrained = max(r[0] for r in runs), max(r[1] for r in runs)
     return {"free_tok_s": free, "constrained_tok_s": constrained, "ratio": constrained / free}
 
@@ -314,7 +319,9 @@ def serve_ours(tokens: int, tokenizer, rounds: int = 5) -> dict[str, dict[str, f
             results["c16"] = progress("ours c16", asyncio.run(concurrent(url, model, tokens, 16)))
             results["prefix"] = progress("ours prefix", asyncio.run(prefix_reuse(url, model, tokenizer, rounds)))
             results["long"] = progress("ours long prompt", asyncio.run(long_prompt_join(url, model, tokenizer)))
-            results["json"] = progress("ours c8 json_schema", asyncio.run(constrained_vs_free(url, model, tokens)))
+            results["json"] = progress(
+                "ours c8 json_schema", asyncio.run(constrained_vs_free(url, model, tokens, tokenizer.eos_token_id))
+            )
             results["rss"] = {"idle": idle_rss, "after": rss_mb(process)}
             return results
         finally:
