@@ -39,7 +39,7 @@ from core.use_cases.complete_chat import (
 from core.use_cases.stream_sessions import Producer, StreamSessions
 from entrypoints.http.auth import ACCESS
 from entrypoints.http.disconnect import unless_disconnected
-from entrypoints.http.openai.controller import completion_stream
+from entrypoints.http.openai.controller import completion_stream, resume_response
 from entrypoints.http.openai.translate import (
     check_session_id,
     clamped,
@@ -49,7 +49,7 @@ from entrypoints.http.openai.translate import (
 )
 from entrypoints.http.openai.wire import StreamOptions, Usage
 from entrypoints.http.request_context import request_id
-from entrypoints.http.sse import parse_last_event_id, prime, sse_response
+from entrypoints.http.sse import prime, sse_response
 
 logger = structlog.get_logger(__name__)
 
@@ -311,12 +311,7 @@ class TextCompletionController(Controller):
         owner = caller.stream_owner
         resume_from = last_event_id_header or last_event_id
         if resume_from:
-            resumed, index = parse_last_event_id(resume_from)
-            if session_id is not None and session_id != resumed:
-                raise InvalidInput(
-                    f"Last-Event-ID names session {resumed!r} but the body names {session_id!r}", field="session_id"
-                )
-            return sse_response(resumed, await prime(sessions.resume(completion_stream(resumed), owner, after=index)))
+            return await resume_response(sessions, owner, session_id, resume_from)
         commands = to_commands(data, request_id=request_id(request) or uuid.uuid4().hex)
         prompts = [c.prompt or "" for c in commands]
         if not data.stream:

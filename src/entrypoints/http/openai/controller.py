@@ -98,7 +98,7 @@ class OpenAIController(Controller):
         owner = caller.stream_owner
         resume_from = last_event_id_header or last_event_id
         if resume_from:
-            return await _resume(sessions, owner, session_id, resume_from)
+            return await resume_response(sessions, owner, session_id, resume_from)
         command = to_command(data, request_id=request_id(request) or uuid.uuid4().hex)
         if not data.stream:
             if data.stream_options is not None:
@@ -141,9 +141,10 @@ class TokenizeController(Controller):
         return TokenizeResponse(count=count, max_model_len=chat.context_length())
 
 
-async def _resume(
+async def resume_response(
     sessions: StreamSessions, owner: StreamOwner, body_session_id: str | None, last_event_id: str
 ) -> Stream:
+    """The rest of a stream after ``Last-Event-ID`` (chat and legacy completions share the namespace)."""
     session_id, index = parse_last_event_id(last_event_id)
     if body_session_id is not None and body_session_id != session_id:
         raise InvalidInput(
