@@ -97,13 +97,19 @@ def _own(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach().clone()
 
 
-def release_memory() -> None:
+def trim_heap() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise)."""
-    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def release_memory() -> None:
+    """Collect garbage, then trim the heap: after loading, and when the engine goes idle (a full
+    collection costs a pause of the engine thread, so never per step or per request)."""
+    gc.collect()
+    trim_heap()
 
 
 class SlotDecodeBackend:
@@ -443,6 +449,8 @@ class SlotDecodeBackend:
         return (0, 0) if self._keys is None else (self._keys.shape[1], self._keys.shape[3])
 
     def _reallocate(self, rows: int, tokens: int) -> None:
+        held_rows, held_tokens = self._shape()
+        shrinking = rows * tokens < held_rows * held_tokens
         shape = (len(self._layers), rows, self._kv_heads, tokens, self._head_dim)
         with torch.inference_mode():
             keys = torch.zeros(shape, dtype=self._attn_dtype, device=self._device)
@@ -453,7 +461,8 @@ class SlotDecodeBackend:
                 keys[:, :live, :, :span] = self._keys[:, :live, :, :span]
                 values[:, :live, :, :span] = self._values[:, :live, :, :span]
         self._keys, self._values = keys, values
-        release_memory()
+        if shrinking:
+            trim_heap()
 
     # -- the model ----------------------------------------------------------------------------------
 
