@@ -23,10 +23,9 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from core.domain.caller import Caller
-from core.domain.errors import DomainError, InvalidInput
+from core.domain.errors import InvalidInput
 from core.domain.generation import TokenLogprobs
 from core.domain.streams import StreamClaim, new_session_id
-from core.inference.racing import Cancelled, until_cancelled
 from core.use_cases.authenticate import Access
 from core.use_cases.complete_chat import (
     ChatCommand,
@@ -40,6 +39,7 @@ from core.use_cases.stream_sessions import Producer, StreamSessions
 from entrypoints.http.auth import ACCESS
 from entrypoints.http.disconnect import unless_disconnected
 from entrypoints.http.openai.controller import completion_stream, resume_response
+from entrypoints.http.openai.streaming import ChoiceEvents
 from entrypoints.http.openai.translate import (
     check_session_id,
     clamped,
@@ -235,33 +235,19 @@ def text_completion_producer(
     n = prepared[0].command.n
     reported = prepared[0].command.logprobs is not None
 
+    def render(event: Any) -> str:
+        if isinstance(event, ChoiceFinished):
+            return writer.finish(event.index, event.finish_reason)
+        return writer.text(event.index, event.text, event.logprobs if reported else None)
+
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
-        open_choices = set(range(len(prepared) * n))
-        finished: dict[int, ChoiceFinished] = {}
-        try:
-            if echo:
-                for index in sorted(open_choices):
-                    yield writer.text(index, prepared[index // n].command.prompt or "")
-            async for event in until_cancelled(events, cancel):
-                if isinstance(event, ChoiceFinished):
-                    open_choices.discard(event.index)
-                    finished[event.index] = event
-                    yield writer.finish(event.index, event.finish_reason)
-                else:
-                    yield writer.text(event.index, event.text, event.logprobs if reported else None)
-        except Cancelled:
-            for index in sorted(open_choices):
-                yield writer.finish(index, "cancelled")
-        except DomainError as error:
-            yield error_payload(error)
-            return
-        except Exception as error:
-            logger.exception("llm.stream.failed")
-            yield error_payload(error)
-            return
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        if include_usage:
+        choices = range(len(prepared) * n)
+        stream = ChoiceEvents(events, choices)
+        first = (writer.text(index, prepared[index // n].command.prompt or "") for index in choices if echo)
+        async for chunk in stream.chunks(cancel, first, render, writer.finish):
+            yield chunk
+        if include_usage and not stream.failed:
+            finished = {f.index: f for f in stream.finished}
             completion_tokens = sum(f.completion_tokens for f in finished.values())
             yield writer.usage(all_prompt_tokens(prepared, finished), completion_tokens)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -33,7 +33,48 @@ from entrypoints.http.openai.translate import ChunkWriter, error_payload, interr
 logger = structlog.get_logger(__name__)
 
 
-def completion_producer(  # type: ignore[no-untyped-def]
+class ChoiceEvents:
+    """How every streamed completion (chat and legacy) ends, written once: the generations' events as
+    chunks; on cancel, a ``cancelled`` finish for each choice still open; on a failure, one error chunk
+    (``failed`` is then set and nothing more is written); the generations closed however it ends."""
+
+    def __init__(self, events: AsyncIterator[Any], open_choices: Iterable[int]) -> None:
+        self._events = events
+        self.open_choices = set(open_choices)
+        self.finished: list[ChoiceFinished] = []
+        self.failed = False
+
+    async def chunks(
+        self,
+        cancel: asyncio.Event,
+        first: Iterable[str],
+        render: Callable[[Any], str],
+        finish: Callable[[int, str], str],
+    ) -> AsyncIterator[str]:
+        try:
+            for chunk in first:
+                yield chunk
+            async for event in until_cancelled(self._events, cancel):
+                if isinstance(event, ChoiceFinished):
+                    self.open_choices.discard(event.index)
+                    self.finished.append(event)
+                yield render(event)
+        except Cancelled:
+            for index in sorted(self.open_choices):
+                yield finish(index, "cancelled")
+        except DomainError as error:
+            self.failed = True
+            yield error_payload(error)
+        except Exception as error:
+            logger.exception("llm.stream.failed")
+            self.failed = True
+            yield error_payload(error)
+        finally:
+            # The generations are closed however the stream ends, even before its first event is stored.
+            await self._events.aclose()  # type: ignore[attr-defined]
+
+
+def completion_producer(
     events: AsyncIterator[Any],
     writer: ChunkWriter,
     prepared: PreparedCompletion,
@@ -42,41 +83,21 @@ def completion_producer(  # type: ignore[no-untyped-def]
     open_choices: Iterable[int] | None = None,
     announce: Iterable[int] | None = None,
     counted_tokens: int = 0,
-):
+) -> Producer:
     """The chunks of a streamed completion. A takeover passes the choices still open, the role chunks
     not sent yet and the completion tokens of the choices that finished before it."""
     choices = range(prepared.command.n)
-    still_open = set(choices if open_choices is None else open_choices)
+    still_open = list(choices if open_choices is None else open_choices)
     roles = list(choices if announce is None else announce)
 
     async def produce(cancel: asyncio.Event) -> AsyncIterator[str]:
-        open_choices = set(still_open)
-        completion_tokens = counted_tokens
-        finished: list[ChoiceFinished] = []
-        try:
-            for index in roles:
-                yield writer.role(index)
-            async for event in until_cancelled(events, cancel):
-                if isinstance(event, ChoiceFinished):
-                    open_choices.discard(event.index)
-                    completion_tokens += event.completion_tokens
-                    finished.append(event)
-                yield writer.event(event)
-        except Cancelled:
-            for index in sorted(open_choices):
-                yield writer.finish(index, "cancelled")
-        except DomainError as error:
-            yield error_payload(error)
-            return
-        except Exception as error:
-            logger.exception("llm.stream.failed")
-            yield error_payload(error)
-            return
-        finally:
-            # The generations are closed however the stream ends, even before its first event is stored.
-            await events.aclose()  # type: ignore[attr-defined]
-        if include_usage:
-            yield writer.usage(reported_prompt_tokens(prepared, finished), completion_tokens)
+        stream = ChoiceEvents(events, still_open)
+        first = (writer.role(index) for index in roles)
+        async for chunk in stream.chunks(cancel, first, writer.event, writer.finish):
+            yield chunk
+        if include_usage and not stream.failed:
+            completion_tokens = counted_tokens + sum(f.completion_tokens for f in stream.finished)
+            yield writer.usage(reported_prompt_tokens(prepared, stream.finished), completion_tokens)
 
     return produce
 
