@@ -7,6 +7,8 @@ code path of the API, one session per query as per request):
   (a) q=laptop, nearest to a point in Jakarta, limit 20
   (b) the same with max_price=15,000,000 and radius_km=25
   (c) q="gaming laptop" without a location (relevance), limit 20
+  (d) category=laptop min_price=5,000,000 nearest, no text (common: growing boxes)
+  (e) category=mouse price 300,000-310,000 nearest, no text (few matches: read and ranked at once)
 
 and the same queries done the original way: a LIKE/ILIKE filter that loads every matching row, haversine
 in Python for each, sort, first 20. Prints p50/p95 and the ratio of the p50s.
@@ -53,10 +55,12 @@ JAKARTA_POINTS = [
 class Query:
     key: str
     label: str
-    text: str
+    text: str | None
     located: bool
     radius_km: float | None = None
     max_price: int | None = None
+    category: str | None = None
+    min_price: int | None = None
 
     def criteria(self, point: GeoPoint) -> ProductFilter:
         return ProductFilter(
@@ -64,6 +68,8 @@ class Query:
             near=point if self.located else None,
             radius_km=self.radius_km,
             max_price=self.max_price,
+            category=self.category,
+            min_price=self.min_price,
             page=Page(0, 20),
         )
 
@@ -72,6 +78,8 @@ QUERIES = [
     Query("a", "q=laptop nearest to Jakarta, limit 20", "laptop", True),
     Query("b", "q=laptop max_price=15jt radius_km=25", "laptop", True, 25.0, 15_000_000),
     Query("c", "q='gaming laptop', no location", "gaming laptop", False),
+    Query("d", "category=laptop min 5jt, nearest", None, True, category="laptop", min_price=5_000_000),
+    Query("e", "category=mouse 300-310rb, nearest", None, True, category="mouse", min_price=300_000, max_price=310_000),
 ]
 
 
@@ -102,7 +110,7 @@ async def original_way(
     """Every matching row into Python, then distances, filter and sort there."""
     like = "ILIKE" if postgres else "LIKE"
     conditions, params = [], {}
-    for index, word in enumerate(query.text.split()):
+    for index, word in enumerate((query.text or "").split()):
         params[f"w{index}"] = f"%{word}%"
         conditions.append(
             f"(p.name {like} :w{index} OR p.description {like} :w{index} OR p.tags {like} :w{index} "
@@ -111,6 +119,12 @@ async def original_way(
     if query.max_price is not None:
         conditions.append("p.price <= :max_price")
         params["max_price"] = query.max_price
+    if query.min_price is not None:
+        conditions.append("p.price >= :min_price")
+        params["min_price"] = query.min_price
+    if query.category is not None:
+        conditions.append("p.category = :category")
+        params["category"] = query.category
     sql = (
         "SELECT p.id, p.name, p.description, p.price, p.stock_quantity, p.category, p.tags, p.sku, "
         "p.is_available, p.created_at, p.latitude, p.longitude, p.city, s.business_name "

@@ -4,10 +4,14 @@ Text: every query word (``core.search_text.query_terms``) must be a prefix of a 
 normalised ``search_text`` (name, description, tags, category; lower-case ASCII words); the index is
 FTS5 on SQLite and a ``simple`` tsvector with GIN on PostgreSQL, both fed the same normalised text.
 
-Nearest first (``criteria.near``), two strategies on each database, chosen per query:
+Nearest first (``criteria.near``), chosen per query:
 
 * Rare text (at most ``RARE_TEXT_MATCHES`` products match the words alone): read every text match
   through the text index, compute distances here, sort. Exact total.
+* SQLite, rare filters (at most ``RARE_FILTER_MATCHES`` products match the supplier, category and price
+  filters, counted through their index): read those products, each with whether the other filters and
+  the text hold, and rank them the same way. A small catalogue (the demo's 15 products) is always this
+  case: a count, a read and the page's rows, however far the matches are.
 * Otherwise SQLite grows a bounding box around the point (read through the (latitude strip, longitude)
   index, one ring at a time) until the circle inscribed in the box holds enough matches; PostgreSQL walks
   its GiST index on ``ll_to_earth(latitude, longitude)`` in distance order (the cube ``<->`` operator),
@@ -45,6 +49,7 @@ from core.search_text import query_terms
 
 TOTAL_COUNT_CAP = 100
 RARE_TEXT_MATCHES = 2000
+RARE_FILTER_MATCHES = 2000
 RANK_WINDOW = 500  # the window's size gives the total of a relevance search
 WHOLE_EARTH_KM = math.pi * EARTH_RADIUS_KM
 FIRST_BOX_KM = 0.5
@@ -116,6 +121,15 @@ class _Where:
 
 
 def _filters(criteria: ProductFilter) -> _Where:
+    where = _indexed_filters(criteria)
+    others = _row_filters(criteria)
+    where.clauses += others.clauses
+    where.params.update(others.params)
+    return where
+
+
+def _indexed_filters(criteria: ProductFilter) -> _Where:
+    """The filters an index answers (supplier, category and price)."""
     where = _Where()
     if criteria.supplier_id is not None:
         where.add("p.supplier_id = :supplier_id", supplier_id=criteria.supplier_id)
@@ -125,6 +139,12 @@ def _filters(criteria: ProductFilter) -> _Where:
         where.add("p.price >= :min_price", min_price=criteria.min_price)
     if criteria.max_price is not None:
         where.add("p.price <= :max_price", max_price=criteria.max_price)
+    return where
+
+
+def _row_filters(criteria: ProductFilter) -> _Where:
+    """The filters checked row by row (stock, availability, city)."""
+    where = _Where()
     if criteria.available_only or criteria.in_stock_only:
         where.add("p.is_available = :available", available=True)
     if criteria.in_stock_only:
@@ -178,6 +198,7 @@ class SearchTuning:
     """Thresholds that pick a strategy; results never depend on them (tests force each strategy)."""
 
     rare_text_matches: int = RARE_TEXT_MATCHES
+    rare_filter_matches: int = RARE_FILTER_MATCHES
     first_box_km: float = FIRST_BOX_KM
     use_cell_index: bool = True
 
@@ -446,12 +467,19 @@ class ProductSearch:
         wanted = page.skip + page.limit
         rare = self._tuning.rare_text_matches
         text_matches, rare_matches = (yield from self._sqlite_text_matches(terms, where, rare)) if terms else (0, None)
+        filters = where
+        where = self._text_where(where, terms)
+        indexed = _indexed_filters(criteria)
+        rare_filters = self._tuning.rare_filter_matches
+        if rare_matches is None and (indexed.clauses or text_matches <= rare_filters):
+            # Few products may match the indexed filters (not worth counting without any when the text alone
+            # matches more than that many).
+            others = self._text_where(_row_filters(criteria), terms)
+            rare_matches = yield from self._sqlite_rare_filter_matches(indexed, others, rare_filters)
         if rare_matches is not None:
             ranked = _ranked_by_distance(rare_matches, near, criteria.radius_km)
             ids = [product_id for _, product_id in ranked[page.skip : wanted]]
             return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
-        filters = where
-        where = self._text_where(where, terms)
         limit_km = criteria.radius_km if criteria.radius_km is not None else WHOLE_EARTH_KM
         # With a radius the same scan also counts, up to the cap.
         needed = total_cap(page) if criteria.radius_km is not None else wanted
@@ -508,6 +536,20 @@ class ProductSearch:
         if len(rows) > rare:
             return len(rows), None
         return len(rows), [row[:3] for row in rows if row[3]]
+
+    def _sqlite_rare_filter_matches(self, indexed: _Where, others: _Where, rare: int) -> Plan[list[Any] | None]:
+        """(id, latitude, longitude) of the products matching ``indexed`` and ``others`` when at most ``rare``
+        products match ``indexed`` (counted through its index); None otherwise.
+        """
+        counted = yield from self._capped_count(f"FROM products p WHERE 1 = 1{indexed.sql()}", indexed.params, rare + 1)
+        if counted > rare:
+            return None
+        rows = yield from self._rows(
+            f"SELECT p.id, p.latitude, p.longitude, {others.as_flag()} AS keep FROM products p "
+            f"WHERE 1 = 1{indexed.sql()}",
+            {**indexed.params, **others.params},
+        )
+        return [row[:3] for row in rows if row[3]]
 
     def _box_rows(self, where: _Where, box: BoundingBox, inner: BoundingBox | None) -> Plan[Sequence[Any]]:
         """(id, latitude, longitude) of the matches in ``box`` but not in ``inner``."""

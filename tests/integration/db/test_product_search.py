@@ -1,7 +1,7 @@
 """Product search semantics on SQLite and PostgreSQL, through every search strategy.
 
-Each strategy (rare text ranked directly, growing bounding boxes / index-ordered walks, with or without
-the SQLite latitude-strip index) must give the same answers; ``SearchTuning`` forces each one on a small
+Each strategy (rare text or rare filters ranked directly, growing bounding boxes / index-ordered walks,
+with or without the SQLite latitude-strip index) must give the same answers; ``SearchTuning`` forces each one on a small
 catalogue. Each runs on both drivers of the same plans: the unit of work's session, and the lean read path
 of the public routes (``adapters.db.catalog``: sqlite3 in a worker thread, asyncpg). A synthetic catalogue
 is then checked against a brute-force reference.
@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.db.catalog import SQLITE_INLINE_BUDGET_S, open_catalog
-from adapters.db.product_search import SearchTuning, total_cap
+from adapters.db.catalog import SQLITE_INLINE_BUDGET_S, open_catalog, run_on_session
+from adapters.db.product_search import Plan, ProductSearch, Query, SearchTuning, total_cap
 from adapters.db.repositories import SqlProductRepository, SqlSupplierRepository
 from adapters.db.synthetic import CITIES, load_synthetic
 from core.domain.marketplace import (
@@ -34,14 +35,18 @@ from core.domain.marketplace import (
 from core.geo.distance import haversine_km
 from core.search_text import query_terms
 
+T = TypeVar("T")
 Find = Callable[[ProductFilter], Awaitable[PageResult[Product]]]
 
 JAKARTA = GeoPoint(-6.2088, 106.8456)
 SURABAYA = GeoPoint(-7.2575, 112.7521)
 TUNINGS = {
     "default": SearchTuning(),
-    "boxes": SearchTuning(rare_text_matches=0, first_box_km=0.001),
-    "boxes-without-strip-index": SearchTuning(rare_text_matches=0, first_box_km=0.05, use_cell_index=False),
+    "rare-filters": SearchTuning(rare_text_matches=0, rare_filter_matches=1_000_000),
+    "boxes": SearchTuning(rare_text_matches=0, rare_filter_matches=0, first_box_km=0.001),
+    "boxes-without-strip-index": SearchTuning(
+        rare_text_matches=0, rare_filter_matches=0, first_box_km=0.05, use_cell_index=False
+    ),
 }
 
 PLACES = {  # city: location
@@ -130,24 +135,7 @@ DRIVERS = ("session", "catalog", "catalog-in-thread")
 async def catalogue(
     request: pytest.FixtureRequest, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Catalogue]:
-    ids: dict[str, int] = {}
-    async with sessions() as session:
-        suppliers = SqlSupplierRepository(session)
-        products = SqlProductRepository(session)
-        supplier_ids = {}
-        for index, (city, location) in enumerate(PLACES.items()):
-            supplier = await suppliers.add(
-                NewSupplier(f"Owner {index}", f"Toko {city}", f"s{index}@x.com", None, None, location, city, None),
-                f"hash-{index}",
-            )
-            supplier_ids[city] = supplier.id
-        for key, city, name, description, tags, category, price, stock, available in CATALOGUE:
-            product = await products.add(
-                supplier_ids[city],
-                NewProduct(name, description, price, stock, category, tags, f"SKU-{key}", available),
-            )
-            ids[key] = product.id
-        await session.commit()
+    ids = await _add_catalogue(sessions)
     tuning_name, driver = request.param
     tuning = TUNINGS[tuning_name]
     if driver.startswith("catalog"):
@@ -167,6 +155,29 @@ async def catalogue(
             return await SqlProductRepository(session, tuning).find(criteria)
 
     yield Catalogue(ids, find)
+
+
+async def _add_catalogue(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """``CATALOGUE`` with a supplier per place; the products' ids by key."""
+    ids: dict[str, int] = {}
+    async with sessions() as session:
+        suppliers = SqlSupplierRepository(session)
+        products = SqlProductRepository(session)
+        supplier_ids = {}
+        for index, (city, location) in enumerate(PLACES.items()):
+            supplier = await suppliers.add(
+                NewSupplier(f"Owner {index}", f"Toko {city}", f"s{index}@x.com", None, None, location, city, None),
+                f"hash-{index}",
+            )
+            supplier_ids[city] = supplier.id
+        for key, city, name, description, tags, category, price, stock, available in CATALOGUE:
+            product = await products.add(
+                supplier_ids[city],
+                NewProduct(name, description, price, stock, category, tags, f"SKU-{key}", available),
+            )
+            ids[key] = product.id
+        await session.commit()
+    return ids
 
 
 async def keys(catalogue: Catalogue, **criteria: object) -> list[str]:
@@ -221,6 +232,22 @@ async def test_nearest_first_with_reference_distances(catalogue: Catalogue) -> N
         assert product.distance_km == haversine_km(JAKARTA, product.location)
     text_result = await catalogue.find(ProductFilter(text="gaming", near=SURABAYA))
     assert catalogue.keys(text_result.items) == ["g502", "pavilion", "rog"]
+
+
+async def test_filters_nearest_first(catalogue: Catalogue) -> None:
+    def nearest(origin: GeoPoint, *keys: str) -> list[str]:
+        return sorted(keys, key=lambda k: (_distance(k, origin), catalogue.ids[k]))
+
+    in_stock_laptops = await catalogue.find(ProductFilter(category="Laptop", in_stock_only=True, near=SURABAYA))
+    assert catalogue.keys(in_stock_laptops.items) == nearest(SURABAYA, "rog", "pavilion", "aspire")
+    assert in_stock_laptops.total == 3
+    second_page = await keys(catalogue, min_price=5_000_000, near=SURABAYA, page=Page(1, 2))
+    assert second_page == nearest(SURABAYA, "rog", "thinkpad", "pavilion", "aspire")[1:3]
+    in_jakarta = await catalogue.find(ProductFilter(cities=("jakarta",), near=SURABAYA, radius_km=1000))
+    assert catalogue.keys(in_jakarta.items) == nearest(SURABAYA, "rog", "thinkpad", "lg") and in_jakarta.total == 3
+    assert await keys(catalogue, text="gaming", category="laptop", near=SURABAYA) == ["pavilion", "rog"]
+    assert await keys(catalogue, category="laptop", near=JAKARTA, radius_km=9) == ["rog", "aspire"]
+    assert (await catalogue.find(ProductFilter(category="tablet", near=JAKARTA))).total == 0
 
 
 async def test_radius_keeps_only_products_within_it(catalogue: Catalogue) -> None:
@@ -291,6 +318,39 @@ async def test_the_read_path_sees_every_committed_write_at_once(
         await catalog.close()
 
 
+async def test_few_filter_matches_are_ranked_in_three_statements(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nearest first without text over a small catalogue: the matches are read and ranked at once (on
+    SQLite without growing a box around the point), the page's products loaded; the same answer as boxes."""
+    ids = await _add_catalogue(sessions)
+    postgres = engine.dialect.name == "postgresql"
+    criteria = ProductFilter(category="laptop", min_price=5_000_000, near=JAKARTA)
+    answers = {}
+    for name in ("default", "boxes"):
+        statements: list[Query] = []
+        plan = _counting(ProductSearch(postgres, TUNINGS[name]).find(criteria), statements)
+        async with sessions() as session:
+            answers[name] = await run_on_session(session, plan)
+        if name == "default":
+            assert len(statements) <= 3, [query.sql for query in statements]
+    expected = sorted(("rog", "thinkpad", "pavilion", "aspire"), key=lambda k: (_distance(k, JAKARTA), ids[k]))
+    assert [p.id for p in answers["default"].items] == [ids[k] for k in expected]
+    assert answers["default"] == answers["boxes"] and answers["default"].total == 4
+
+
+def _counting(plan: Plan[T], statements: list[Query]) -> Plan[T]:
+    """``plan``, keeping the statements it runs."""
+    query = next(plan)
+    while True:
+        statements.append(query)
+        rows = yield query
+        try:
+            query = plan.send(rows)
+        except StopIteration as done:
+            return done.value
+
+
 def _distance(key: str, origin: GeoPoint) -> float:
     city = next(row[1] for row in CATALOGUE if row[0] == key)
     return haversine_km(origin, PLACES[city])
@@ -336,6 +396,7 @@ async def _compare_with_reference(rows: list, sessions: async_sessionmaker[Async
             max_price=rng.choice([None, 2_000_000, 15_000_000]),
             in_stock_only=rng.random() < 0.3,
             page=Page(rng.choice([0, 0, 5, 120]), 10),
+            category=rng.choice([None, None, "laptop", "mouse"]),
         )
         expected = _reference(rows, criteria)
         for tuning, catalog in zip([*TUNINGS.values(), *TUNINGS.values()], catalogs, strict=True):
@@ -355,6 +416,8 @@ def _reference(rows: list, criteria: ProductFilter) -> list[tuple[float, int]]:
         if not all(any(word.startswith(term) for word in words) for term in terms):
             continue
         if criteria.max_price is not None and row.price > criteria.max_price:
+            continue
+        if criteria.category is not None and row.category != criteria.category:
             continue
         if criteria.in_stock_only and not (row.is_available and row.stock_quantity > 0):
             continue
