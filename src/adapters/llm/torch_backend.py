@@ -26,7 +26,8 @@ import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 import torch
@@ -34,13 +35,16 @@ import torch.nn.functional as F
 
 from adapters.llm.prefix_cache import PrefixCache
 from adapters.llm.quantized import (
+    DenseWeights,
     Int4Linear,
     Int4Weight,
     Int8Linear,
     concat_int4,
+    dense_prompts_faster,
     int4_supported,
     quantize_int4,
     quantize_int8,
+    weights_fingerprint,
 )
 from adapters.llm.sampler import LogitsProcessor, SampledLogprobs, TokenSampler
 from adapters.llm.scheduler import PrefillChunk
@@ -54,7 +58,25 @@ _CAPACITY_STEP = 256  # the shared KV capacity grows and shrinks in multiples of
 _PRIVATE_STEP = 32  # a private KV cache's capacity, in multiples of this many tokens
 SOLO_TOKENS = 1024  # a prompt this long decodes in its own KV cache rather than in the shared one
 
-Linear = Callable[[torch.Tensor], torch.Tensor]
+
+class Linear(Protocol):
+    """``x @ w.T + b``; ``prompt`` for the rows of prompt chunks (``_Switching.prompt``)."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def prompt(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class _DenseLinear:
+    __slots__ = ("bias", "weight")
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.weight, self.bias = weight, bias
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    prompt = __call__
 
 
 class _Layer(NamedTuple):
@@ -124,7 +146,12 @@ class SlotDecodeBackend:
         prefix_cache_tokens: int = 0,
         prefix_block_tokens: int = 32,
         solo_tokens: int = SOLO_TOKENS,
+        dense_weights_path: Path | None = None,
+        dense_prompts: bool | None = None,
     ) -> None:
+        """``dense_weights_path``: where dense copies of the quantized weights are kept for prompt rows
+        (none: the quantized kernels run every row); ``dense_prompts``: whether prompt rows use them
+        (None: for each kind of linear where that is measured faster when the backend starts)."""
         config = model.config
         decoder = model.model
         first = next(model.parameters())
@@ -143,18 +170,24 @@ class SlotDecodeBackend:
         int4_weights = int4_weights or {}
         self.linear_kind = {"none": "dense", "int8": "int8", "int4": "int4"}[quant]
         params = dict(model.named_parameters())
+        # The quantized linears by kind, with what their dense copies are made of.
+        switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]] = {}
 
-        def linear(names: list[str], modules: list[Any]) -> Linear:
+        def linear(names: list[str], modules: list[Any], kind: str) -> Linear:
             bias = self._fused_bias(modules)
             weights = [params[name] for name in names]
             if quant == "int4" and int4_supported(tuple(weights[0].shape)):
                 parts = [int4_weights.get(n) or quantize_int4(w.detach()) for n, w in zip(names, weights, strict=True)]
-                return Int4Linear(concat_int4(parts), bias, self._dtype)
+                int4 = concat_int4(parts)
+                quantized: Int4Linear | Int8Linear = Int4Linear(int4, bias, self._dtype)
+                switching.setdefault(kind, []).append((quantized, int4.dequantize))
+                return quantized
             fused = torch.cat([w.detach() for w in weights]) if len(weights) > 1 else weights[0].detach()
             if quant in ("int4", "int8"):
-                return Int8Linear(quantize_int8(fused), bias, self._dtype)
-            dense = fused.contiguous()
-            return lambda x: F.linear(x, dense, bias)
+                quantized = Int8Linear(quantize_int8(fused), bias, self._dtype)
+                switching.setdefault(kind, []).append((quantized, quantized.dequantize))
+                return quantized
+            return _DenseLinear(fused.contiguous(), bias)
 
         self._layers: list[_Layer] = []
         for index, layer in enumerate(decoder.layers):
@@ -166,13 +199,16 @@ class SlotDecodeBackend:
                     qkv=linear(
                         [prefix + f"self_attn.{p}_proj.weight" for p in "qkv"],
                         [attn.q_proj, attn.k_proj, attn.v_proj],
+                        "qkv",
                     ),
-                    o=linear([prefix + "self_attn.o_proj.weight"], [attn.o_proj]),
+                    o=linear([prefix + "self_attn.o_proj.weight"], [attn.o_proj], "o"),
                     post_norm=_own(layer.post_attention_layernorm.weight),
                     gate_up=linear(
-                        [prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"], [mlp.gate_proj, mlp.up_proj]
+                        [prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"],
+                        [mlp.gate_proj, mlp.up_proj],
+                        "gate_up",
                     ),
-                    down=linear([prefix + "mlp.down_proj.weight"], [mlp.down_proj]),
+                    down=linear([prefix + "mlp.down_proj.weight"], [mlp.down_proj], "down"),
                     q_norm=_own(attn.q_norm.weight) if hasattr(attn, "q_norm") else None,
                     k_norm=_own(attn.k_norm.weight) if hasattr(attn, "k_norm") else None,
                     act=mlp.act_fn,
@@ -187,7 +223,7 @@ class SlotDecodeBackend:
         if quant != "none":
             # The LM head (and a tied embedding with it) as int8: the GGUF stores it as Q8_0.
             head = Int8Linear(quantize_int8(head_weight), head_bias, self._dtype)
-            self._lm_head: Linear = head
+            self._lm_head: Callable[[torch.Tensor], torch.Tensor] = head
             self._embed: Callable[[torch.Tensor], torch.Tensor] = (
                 head.embed if tied else partial(F.embedding, weight=_own(embed_weight))
             )
@@ -209,13 +245,49 @@ class SlotDecodeBackend:
         self._keys: torch.Tensor | None = None  # the shared cache [layers, rows, kv_heads, capacity, head_dim]
         self._values: torch.Tensor | None = None
         self._prefix = PrefixCache[torch.Tensor](prefix_cache_tokens, prefix_block_tokens)
+        self._dense: DenseWeights | None = None
+        self.dense_prompts: dict[str, bool] = {}
+        if switching and dense_weights_path is not None and dense_prompts is not False:
+            self._use_dense_copies(switching, dense_weights_path, dense_prompts)
         log.info(
             "llm.backend.ready",
             backend="slot",
             linear=self.linear_kind,
             layers=len(self._layers),
             prefix_cache_tokens=prefix_cache_tokens,
+            dense_prompts=self.dense_prompts,
         )
+
+    def _use_dense_copies(
+        self,
+        switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]],
+        path: Path,
+        forced: bool | None,
+    ) -> None:
+        """Dense copies of the quantized linears in ``path`` (written once, checked against a fingerprint of
+        the quantized weights) for the prompt rows of each kind where they are faster."""
+        entries = [(f"{kind}.{i}", make) for kind, group in switching.items() for i, (_, make) in enumerate(group)]
+        linears = [quantized for group in switching.values() for quantized, _ in group]
+        try:
+            dense = DenseWeights.open_or_write(path, entries, self._dtype, weights_fingerprint(linears))
+        except OSError as error:
+            log.warning("llm.backend.dense_copies_unavailable", path=str(path), error=str(error))
+            return
+        for kind, group in switching.items():
+            for i, (quantized, _) in enumerate(group):
+                quantized.use_dense(dense.provider(f"{kind}.{i}"))
+        if forced is None:
+            kinds = {kind: [quantized for quantized, _ in group] for kind, group in switching.items()}
+            inputs = {kind: group[0][0].in_features for kind, group in switching.items()}
+            self.dense_prompts = dense_prompts_faster(kinds, inputs, self._dtype)
+        else:
+            self.dense_prompts = dict.fromkeys(switching, forced)
+        for kind, group in switching.items():
+            if not self.dense_prompts[kind]:
+                for quantized, _ in group:
+                    quantized.use_dense(None)
+        dense.release()
+        self._dense = dense if any(self.dense_prompts.values()) else None
 
     def _fused_bias(self, modules: list[Any]) -> torch.Tensor | None:
         biases = [getattr(m, "bias", None) for m in modules]
@@ -357,6 +429,10 @@ class SlotDecodeBackend:
                 held += row.keys.numel() * row.keys.element_size() * 2
         return held
 
+    def dense_copies_mapped(self) -> bool:
+        """Whether the dense copies of the quantized weights are in this process's memory now."""
+        return self._dense is not None and self._dense.mapped
+
     # -- rows and the cache ---------------------------------------------------------------------------
 
     def _private_kv(self, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -437,6 +513,8 @@ class SlotDecodeBackend:
             if self._keys is not None:
                 self._keys = self._values = None
             if not self._by_slot:
+                if self._dense is not None:
+                    self._dense.release()
                 release_memory()
             return
         held_rows, held_tokens = self._shape()
@@ -494,8 +572,17 @@ class SlotDecodeBackend:
             # [rows, 1, 1, span]: row r sees its positions 0..positions[r], nothing beyond.
             visible = (torch.arange(span, device=device)[None, :] <= decode_positions[:, None])[:, None, None, :]
         masks = [self._chunk_mask(start, count) for _, start, _, count in plan.chunks]
+        decoded = decoding + len(solo)  # the decoded tokens come first, then the prompt chunks' tokens
+
+        def run(linear: Linear, rows: torch.Tensor) -> torch.Tensor:
+            if decoded == rows.shape[0]:
+                return linear(rows)
+            if decoded == 0:
+                return linear.prompt(rows)
+            return torch.cat([linear(rows[:decoded]), linear.prompt(rows[decoded:])])
+
         for index, layer in enumerate(self._layers):
-            qkv = layer.qkv(self._norm(x, layer.input_norm)).view(-1, heads + 2 * kv_heads, dim)
+            qkv = run(layer.qkv, self._norm(x, layer.input_norm)).view(-1, heads + 2 * kv_heads, dim)
             q, k = qkv[:, :heads], qkv[:, heads : heads + kv_heads]
             if layer.q_norm is not None:
                 q, k = self._norm(q, layer.q_norm), self._norm(k, layer.k_norm)  # type: ignore[arg-type]
@@ -544,9 +631,9 @@ class SlotDecodeBackend:
                 out[first : first + count] = (
                     attended.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)
                 )
-            x = x + layer.o(out.view(-1, heads * dim).to(self._dtype))
-            gate, up = layer.gate_up(self._norm(x, layer.post_norm)).chunk(2, dim=-1)
-            x = x + layer.down(layer.act(gate) * up)
+            x = x + run(layer.o, out.view(-1, heads * dim).to(self._dtype))
+            gate, up = run(layer.gate_up, self._norm(x, layer.post_norm)).chunk(2, dim=-1)
+            x = x + run(layer.down, layer.act(gate) * up)
         if not plan.logit_tokens:  # only prompt chunks that do not end their prompt
             return None
         final = x[torch.tensor(plan.logit_tokens, dtype=torch.long, device=device)]

@@ -10,6 +10,7 @@ import concurrent.futures
 import functools
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -276,6 +277,7 @@ class TransformersLanguageModel:
                 weight_quant=quant,
                 int4_weights=int4_weights,
                 prefix_cache_tokens=self._settings.prefix_cache_tokens,
+                dense_weights_path=self._dense_weights_path(quant),
             )
             self.weight_quant = quant
             model = None  # the backend holds every weight it needs, once: drop the Hugging Face copy
@@ -322,6 +324,12 @@ class TransformersLanguageModel:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(source, token=token)
+
+    def _dense_weights_path(self, quant: str) -> Path | None:
+        if quant == "none":
+            return None
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", self._model_id)
+        return self._settings.cache_dir / "dense" / f"{name}-{quant}.bin"
 
     def _embedded(self) -> bool:
         return self._settings.model_repo_id is None

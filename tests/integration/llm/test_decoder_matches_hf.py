@@ -11,6 +11,7 @@ serial fallback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,8 +193,11 @@ def assert_matches_reference_loosely(run: Run, reference: Any) -> None:
     assert agree >= 0.9 * total
 
 
+@pytest.mark.parametrize("dense_prompts", [False, True], ids=["quantized-kernels", "dense-copies-for-prompts"])
 @pytest.mark.parametrize("quant", ["int4", "int8"])
-def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(quant: str) -> None:
+def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(
+    quant: str, dense_prompts: bool, tmp_path: Path
+) -> None:
     model = tiny_model("llama", torch.bfloat16)
     reference = tiny_model("llama", torch.float32)
     int4: dict[str, Any] = {}
@@ -218,9 +222,14 @@ def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(qu
         int4_weights=int4,
         prefix_cache_tokens=256,
         solo_tokens=60,
+        dense_weights_path=tmp_path / "dense.bin",
+        dense_prompts=dense_prompts,
     )
     assert backend.linear_kind == quant
     assert_matches_reference_loosely(run_scenario(backend), reference)
+    if dense_prompts:
+        assert backend.dense_prompts == dict.fromkeys(["qkv", "o", "gate_up", "down"], True)
+        assert not backend.dense_copies_mapped(), "the dense copies are unmapped once every sequence left"
 
 
 def test_the_serial_fallback_matches_hugging_face() -> None:

@@ -46,13 +46,23 @@ def hf(real_model):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def backends(hf):  # type: ignore[no-untyped-def]
+def backends(hf, tmp_path_factory):  # type: ignore[no-untyped-def]
     model, _ = hf
     q4 = ensure_q4_weights(find_embedded_gguf(), MODEL_CACHE)
     assert q4 is not None, "the embedded GGUF holds Q4_1 weights"
     int4 = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=1024, weight_quant="int4", int4_weights=load_q4(q4))
+    # The same int4 weights, prompt rows through their dense bf16 copies (as the engine runs where faster).
+    int4_dense = SlotDecodeBackend(
+        model,
+        max_batch_size=1,
+        max_seq_len=1024,
+        weight_quant="int4",
+        int4_weights=load_q4(q4),
+        dense_weights_path=tmp_path_factory.mktemp("dense") / "int4.bin",
+        dense_prompts=True,
+    )
     bf16 = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=1024, weight_quant="none")
-    return {"int4": int4, "bf16": bf16}
+    return {"int4": int4, "int4-dense": int4_dense, "bf16": bf16}
 
 
 def prompt_ids(tokenizer, text: str) -> list[int]:  # type: ignore[no-untyped-def]
@@ -82,6 +92,8 @@ def hf_greedy(model, ids: list[int], count: int) -> list[int]:  # type: ignore[n
 def test_the_embedded_model_is_served_on_its_own_4_bit_weights(real_model) -> None:  # type: ignore[no-untyped-def]
     assert real_model.weight_quant == "int4"
     assert real_model.loaded_model()[0] is None, "no Hugging Face copy of the weights is kept beside the engine's"
+    backend = real_model.backend()
+    assert set(backend.dense_prompts) == {"qkv", "o", "gate_up", "down"}, "measured at start"
 
 
 def test_greedy_tokens_agree_with_bf16_and_plain_transformers(hf, backends) -> None:  # type: ignore[no-untyped-def]
@@ -90,10 +102,11 @@ def test_greedy_tokens_agree_with_bf16_and_plain_transformers(hf, backends) -> N
     for text in PROMPTS:
         ids = prompt_ids(tokenizer, text)
         mine = greedy(backends["int4"], ids, 8)
+        through_copies = greedy(backends["int4-dense"], ids, 8)
         dense = greedy(backends["bf16"], ids, 8)
         plain = hf_greedy(model, ids, 8)
-        first_agree += mine[0] == dense[0] == plain[0]
-        prefix_agree += mine[:4] == plain[:4]
+        first_agree += mine[0] == through_copies[0] == dense[0] == plain[0]
+        prefix_agree += mine[:4] == plain[:4] and through_copies[:4] == plain[:4]
     assert first_agree == len(PROMPTS)
     assert prefix_agree >= len(PROMPTS) - 2
 
