@@ -332,7 +332,9 @@ class SlotDecodeBackend:
         row = _Row(slot, prompt_ids)
         # Its own KV while it prefills, sized once for the whole prompt: the decoding rows' shared cache is
         # neither grown nor copied while a long prompt comes in.
-        row.keys, row.values = self._private_kv(-(-len(prompt_ids) // _PRIVATE_STEP) * _PRIVATE_STEP)
+        # With room for its first tokens (or all of them): growing a long row's cache copies all of it.
+        room = min(sampling.max_tokens, max(_PRIVATE_STEP, len(prompt_ids) // 4))
+        row.keys, row.values = self._private_kv(-(-(len(prompt_ids) + room) // _PRIVATE_STEP) * _PRIVATE_STEP)
         if blocks:
             with torch.inference_mode():
                 kv = torch.cat(blocks, dim=3)  # [layers, 2, kv_heads, tokens, head_dim]
@@ -389,6 +391,7 @@ class SlotDecodeBackend:
             row.length += 1
         for row, _, _, count in plan.chunks:
             row.length += count
+            self._offer_prefix(row)
         for row in finishing:
             self._finish_prompt(row)
 
@@ -468,10 +471,9 @@ class SlotDecodeBackend:
         self._rows[target] = row
         self._row_of_slot[row.slot] = target
 
-    def _finish_prompt(self, row: _Row) -> None:
-        """The prompt is in its private cache: offer its blocks to the prefix cache, then decode, in the
-        shared cache, or on its own when it is long (so the shared cache never takes every row to its
-        length)."""
+    def _offer_prefix(self, row: _Row) -> None:
+        """The full blocks of the prompt prefilled so far go to the prefix cache, chunk by chunk (so a long
+        prompt's copy is spread over its steps rather than one pause at its end)."""
         keys, values, size = row.keys, row.values, self._prefix.block_tokens
         assert keys is not None and values is not None
 
@@ -479,10 +481,18 @@ class SlotDecodeBackend:
             span = slice(block * size, (block + 1) * size)
             return torch.stack([keys[:, :, span], values[:, :, span]], dim=1)
 
+        with torch.inference_mode():
+            self._prefix.insert(row.prompt[: row.length], block_at)
+
+    def _finish_prompt(self, row: _Row) -> None:
+        """The prompt is in its private cache (its blocks offered to the prefix cache): decode, in the
+        shared cache, or on its own when it is long (so the shared cache never takes every row to its
+        length)."""
+        keys, values = row.keys, row.values
+        assert keys is not None and values is not None
         self._prefilling.remove(row)
         row.decoding = True
         with torch.inference_mode():
-            self._prefix.insert(row.prompt, block_at)
             if row.length >= self._solo_tokens:
                 self._solo.append(row)
                 return

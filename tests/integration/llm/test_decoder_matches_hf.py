@@ -253,3 +253,30 @@ def test_kv_memory_follows_the_live_sequences_and_is_released_when_they_leave() 
     backend.step([], [0], backend.sample([0]))
     backend.release(0)
     assert backend.kv_cache_bytes() == 0 and backend.kv_cache_usage() == 0.0
+
+
+def test_a_long_prompt_decodes_its_first_tokens_without_copying_its_cache() -> None:
+    from adapters.llm.scheduler import PrefillChunk
+
+    backend = SlotDecodeBackend(tiny_model("llama", torch.float32), max_batch_size=2, max_seq_len=512, solo_tokens=64)
+    long_prompt = prompt(3, 192)  # a whole number of the cache's steps
+    backend.start(0, long_prompt, SamplingParams(max_tokens=12, temperature=0.0))
+    backend.step([PrefillChunk(0, long_prompt, True)], [], [])
+    held = backend.kv_cache_bytes()
+    for _ in range(11):
+        backend.step([], [0], backend.sample([0]))
+    assert backend.kv_cache_bytes() == held, "its cache had room for its tokens from the start"
+    backend.release(0)
+
+
+def test_a_prompt_still_being_prefilled_already_shares_its_prefix() -> None:
+    from adapters.llm.scheduler import PrefillChunk
+
+    backend = SlotDecodeBackend(
+        tiny_model("llama", torch.float32), max_batch_size=2, max_seq_len=512, prefix_cache_tokens=256
+    )
+    shared = prompt(4, 160)
+    greedy = SamplingParams(max_tokens=4, temperature=0.0)
+    backend.start(0, shared, greedy)
+    backend.step([PrefillChunk(0, shared[:96], False)], [], [])  # three blocks of 32 prefilled, not the rest
+    assert backend.start(1, [*shared[:100], 7, 8], greedy) == 96, "the blocks prefilled so far are reused"
