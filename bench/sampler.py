@@ -26,6 +26,9 @@ CONFIGS: dict[str, SamplingParams] = {
     "temperature": SamplingParams(max_tokens=1, temperature=0.8),
     "temperature + min_p": SamplingParams(max_tokens=1, temperature=0.8, min_p=0.05),
     "temperature + top_p": SamplingParams(max_tokens=1, temperature=0.8, top_p=0.9),
+    "temperature + top_p 0.99": SamplingParams(max_tokens=1, temperature=0.8, top_p=0.99),
+    "temperature + top_k 50": SamplingParams(max_tokens=1, temperature=0.8, top_k=50),
+    "top_k 50 + top_p 0.9": SamplingParams(max_tokens=1, temperature=0.8, top_k=50, top_p=0.9),
     "repetition_penalty": SamplingParams(max_tokens=1, temperature=0.8, repetition_penalty=1.2),
     "logit_bias (10 tokens)": SamplingParams(
         max_tokens=1, temperature=0.8, logit_bias=tuple((i * 97, -100.0) for i in range(10))
