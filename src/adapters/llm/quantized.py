@@ -15,14 +15,15 @@ memory-mapped only while the engine is busy (the idle process holds none of it, 
 warm); prompt rows use them, in tiles of ``DENSE_TILE_ROWS``, for each kind of linear where that was
 measured faster when the engine started (``dense_prompts_faster``). Both kernels and the tiles give each
 row a result that does not depend on the other rows, so a seeded request samples the same tokens
-whatever shares its steps. torchao's CPU int4 layout dispatches to the
-same aten kernel, so it would add a dependency and no speed.
+whatever shares its steps. torchao's CPU int4 layout dispatches to the same aten kernel, so it would add
+a dependency and no speed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -206,7 +207,7 @@ class DenseWeights:
         try:
             saved = json.loads(index.read_text())
             layout = {name: (int(at), list(shape)) for name, (at, shape) in saved["layout"].items()}
-            expected = sum(math_prod(shape) for _, shape in layout.values()) * _itemsize(dtype)
+            expected = sum(math.prod(shape) for _, shape in layout.values()) * dtype.itemsize
             if (
                 saved["fingerprint"] == fingerprint
                 and sorted(layout) == sorted(name for name, _ in entries)
@@ -221,7 +222,7 @@ class DenseWeights:
         with open(scratch, "wb") as out:
             for name, make in entries:
                 tensor = make().to(dtype).contiguous()
-                out.write(tensor.view(torch.uint8 if tensor.element_size() == 1 else torch.int16).numpy().tobytes())
+                out.write(tensor.view(torch.uint8).numpy().tobytes())
                 layout[name] = (offset, list(tensor.shape))
                 offset += tensor.numel()
         scratch.replace(path)
@@ -246,10 +247,10 @@ class DenseWeights:
         self._mapped = None
 
     def _map(self) -> dict[str, torch.Tensor]:
-        total = sum(math_prod(shape) for _, shape in self._layout.values())
+        total = sum(math.prod(shape) for _, shape in self._layout.values())
         flat = torch.from_file(str(self._path), shared=True, size=total, dtype=self._dtype)
         return {
-            name: flat[offset : offset + math_prod(shape)].view(shape) for name, (offset, shape) in self._layout.items()
+            name: flat[offset : offset + math.prod(shape)].view(shape) for name, (offset, shape) in self._layout.items()
         }
 
 
@@ -262,17 +263,6 @@ def weights_fingerprint(linears: Iterable[_Switching]) -> str:
             digest.update(repr(tuple(tensor.shape)).encode())
             digest.update(tensor.contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def math_prod(shape: Iterable[int]) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
 
 
 DENSE_MARGIN = 0.8  # the dense copies serve prompts only when they take at most this share of the time
