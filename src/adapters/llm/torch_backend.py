@@ -233,7 +233,10 @@ class SlotDecodeBackend:
         with torch.inference_mode():
             probe = torch.zeros(1, dtype=torch.float32, device=self._device)
             cos, sin = decoder.rotary_emb(probe, torch.arange(max_seq_len, device=self._device)[None, :])
-            self._cos, self._sin = cos[0].to(self._attn_dtype), sin[0].to(self._attn_dtype)
+            # RoPE as x * cos + roll(x, half) * sin with the first half of sin negated (rotate_half folded in).
+            half = self._head_dim // 2
+            sin = torch.cat((-sin[0, :, :half], sin[0, :, half:]), dim=-1)
+            self._cos, self._sin = cos[0].to(self._attn_dtype), sin.to(self._attn_dtype)
         self._sampler = TokenSampler(self._vocab, max_batch_size, self._device)
         self._logits = torch.zeros(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
         self._by_slot: dict[int, _Row] = {}  # every live sequence
@@ -555,13 +558,14 @@ class SlotDecodeBackend:
     # -- the model ----------------------------------------------------------------------------------
 
     def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """RMSNorm exactly as Hugging Face's Llama: in float32, cast back, then scaled by the weight."""
-        return weight * F.rms_norm(x.float(), (x.shape[-1],), None, self._eps).to(x.dtype)
+        """RMSNorm exactly as Hugging Face's Llama: in float32 (``rms_norm`` upcasts a bf16 input itself),
+        cast back, then scaled by the weight."""
+        return F.rms_norm(x, (x.shape[-1],), None, self._eps) * weight
 
     @staticmethod
-    def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+    def _rope(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+        """``x * cos + rotate_half(x) * sin``, with rotate_half's sign already in ``signed_sin``."""
+        return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), signed_sin)
 
     def _forward(self, plan: _Step) -> torch.Tensor | None:
         device, attn_dtype = self._device, self._attn_dtype
@@ -579,10 +583,15 @@ class SlotDecodeBackend:
             decode_positions = positions[:decoding]
             span = int(max(plan.positions[:decoding])) + 1
             rows = torch.arange(decoding, device=device)
-            # [rows, 1, 1, span]: row r sees its positions 0..positions[r], nothing beyond.
-            visible = (torch.arange(span, device=device)[None, :] <= decode_positions[:, None])[:, None, None, :]
+            # [rows, 1, 1, span]: row r sees its positions 0..positions[r], nothing beyond (one row sees all).
+            visible = (
+                None
+                if decoding == 1
+                else (torch.arange(span, device=device)[None, :] <= decode_positions[:, None])[:, None, None, :]
+            )
         masks = [self._chunk_mask(start, count) for _, start, _, count in plan.chunks]
         decoded = decoding + len(solo)  # the decoded tokens come first, then the prompt chunks' tokens
+        only_shared = decoding == len(plan.ids)  # every token is a decoding row of the shared cache
 
         def run(linear: Linear, rows: torch.Tensor) -> torch.Tensor:
             if decoded == rows.shape[0]:
@@ -593,26 +602,35 @@ class SlotDecodeBackend:
 
         for index, layer in enumerate(self._layers):
             qkv = run(layer.qkv, self._norm(x, layer.input_norm)).view(-1, heads + 2 * kv_heads, dim)
-            q, k = qkv[:, :heads], qkv[:, heads : heads + kv_heads]
             if layer.q_norm is not None:
-                q, k = self._norm(q, layer.q_norm), self._norm(k, layer.k_norm)  # type: ignore[arg-type]
-            q = self._rope(q.to(attn_dtype), cos, sin)
-            k = self._rope(k.to(attn_dtype), cos, sin)
-            v = qkv[:, heads + kv_heads :].to(attn_dtype)
-            out = torch.empty(q.shape[0], heads, dim, dtype=attn_dtype, device=device)
+                q = self._norm(qkv[:, :heads], layer.q_norm)
+                k = self._norm(qkv[:, heads : heads + kv_heads], layer.k_norm)  # type: ignore[arg-type]
+                qk = torch.cat((q, k), dim=1).to(attn_dtype)
+                v = qkv[:, heads + kv_heads :].to(attn_dtype)
+            else:  # one cast for all three
+                qkv = qkv.to(attn_dtype)
+                qk, v = qkv[:, : heads + kv_heads], qkv[:, heads + kv_heads :]
+            qk = self._rope(qk, cos, sin)  # q and k together
+            q, k = qk[:, :heads], qk[:, heads:]
+            out = None if only_shared else torch.empty(q.shape[0], heads, dim, dtype=attn_dtype, device=device)
             if decoding:
                 layer_keys, layer_values = keys[index], values[index]  # type: ignore[index]
                 layer_keys[rows, :, decode_positions] = k[:decoding]
                 layer_values[rows, :, decode_positions] = v[:decoding]
                 # The query heads sharing a KV head act as a short query "sequence" over that head: fused
                 # SDPA without expanding the cache.
-                out[:decoding] = F.scaled_dot_product_attention(
+                attended = F.scaled_dot_product_attention(
                     q[:decoding].reshape(decoding, kv_heads, group, dim),
                     layer_keys[:decoding, :, :span],
                     layer_values[:decoding, :, :span],
                     attn_mask=visible,
                     scale=layer.scale,
                 ).view(decoding, heads, dim)
+                if out is None:
+                    out = attended
+                else:
+                    out[:decoding] = attended
+            assert out is not None
             for token, row in solo:
                 position = row.length
                 row_keys, row_values = row.keys[index], row.values[index]  # type: ignore[index]

@@ -316,19 +316,20 @@ def test_a_long_prompt_joins_over_several_steps_while_a_running_stream_gets_a_to
 
 
 class TimedBackend(FakeDecodeBackend):
-    """Each step advances a fake clock: 20 ms, plus per prompt token 1 ms and 2 us per earlier position
-    (its attention span)."""
+    """Each step advances a fake clock: 20 ms, plus per prompt token 1 ms and ``span_cost_s`` (2 us by
+    default) per earlier position (its attention span)."""
 
-    def __init__(self, scripts: dict[int, list[int]]) -> None:
+    def __init__(self, scripts: dict[int, list[int]], span_cost_s: float = 2e-6) -> None:
         super().__init__(scripts)
         self.now = 0.0
         self.durations: list[float] = []
+        self.span_cost_s = span_cost_s
 
     def step(self, chunks: Sequence[PrefillChunk], slots: Sequence[int], token_ids: Sequence[int]) -> None:
         cost = 0.02
         for chunk in chunks:
             start = self.filled[chunk.slot]
-            cost += sum(0.001 + 2e-6 * (start + i) for i in range(len(chunk.token_ids)))
+            cost += sum(0.001 + self.span_cost_s * (start + i) for i in range(len(chunk.token_ids)))
         super().step(chunks, slots, token_ids)
         self.now += cost
         self.durations.append(cost)
@@ -360,6 +361,30 @@ def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_ta
     chunk_steps = backend.durations[3:]
     assert len(chunk_steps) > 1200 / 256 + 1, "the prompt came in smaller chunks than the budget"
     assert max(chunk_steps) <= 0.15 * 1.1, "every step stayed near the target"
+
+
+def test_at_a_long_context_where_each_prompt_token_costs_a_lot_running_streams_still_wait_under_300_ms() -> None:
+    backend = TimedBackend({1: [5] * 400, 2: [6]}, span_cost_s=2e-5)  # 25 ms a prompt token at 1,200
+    scheduler = BatchScheduler(
+        backend,
+        max_batch_size=4,
+        max_queued_requests=4,
+        context_length=2000,
+        eos_token_ids={EOS},
+        new_text_stream=lambda: IncrementalDetokenizer(letters),
+        max_prefill_tokens_per_step=256,
+        step_target_s=0.15,
+        clock=lambda: backend.now,
+    )
+    running: list = []
+    submit(scheduler, 1, running, prompt_len=10, max_tokens=400)
+    for _ in range(3):
+        scheduler.step()
+    joining: list = []
+    submit(scheduler, 2, joining, prompt_len=1200, max_tokens=1)
+    while not joining:
+        scheduler.step()
+    assert max(backend.durations[3:]) <= 0.3, "no step of the running stream took longer than 300 ms"
 
 
 def test_a_prompt_alone_is_prefilled_at_the_full_budget_however_slow_the_steps() -> None:
