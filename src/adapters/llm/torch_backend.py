@@ -647,15 +647,16 @@ class SlotDecodeBackend:
                 row_keys, row_values = row.keys[index], row.values[index]  # type: ignore[index]
                 row_keys[:, start:end] = k[first : first + count].transpose(0, 1)
                 row_values[:, start:end] = v[first : first + count].transpose(0, 1)
-                # [kv_heads, group * count, dim] queries over the row's [kv_heads, end, dim] keys.
+                # [kv_heads, group * count, dim] queries over the row's [kv_heads, end, dim] keys: two
+                # batched matmuls and a softmax (faster than CPU SDPA with a mask at every chunk size).
                 chunk_q = q[first : first + count].view(count, kv_heads, group, dim).permute(1, 2, 0, 3)
-                attended = F.scaled_dot_product_attention(
+                scores = torch.baddbmm(
+                    mask,
                     chunk_q.reshape(kv_heads, group * count, dim),
-                    row_keys[:, :end],
-                    row_values[:, :end],
-                    attn_mask=mask,
-                    scale=layer.scale,
+                    row_keys[:, :end].transpose(1, 2),
+                    alpha=layer.scale,
                 )
+                attended = torch.bmm(torch.softmax(scores, dim=-1, out=scores), row_values[:, :end])
                 out[first : first + count] = (
                     attended.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)
                 )
@@ -668,10 +669,12 @@ class SlotDecodeBackend:
         return self._lm_head(self._norm(final, self._final_norm)).float()
 
     def _chunk_mask(self, start: int, count: int) -> torch.Tensor:
-        """[group * count, start + count]: query i (of each head in the group) sees keys 0..start + i."""
+        """[group * count, start + count], added to the scores: query i (of each head in the group) sees
+        keys 0..start + i (0), not the later ones (-inf)."""
         group = self._heads // self._kv_heads
         query = torch.arange(count, device=self._device).repeat(group)[:, None] + start
-        return torch.arange(start + count, device=self._device)[None, :] <= query
+        hidden = torch.arange(start + count, device=self._device)[None, :] > query
+        return torch.zeros(hidden.shape, dtype=self._attn_dtype, device=self._device).masked_fill_(hidden, -torch.inf)
 
 
 class SerialDecodeBackend:
