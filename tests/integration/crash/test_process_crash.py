@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.streams.redis import RedisStreamStore
+from core.domain.streams import StreamNamespace, StreamRef
 from tests.conftest import REDIS_URL, require_redis
 from tests.integration.conftest import MODEL_CACHE
 from tests.integration.live_server import free_port
@@ -49,6 +52,10 @@ class Server:
     def kill(self) -> None:
         self.process.kill()  # SIGKILL: no shutdown hook runs
         self.process.wait(timeout=30)
+
+    def freeze(self) -> None:
+        """SIGSTOP: from now on it writes nothing (nor renews a lease), as if it had died here."""
+        self.process.send_signal(signal.SIGSTOP)
 
     async def takeovers(self) -> float:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
@@ -125,6 +132,11 @@ class Cut:
     def count(self) -> int:
         return len(self.seen)
 
+    @property
+    def key(self) -> str:
+        namespace = StreamNamespace.COMPLETIONS if self.kind == "v1" else StreamNamespace.AI_SEARCH
+        return StreamRef(namespace, self.session_id).key
+
     def resume_request(self, base_url: str) -> tuple[str, dict, dict]:
         headers = {"Last-Event-ID": f"{self.session_id}:{self.count - 1}"}
         if self.kind == "v1":
@@ -161,6 +173,17 @@ async def follow(cut: Cut, base_url: str) -> tuple[list[str], float]:
         assert r.status_code == 200, await r.aread()
         payloads = [data async for _, data in sse_events(r)]
     return payloads, time.monotonic()
+
+
+async def assert_still_running(cuts: list[Cut]) -> None:
+    """The producer stopped mid-generation of every stream (none finished before it died)."""
+    store = RedisStreamStore(REDIS_URL)  # the servers' key prefix
+    try:
+        for cut in cuts:
+            status = await store.status(cut.key)
+            assert status is not None and status.state == "running", (cut.kind, status)
+    finally:
+        await store.close()
 
 
 async def replay(cut: Cut, base_url: str) -> list[str]:
@@ -236,10 +259,15 @@ async def test_redis_followers_elsewhere_end_or_finish_the_streams_of_a_killed_p
     ender, taker_a, taker_b = start(
         {**store, "STREAM_TAKEOVER": "0"}, {**store, "STREAM_TAKEOVER": "1"}, {**store, "STREAM_TAKEOVER": "1"}
     )
-    # (AI searches one at a time: they write the shared SQLite marketplace database.)
+    # (AI searches one at a time: they write the shared SQLite marketplace database.) The /v1 pair is
+    # cut last and the producer frozen at once: every generation stops a few engine steps after its
+    # cut, however fast the machine (left running, a short answer would finish before the kill).
+    search_off = await begin(producer.url, "search")
+    search_on = await begin(producer.url, "search")
     off_v1, on_v1 = await asyncio.gather(begin(producer.url, "v1"), begin(producer.url, "v1"))
-    cut_off = [off_v1, await begin(producer.url, "search")]
-    cut_on = [on_v1, await begin(producer.url, "search")]
+    producer.freeze()
+    cut_off, cut_on = [off_v1, search_off], [on_v1, search_on]
+    await assert_still_running(cut_off + cut_on)
     # Followers wait on the other processes: three per stream to take over, on two processes at once.
     ending = [asyncio.create_task(follow(cut, ender.url)) for cut in cut_off]
     taking = [asyncio.create_task(follow(cut, t.url)) for cut in cut_on for t in (taker_a, taker_b, taker_a)]
