@@ -6,7 +6,8 @@ then drives it for `--seconds` per route with `--connections` keep-alive HTTP/1.
 (like wrk: each connection sends its next request as soon as the previous answer arrived; it costs the
 server CPU on a small machine, so its figures are lower). Prints requests/s, p50 and p99 per route,
 `GET /health` on the same server as the baseline (the ratio to it means something on a loaded
-machine), the ratio to the original project's 205 req/s, and the load average.
+machine), the ratio to the original project's 205 req/s, and the load average. The last route asks for a
+new point on every request, so none of the answers the SQLite catalogue keeps is reused: the search itself.
 
     python bench/api.py                          # one process (`make run`), 8 connections, 10 s per route
     python bench/api.py --workers 2              # WEB_CONCURRENCY=2 (--role api, Redis streams)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -39,7 +41,13 @@ ROUTES = {
         "/api/products/search?category=laptop&min_price=5000000&user_lat=-6.2088&user_lon=106.8456"
     ),
     "list by category and price": "/api/products?category=laptop&min_price=5000000&max_price=20000000",
+    # A new point for every request ({point}: a latitude of its own): the SQLite catalogue keeps recent answers
+    # until the next write, and none of these requests shares one, so this line measures the search itself.
+    "category+nearest, all new": (
+        "/api/products/search?category=laptop&min_price=5000000&user_lat={point}&user_lon=106.8456"
+    ),
 }
+POINT = "{point}"
 BASELINE = ("GET /health (baseline)", "/health")
 ORIGINAL_RPS = 205.0  # the original project's search, as issue 13 quotes it
 # WEB_CONCURRENCY > 1 is run as docs/deployment.md scales the API: --role api (no model in each worker),
@@ -53,6 +61,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _latitude(n: int) -> str:
+    """The n-th of 10,000 latitudes near Jakarta (a millionth of a degree apart), as the wrk script has them."""
+    return f"{-6.2 - (n % 10_000 + 1) * 1e-6:.6f}"
+
+
+_points = itertools.count(1)
+
+
 async def _connection(port: int, path: str, until: float, latencies: list[float]) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
@@ -60,7 +76,7 @@ async def _connection(port: int, path: str, until: float, latencies: list[float]
     try:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            writer.write(request)
+            writer.write(request.replace(POINT.encode(), _latitude(next(_points)).encode()))
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n"):
@@ -77,7 +93,7 @@ async def _connection(port: int, path: str, until: float, latencies: list[float]
 
 def warm_up(port: int, path: str) -> None:
     for _ in range(3):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}").read()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path.replace(POINT, _latitude(0))}").read()
 
 
 async def drive(port: int, path: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
@@ -98,7 +114,17 @@ def _wrk_ms(value: str) -> float:
 def drive_wrk(wrk: str, port: int, path: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
     """wrk's own figures: requests/s, p50 and p99 (ms), and the answers that were not 2xx/3xx."""
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", f"http://127.0.0.1:{port}{path}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if POINT in path:  # the same latitudes as _latitude
+            pattern = path.replace(POINT, "%.6f")
+            script.write(  # formatted once, at the start: a Lua call per request costs wrk's core little
+                "local requests = {}\nfor n = 1, 10000 do\n"
+                f"  requests[n] = wrk.format(nil, string.format([[{pattern}]], -6.2 - n * 0.000001))\nend\n"
+                "local n = 0\nrequest = function()\n  n = n % 10000 + 1\n  return requests[n]\nend\n"
+            )
+            script.flush()
+            command[1:1] = ["-s", script.name]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _wrk_ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _wrk_ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]

@@ -10,7 +10,9 @@ unit of work: each call runs one plan on a connection of its own, without the OR
   ``$n``); no transaction unless the plan sets a ``SET LOCAL``, and no reset query when a connection
   goes back to the pool (a read leaves nothing behind; an open transaction is rolled back).
 
-Each call starts after every write committed before it, in any process: nothing is cached.
+Each call sees every write committed before it, in any process: PostgreSQL reads every time; SQLite
+answers criteria it has answered before only while ``PRAGMA data_version`` says no other connection has
+committed since (``SqliteCatalog``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 import re
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -37,6 +40,7 @@ T = TypeVar("T")
 SQLITE_READ_THREADS = 4
 SQLITE_INLINE_BUDGET_S = 0.002
 SQLITE_PROGRESS_STEPS = 1000  # SQLite VM steps between two looks at the clock
+SQLITE_CACHED_RESULTS = 256
 POSTGRES_READ_CONNECTIONS = 10
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -75,6 +79,12 @@ class SqliteCatalog:
     ``inline_budget_s``, SQLite's progress handler interrupts the statement at hand and the rest of
     the plan, from that statement on, runs in a worker thread (sqlite3 releases the GIL while it
     steps), so a slow search on a large catalogue never holds the loop for longer than the budget.
+
+    Answers to the last ``cached_results`` distinct criteria are kept while the database is unchanged:
+    each ``find`` first reads ``PRAGMA data_version`` on a connection of its own, which never writes,
+    so the number changes once any other connection, in this process or another, has committed; the
+    kept answers are then dropped. An answer is kept only when no newer version was seen while it
+    was read (a plan starts after its version was read, so it is of that version or a later one).
     """
 
     def __init__(
@@ -84,9 +94,14 @@ class SqliteCatalog:
         threads: int = SQLITE_READ_THREADS,
         inline_budget_s: float = SQLITE_INLINE_BUDGET_S,
         tuning: SearchTuning | None = None,
+        cached_results: int = SQLITE_CACHED_RESULTS,
     ) -> None:
         self._path = path
         self._search = ProductSearch(postgres=False, tuning=tuning)
+        self._cached_results = cached_results
+        self._results: OrderedDict[ProductFilter, PageResult[Product]] = OrderedDict()
+        self._version: int | None = None
+        self._watch: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="catalog-read")
         self._budget = inline_budget_s
         self._free: list[sqlite3.Connection] = []
@@ -94,13 +109,33 @@ class SqliteCatalog:
         self.plans_moved_to_thread = 0
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
-        return await self._run(self._search.find(criteria))
+        version = self._data_version()
+        if version != self._version:
+            self._results.clear()
+            self._version = version
+        kept = self._results.get(criteria)
+        if kept is not None:
+            self._results.move_to_end(criteria)
+            return kept
+        result = await self._run(self._search.find(criteria))
+        if self._version == version and self._cached_results:
+            self._results[criteria] = result
+            if len(self._results) > self._cached_results:
+                self._results.popitem(last=False)
+        return result
 
     async def supplier_exists(self, supplier_id: int) -> bool:
         return await self._run(ProductSearch.supplier_exists(supplier_id))
 
+    def _data_version(self) -> int:
+        if self._watch is None:
+            self._watch = self._open()
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._results.clear()
+        self._watch = None
         for connection in self._all:
             connection.close()
         self._all.clear()

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.db.product_search import SQLITE_MERGE_TEXT_INDEX
 from adapters.db.tables import ConversationRow, MessageRow, ProductRow, SupplierRow, UserRow
 from core.domain.api_keys import SUPPLIER_KEY_PREFIX, USER_KEY_PREFIX, hash_api_key
 from core.search_text import product_search_text
@@ -86,6 +87,8 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, reset: bool) 
                 await session.flush()
             if row.api_key_hash == hash_api_key(key):
                 keys.append(SeededKey("user", row.id, row.name, key))
+        if session.bind.dialect.name == "sqlite":
+            await session.execute(text(SQLITE_MERGE_TEXT_INDEX))
     return keys
 
 

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.db.product_search import SQLITE_MERGE_TEXT_INDEX
 from core.search_text import product_search_text
 
 logger = structlog.get_logger(__name__)
@@ -342,7 +343,7 @@ def _load_sqlite(path: str, count: int, reset: bool, seed: int, products_per_sup
             connection.execute(sql)
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
-        connection.execute("INSERT INTO products_fts(products_fts) VALUES ('optimize')")
+        connection.execute(SQLITE_MERGE_TEXT_INDEX)
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")

@@ -10,6 +10,7 @@ is then checked against a brute-force reference.
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.db.catalog import SQLITE_INLINE_BUDGET_S, open_catalog, run_on_session
+from adapters.db.catalog import SQLITE_INLINE_BUDGET_S, SqliteCatalog, open_catalog, run_on_session
 from adapters.db.product_search import Plan, ProductSearch, Query, SearchTuning, total_cap
 from adapters.db.repositories import SqlProductRepository, SqlSupplierRepository
 from adapters.db.synthetic import CITIES, load_synthetic
@@ -316,6 +317,47 @@ async def test_the_read_path_sees_every_committed_write_at_once(
         assert (await catalog.find(ProductFilter(near=JAKARTA))).items == []
     finally:
         await catalog.close()
+
+
+async def test_sqlite_keeps_answers_until_any_connection_commits(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The SQLite catalogue answers the same criteria again without reading them, until the database changes:
+    a commit through the app's engine, or through a connection of its own as another process would make."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    ids = await _add_catalogue(sessions)
+    path = engine.url.database
+    assert path
+    catalog = SqliteCatalog(path)
+    criteria = ProductFilter(text="laptop", near=JAKARTA)
+
+    async def stock_and_price(key: str) -> tuple[int, int]:
+        found = {p.id: p for p in (await catalog.find(criteria)).items}[ids[key]]
+        return found.stock_quantity, found.price
+
+    try:
+        first = await catalog.find(criteria)
+        assert await catalog.find(criteria) is first
+        async with sessions() as session:
+            await SqlProductRepository(session).update(ids["rog"], ProductChanges(stock_quantity=0))
+            await session.commit()
+        assert (await stock_and_price("rog"))[0] == 0
+        other = sqlite3.connect(path)
+        with other:  # commits
+            other.execute("UPDATE products SET price = 1 WHERE id = ?", (ids["thinkpad"],))
+        other.close()
+        assert (await stock_and_price("thinkpad"))[1] == 1
+        assert await catalog.find(criteria) is await catalog.find(criteria)
+    finally:
+        await catalog.close()
+    small = SqliteCatalog(path, cached_results=1)
+    try:
+        kept = await small.find(criteria)
+        await small.find(ProductFilter(text="mouse"))  # pushes the first answer out
+        assert await small.find(criteria) is not kept and await small.find(criteria) == kept
+    finally:
+        await small.close()
 
 
 async def test_few_filter_matches_are_ranked_in_three_statements(
