@@ -33,6 +33,7 @@ import structlog
 import torch
 import torch.nn.functional as F
 
+from adapters.llm.checkpoint import DecoderWeights, decoder_supported
 from adapters.llm.prefix_cache import PrefixCache
 from adapters.llm.quantized import (
     DenseWeights,
@@ -52,8 +53,6 @@ from core.domain.generation import SamplingParams
 
 log = structlog.get_logger(__name__)
 
-FAST_PATH_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
-_UNSUPPORTED_ROPE = frozenset({"dynamic", "longrope"})  # their tables depend on the sequence length
 _CAPACITY_STEP = 256  # the shared KV capacity grows and shrinks in multiples of this many tokens
 _PRIVATE_STEP = 32  # a private KV cache's capacity, in multiples of this many tokens
 SOLO_TOKENS = 1024  # a prompt this long decodes in its own KV cache rather than in the shared one
@@ -137,7 +136,7 @@ def release_memory() -> None:
 class SlotDecodeBackend:
     def __init__(
         self,
-        model: Any,
+        model: DecoderWeights | Any,
         *,
         max_batch_size: int,
         max_seq_len: int,
@@ -149,13 +148,13 @@ class SlotDecodeBackend:
         dense_weights_path: Path | None = None,
         dense_prompts: bool | None = None,
     ) -> None:
-        """``dense_weights_path``: where dense copies of the quantized weights are kept for prompt rows
+        """``model``: a Hugging Face model or its ``DecoderWeights`` (the backend keeps neither);
+        ``dense_weights_path``: where dense copies of the quantized weights are kept for prompt rows
         (none: the quantized kernels run every row); ``dense_prompts``: whether prompt rows use them
         (None: for each kind of linear where that is measured faster when the backend starts)."""
-        config = model.config
-        decoder = model.model
-        first = next(model.parameters())
-        self._device, self._dtype = first.device, first.dtype
+        weights = model if isinstance(model, DecoderWeights) else DecoderWeights.of_model(model)
+        config, read = weights.config, weights.read
+        self._device, self._dtype = weights.device, weights.dtype
         cpu = self._device.type == "cpu"
         self._attn_dtype = torch.float32 if cpu else self._dtype
         self.max_batch_size = max_batch_size
@@ -169,57 +168,55 @@ class SlotDecodeBackend:
         quant = weight_quant if cpu else "none"
         int4_weights = int4_weights or {}
         self.linear_kind = {"none": "dense", "int8": "int8", "int4": "int4"}[quant]
-        params = dict(model.named_parameters())
         # The quantized linears by kind, with what their dense copies are made of.
         switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]] = {}
 
-        def linear(names: list[str], modules: list[Any], kind: str) -> Linear:
-            bias = self._fused_bias(modules)
-            weights = [params[name] for name in names]
-            if quant == "int4" and int4_supported(tuple(weights[0].shape)):
-                parts = [int4_weights.get(n) or quantize_int4(w.detach()) for n, w in zip(names, weights, strict=True)]
+        def linear(names: list[str], kind: str) -> Linear:
+            """The fused linear of these weights (read only where no int4 weight is given for them)."""
+            bias = self._fused_bias(weights, names)
+            if quant == "int4" and int4_supported(weights.shapes[names[0]]):
+                parts = [int4_weights.get(n) or quantize_int4(read(n)) for n in names]
                 int4 = concat_int4(parts)
                 quantized: Int4Linear | Int8Linear = Int4Linear(int4, bias, self._dtype)
                 switching.setdefault(kind, []).append((quantized, int4.dequantize))
                 return quantized
-            fused = torch.cat([w.detach() for w in weights]) if len(weights) > 1 else weights[0].detach()
+            fused = torch.cat([read(n) for n in names]) if len(names) > 1 else read(names[0])
             if quant in ("int4", "int8"):
                 quantized = Int8Linear(quantize_int8(fused), bias, self._dtype)
                 switching.setdefault(kind, []).append((quantized, quantized.dequantize))
                 return quantized
             return _DenseLinear(fused.contiguous(), bias)
 
+        def norm(name: str) -> torch.Tensor | None:
+            return _own(read(name)) if name in weights.shapes else None
+
         self._layers: list[_Layer] = []
-        for index, layer in enumerate(decoder.layers):
-            attn, mlp = layer.self_attn, layer.mlp
+        for index in range(config.num_hidden_layers):
             prefix = f"model.layers.{index}."
+            input_norm = norm(prefix + "input_layernorm.weight")
+            post_norm = norm(prefix + "post_attention_layernorm.weight")
+            assert input_norm is not None and post_norm is not None
             self._layers.append(
                 _Layer(
-                    input_norm=_own(layer.input_layernorm.weight),
-                    qkv=linear(
-                        [prefix + f"self_attn.{p}_proj.weight" for p in "qkv"],
-                        [attn.q_proj, attn.k_proj, attn.v_proj],
-                        "qkv",
-                    ),
-                    o=linear([prefix + "self_attn.o_proj.weight"], [attn.o_proj], "o"),
-                    post_norm=_own(layer.post_attention_layernorm.weight),
-                    gate_up=linear(
-                        [prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"],
-                        [mlp.gate_proj, mlp.up_proj],
-                        "gate_up",
-                    ),
-                    down=linear([prefix + "mlp.down_proj.weight"], [mlp.down_proj], "down"),
-                    q_norm=_own(attn.q_norm.weight) if hasattr(attn, "q_norm") else None,
-                    k_norm=_own(attn.k_norm.weight) if hasattr(attn, "k_norm") else None,
-                    act=mlp.act_fn,
-                    scale=float(getattr(attn, "scaling", self._head_dim**-0.5)),
+                    input_norm=input_norm,
+                    qkv=linear([prefix + f"self_attn.{p}_proj.weight" for p in "qkv"], "qkv"),
+                    o=linear([prefix + "self_attn.o_proj.weight"], "o"),
+                    post_norm=post_norm,
+                    gate_up=linear([prefix + "mlp.gate_proj.weight", prefix + "mlp.up_proj.weight"], "gate_up"),
+                    down=linear([prefix + "mlp.down_proj.weight"], "down"),
+                    q_norm=norm(prefix + "self_attn.q_norm.weight"),
+                    k_norm=norm(prefix + "self_attn.k_norm.weight"),
+                    act=weights.act,
+                    scale=self._head_dim**-0.5,
                 )
             )
-        self._final_norm = _own(decoder.norm.weight)
-        head_weight = model.lm_head.weight.detach()
-        head_bias = getattr(model.lm_head, "bias", None)
-        embed_weight = decoder.embed_tokens.weight.detach()
-        tied = head_weight.data_ptr() == embed_weight.data_ptr()
+        final_norm = norm("model.norm.weight")
+        assert final_norm is not None
+        self._final_norm = final_norm
+        embed_weight = read("model.embed_tokens.weight")
+        tied = "lm_head.weight" not in weights.shapes
+        head_weight = embed_weight if tied else read("lm_head.weight")
+        head_bias = read("lm_head.bias") if "lm_head.bias" in weights.shapes else None
         if quant != "none":
             # The LM head (and a tied embedding with it) as int8: the GGUF stores it as Q8_0.
             head = Int8Linear(quantize_int8(head_weight), head_bias, self._dtype)
@@ -231,12 +228,11 @@ class SlotDecodeBackend:
             self._lm_head = lambda x, w=head_weight, b=head_bias: F.linear(x, w, b)
             self._embed = lambda ids, w=embed_weight: F.embedding(ids, w)
         with torch.inference_mode():
-            probe = torch.zeros(1, dtype=torch.float32, device=self._device)
-            cos, sin = decoder.rotary_emb(probe, torch.arange(max_seq_len, device=self._device)[None, :])
+            cos, sin = weights.rope(torch.arange(max_seq_len, device=self._device))
             # RoPE as x * cos + roll(x, half) * sin with the first half of sin negated (rotate_half folded in).
             half = self._head_dim // 2
-            sin = torch.cat((-sin[0, :, :half], sin[0, :, half:]), dim=-1)
-            self._cos, self._sin = cos[0].to(self._attn_dtype), sin.to(self._attn_dtype)
+            sin = torch.cat((-sin[:, :half], sin[:, half:]), dim=-1)
+            self._cos, self._sin = cos.to(self._attn_dtype), sin.to(self._attn_dtype)
         self._sampler = TokenSampler(self._vocab, max_batch_size, self._device)
         self._logits = torch.zeros(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
         self._by_slot: dict[int, _Row] = {}  # every live sequence
@@ -292,34 +288,32 @@ class SlotDecodeBackend:
         dense.release()
         self._dense = dense if any(self.dense_prompts.values()) else None
 
-    def _fused_bias(self, modules: list[Any]) -> torch.Tensor | None:
-        biases = [getattr(m, "bias", None) for m in modules]
-        if all(b is None for b in biases):
+    def _fused_bias(self, weights: DecoderWeights, names: list[str]) -> torch.Tensor | None:
+        """The biases of the linears fused from these weights (zeros for those without), or None."""
+        biases = [name.removesuffix(".weight") + ".bias" for name in names]
+        if not any(b in weights.shapes for b in biases):
             return None
         return torch.cat(
             [
-                b.detach() if b is not None else torch.zeros(m.out_features, dtype=self._dtype, device=self._device)
-                for b, m in zip(biases, modules, strict=True)
+                weights.read(b)
+                if b in weights.shapes
+                else torch.zeros(weights.shapes[w][0], dtype=self._dtype, device=self._device)
+                for b, w in zip(biases, names, strict=True)
             ]
         )
 
     @staticmethod
     def supports(model: Any) -> bool:
-        config = model.config
+        """Whether this backend runs the Hugging Face ``model`` (its config and its modules' layout)."""
         decoder = getattr(model, "model", None)
-        rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
-        window = getattr(config, "sliding_window", None)
-        windowed = window is not None and getattr(config, "use_sliding_window", True)
         layers = getattr(decoder, "layers", None)
         return bool(
-            getattr(config, "model_type", None) in FAST_PATH_MODEL_TYPES
+            decoder_supported(model.config)
             and layers is not None
             and hasattr(decoder, "rotary_emb")
             and hasattr(decoder, "norm")
             and hasattr(model, "lm_head")
             and all(hasattr(layer.self_attn, "q_proj") and hasattr(layer.mlp, "gate_proj") for layer in layers)
-            and rope.get("rope_type", "default") not in _UNSUPPORTED_ROPE
-            and (not windowed or window >= getattr(config, "max_position_embeddings", 0))
         )
 
     # -- DecodeBackend ------------------------------------------------------------------------------

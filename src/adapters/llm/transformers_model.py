@@ -237,8 +237,8 @@ class TransformersLanguageModel:
 
     def _load(self) -> BatchScheduler:
         import torch
-        from transformers import AutoModelForCausalLM
 
+        from adapters.llm.checkpoint import DecoderWeights
         from adapters.llm.quantized import WEIGHT_QUANT_CHOICES, load_q4
         from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend, release_memory
 
@@ -251,18 +251,26 @@ class TransformersLanguageModel:
         dtype = self._dtype(torch, device)
         log.info("llm.model.loading", model_id=self._model_id, source=str(source), device=device, dtype=str(dtype))
         tokenizer = self._load_tokenizer(source, token)
-        model = AutoModelForCausalLM.from_pretrained(source, token=token, dtype=dtype)
-        model.to(device)
-        model.eval()
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"{self._model_id} has no chat template")
-        eos = self._eos_ids(model, tokenizer)
-        self._eos, self._vocab_size = eos, int(model.config.vocab_size)
-        model_context = int(getattr(model.config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
+        # A folder the fast path runs is read directly; anything else goes through a Hugging Face model.
+        weights = DecoderWeights.from_folder(Path(source), device, dtype) if Path(source).is_dir() else None
+        model: Any = None
+        if weights is None:
+            model = self._load_hf_model(source, token, dtype, device)
+            if SlotDecodeBackend.supports(model):
+                weights = DecoderWeights.of_model(model)
+        config = weights.config if weights is not None else model.config
+        generation = getattr(model, "generation_config", None)
+        eos = _eos_ids(
+            config.eos_token_id, getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)
+        )
+        self._eos, self._vocab_size = eos, int(config.vocab_size)
+        model_context = int(getattr(config, "max_position_embeddings", None) or DEFAULT_MAX_CONTEXT)
         self._context_length = min(model_context, self._settings.max_context_tokens or model_context)
         batch = self._settings.max_batch_size
         backend: Any
-        if SlotDecodeBackend.supports(model):
+        if weights is not None:
             quant, int4_weights = "none", None
             if device == "cpu" and wanted_quant != "none":
                 q4 = ensure_q4_weights(find_embedded_gguf(), self._settings.cache_dir) if self._embedded() else None
@@ -271,7 +279,7 @@ class TransformersLanguageModel:
                 elif wanted_quant == "int8":
                     quant = "int8"
             backend = SlotDecodeBackend(
-                model,
+                weights,
                 max_batch_size=batch,
                 max_seq_len=self._context_length,
                 weight_quant=quant,
@@ -280,11 +288,11 @@ class TransformersLanguageModel:
                 dense_weights_path=self._dense_weights_path(quant),
             )
             self.weight_quant = quant
-            model = None  # the backend holds every weight it needs, once: drop the Hugging Face copy
-            int4_weights = None
+            # The backend holds every weight it needs, once: drop the Hugging Face copy and the file's.
+            model = weights = int4_weights = None
             release_memory()
         else:
-            log.warning("llm.engine.serial_fallback", model_type=getattr(model.config, "model_type", None))
+            log.warning("llm.engine.serial_fallback", model_type=getattr(config, "model_type", None))
             backend = SerialDecodeBackend(model, max_batch_size=batch)
             self.weight_quant = "none"
         self._model, self._tokenizer = model, tokenizer
@@ -310,6 +318,13 @@ class TransformersLanguageModel:
             max_batch_size=batch,
         )
         return scheduler
+
+    @staticmethod
+    def _load_hf_model(source: str | Path, token: str | None, dtype: Any, device: str) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(source, token=token, dtype=dtype)
+        return model.to(device).eval()
 
     @staticmethod
     def _load_tokenizer(source: str | Path, token: str | None) -> Any:
@@ -352,17 +367,6 @@ class TransformersLanguageModel:
         if wanted not in _DTYPES:
             raise ValueError(f"torch_dtype {self._settings.torch_dtype!r} is not one of auto, {', '.join(_DTYPES)}")
         return getattr(torch, wanted)
-
-    @staticmethod
-    def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-        ids: set[int] = set()
-        for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-            value = getattr(source, "eos_token_id", None)
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, list | tuple):
-                ids.update(int(v) for v in value)
-        return ids
 
     # -- tokenizer ------------------------------------------------------------------------------------
 
@@ -430,6 +434,17 @@ class TransformersLanguageModel:
                 text = "bytes:" + "".join(f"\\x{b:02x}" for b in raw)
             known = self._token_texts[token_id] = (text, tuple(raw))
         return known
+
+
+def _eos_ids(*values: Any) -> set[int]:
+    """The stop token ids among these values (each an id, a list of ids or None)."""
+    ids: set[int] = set()
+    for value in values:
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(int(v) for v in value)
+    return ids
 
 
 def token_bytes(tokenizer: Any, token_id: int) -> bytes:
