@@ -91,6 +91,15 @@ class _Layer(NamedTuple):
     scale: float
 
 
+class _PrefixBlock(NamedTuple):
+    """One block of a prompt's KV in the prefix cache, ``[layers, kv_heads, block_tokens, head_dim]`` each.
+    The values are casts of the model's dtype to the attention's (float32 on CPU): kept in the model's
+    dtype they lose nothing and take half the room; the keys have RoPE applied in the attention's dtype."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+
+
 @dataclass(slots=True, eq=False)
 class _Row:
     slot: int
@@ -243,7 +252,7 @@ class SlotDecodeBackend:
         self._solo_tokens = solo_tokens
         self._keys: torch.Tensor | None = None  # the shared cache [layers, rows, kv_heads, capacity, head_dim]
         self._values: torch.Tensor | None = None
-        self._prefix = PrefixCache[torch.Tensor](prefix_cache_tokens, prefix_block_tokens)
+        self._prefix = PrefixCache[_PrefixBlock](prefix_cache_tokens, prefix_block_tokens)
         self._dense: DenseWeights | None = None
         self.dense_prompts: dict[str, bool] = {}
         if switching and dense_weights_path is not None and dense_prompts is not False:
@@ -334,10 +343,9 @@ class SlotDecodeBackend:
         row.keys, row.values = self._private_kv(-(-(len(prompt_ids) + room) // _PRIVATE_STEP) * _PRIVATE_STEP)
         if blocks:
             with torch.inference_mode():
-                kv = torch.cat(blocks, dim=3)  # [layers, 2, kv_heads, tokens, head_dim]
-                row.length = kv.shape[3]
-                row.keys[:, :, : row.length] = kv[:, 0]
-                row.values[:, :, : row.length] = kv[:, 1]
+                row.length = len(blocks) * self._prefix.block_tokens
+                row.keys[:, :, : row.length] = torch.cat([block.keys for block in blocks], dim=2)
+                row.values[:, :, : row.length] = torch.cat([block.values for block in blocks], dim=2)
         self._by_slot[slot] = row
         self._prefilling.append(row)
         self._sampler.configure(slot, sampling, prompt_ids)
@@ -474,9 +482,12 @@ class SlotDecodeBackend:
         keys, values, size = row.keys, row.values, self._prefix.block_tokens
         assert keys is not None and values is not None
 
-        def block_at(block: int) -> torch.Tensor:
+        def block_at(block: int) -> _PrefixBlock:
             span = slice(block * size, (block + 1) * size)
-            return torch.stack([keys[:, :, span], values[:, :, span]], dim=1)
+            return _PrefixBlock(
+                keys[:, :, span].clone(memory_format=torch.contiguous_format),
+                values[:, :, span].to(self._dtype, memory_format=torch.contiguous_format, copy=True),
+            )
 
         with torch.inference_mode():
             self._prefix.insert(row.prompt[: row.length], block_at)
