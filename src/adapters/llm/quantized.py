@@ -31,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 import torch
 import torch.nn.functional as F
+
+log = structlog.get_logger(__name__)
 
 GROUP_SIZE = 32
 WEIGHT_QUANT_CHOICES = ("auto", "none", "int8", "int4")
@@ -296,6 +299,25 @@ def dense_prompts_faster(
                 for kind, spent in timed_pass(path).items():
                     best[path][kind] = min(best[path][kind], spent)
     return {kind: best[True][kind] <= DENSE_MARGIN * best[False][kind] for kind in groups}
+
+
+def remembered_choice(path: Path, fingerprint: str, measure: Callable[[], dict[str, bool]]) -> dict[str, bool]:
+    """``measure()``'s answer for these weights on this kind of machine, measured once and kept in ``path``:
+    the dense copies change the rounding of prompt rows, so a choice timed anew at every start (and
+    swayed by the machine's load) would change the greedy text from one restart to the next."""
+    key = f"{fingerprint}/{torch.backends.cpu.get_cpu_capability()}/{os.cpu_count()}/{torch.__version__}"
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key and isinstance(saved.get("choice"), dict):
+            return {kind: bool(dense) for kind, dense in saved["choice"].items()}
+    except (OSError, ValueError):
+        pass
+    choice = measure()
+    try:
+        path.write_text(json.dumps({"key": key, "choice": choice}))
+    except OSError as error:  # measured again at the next start
+        log.warning("llm.dense.choice_not_saved", path=str(path), error=str(error))
+    return choice
 
 
 _GGUF_LLAMA_NAMES = {

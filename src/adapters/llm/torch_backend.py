@@ -45,6 +45,7 @@ from adapters.llm.quantized import (
     int4_supported,
     quantize_int4,
     quantize_int8,
+    remembered_choice,
     weights_fingerprint,
 )
 from adapters.llm.sampler import LogitsProcessor, SampledLogprobs, TokenSampler
@@ -275,9 +276,9 @@ class SlotDecodeBackend:
         """Dense copies of the quantized linears in ``path`` (written once, checked against a fingerprint of
         the quantized weights) for the prompt rows of each kind where they are faster."""
         entries = [(f"{kind}.{i}", make) for kind, group in switching.items() for i, (_, make) in enumerate(group)]
-        linears = [quantized for group in switching.values() for quantized, _ in group]
+        fingerprint = weights_fingerprint(quantized for group in switching.values() for quantized, _ in group)
         try:
-            dense = DenseWeights.open_or_write(path, entries, self._dtype, weights_fingerprint(linears))
+            dense = DenseWeights.open_or_write(path, entries, self._dtype, fingerprint)
         except OSError as error:
             log.warning("llm.backend.dense_copies_unavailable", path=str(path), error=str(error))
             return
@@ -287,7 +288,11 @@ class SlotDecodeBackend:
         if forced is None:
             kinds = {kind: [quantized for quantized, _ in group] for kind, group in switching.items()}
             inputs = {kind: group[0][0].in_features for kind, group in switching.items()}
-            self.dense_prompts = dense_prompts_faster(kinds, inputs, self._dtype)
+            self.dense_prompts = remembered_choice(
+                path.with_suffix(".choice.json"),
+                fingerprint,
+                lambda: dense_prompts_faster(kinds, inputs, self._dtype),
+            )
         else:
             self.dense_prompts = dict.fromkeys(switching, forced)
         for kind, group in switching.items():

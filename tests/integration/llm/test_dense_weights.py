@@ -16,6 +16,7 @@ from adapters.llm.quantized import (
     dense_in_tiles,
     dense_prompts_faster,
     quantize_int4,
+    remembered_choice,
 )
 
 
@@ -145,3 +146,21 @@ def test_prompts_use_the_dense_copies_only_for_the_kinds_where_they_are_faster()
     }
     faster = dense_prompts_faster(groups, {"slow_kernel": 16, "free_kernel": 4096}, torch.bfloat16, repeats=1)
     assert faster == {"slow_kernel": True, "free_kernel": False}
+
+
+def test_the_choice_of_dense_copies_is_measured_once_and_kept_for_the_same_weights(tmp_path: Path) -> None:
+    path = tmp_path / "model-int4.choice.json"
+    answers = iter([{"qkv": True, "down": False}, {"qkv": False, "down": True}, {"qkv": False, "down": False}])
+    measured: list[dict[str, bool]] = []
+
+    def measure() -> dict[str, bool]:
+        measured.append(next(answers))
+        return measured[-1]
+
+    first = remembered_choice(path, "weights-a", measure)
+    assert remembered_choice(path, "weights-a", measure) == first == {"qkv": True, "down": False}
+    assert len(measured) == 1, "a restart with the same weights reuses the choice: the same greedy text"
+    assert remembered_choice(path, "weights-b", measure) == {"qkv": False, "down": True}, "other weights: measured"
+    path.write_text("{not json")
+    assert remembered_choice(path, "weights-b", measure) == {"qkv": False, "down": False}, "a broken file: measured"
+    assert len(measured) == 3
