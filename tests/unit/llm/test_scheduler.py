@@ -335,9 +335,9 @@ class TimedBackend(FakeDecodeBackend):
         self.durations.append(cost)
 
 
-def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_target() -> None:
-    backend = TimedBackend({1: [5] * 200, 2: [6]})
-    scheduler = BatchScheduler(
+def timed_scheduler(backend: TimedBackend) -> BatchScheduler:
+    """Budget 256 prompt tokens a step, target 150 ms, on the backend's fake clock."""
+    return BatchScheduler(
         backend,
         max_batch_size=4,
         max_queued_requests=4,
@@ -348,6 +348,11 @@ def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_ta
         step_target_s=0.15,
         clock=lambda: backend.now,
     )
+
+
+def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_target() -> None:
+    backend = TimedBackend({1: [5] * 200, 2: [6]})
+    scheduler = timed_scheduler(backend)
     running: list = []
     submit(scheduler, 1, running, prompt_len=10, max_tokens=200)
     for _ in range(3):
@@ -365,17 +370,7 @@ def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_ta
 
 def test_at_a_long_context_where_each_prompt_token_costs_a_lot_running_streams_still_wait_under_300_ms() -> None:
     backend = TimedBackend({1: [5] * 400, 2: [6]}, span_cost_s=2e-5)  # 25 ms a prompt token at 1,200
-    scheduler = BatchScheduler(
-        backend,
-        max_batch_size=4,
-        max_queued_requests=4,
-        context_length=2000,
-        eos_token_ids={EOS},
-        new_text_stream=lambda: IncrementalDetokenizer(letters),
-        max_prefill_tokens_per_step=256,
-        step_target_s=0.15,
-        clock=lambda: backend.now,
-    )
+    scheduler = timed_scheduler(backend)
     running: list = []
     submit(scheduler, 1, running, prompt_len=10, max_tokens=400)
     for _ in range(3):
@@ -389,17 +384,7 @@ def test_at_a_long_context_where_each_prompt_token_costs_a_lot_running_streams_s
 
 def test_a_prompt_alone_is_prefilled_at_the_full_budget_however_slow_the_steps() -> None:
     backend = TimedBackend({1: [5]})
-    scheduler = BatchScheduler(
-        backend,
-        max_batch_size=4,
-        max_queued_requests=4,
-        context_length=2000,
-        eos_token_ids={EOS},
-        new_text_stream=lambda: IncrementalDetokenizer(letters),
-        max_prefill_tokens_per_step=256,
-        step_target_s=0.15,
-        clock=lambda: backend.now,
-    )
+    scheduler = timed_scheduler(backend)
     submit(scheduler, 1, prompt_len=600, max_tokens=1)
     run_until_idle(scheduler)
     assert [n for chunks, _ in backend.steps for _, n in chunks] == [256, 256, 88], "nobody waits on these steps"
