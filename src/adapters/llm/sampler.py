@@ -283,7 +283,9 @@ class TokenSampler:
             top_values, top_ids = values.tolist(), ids.tolist()
         for i, row in enumerate(rows):
             count = settings[row].logprobs or 0
-            top = list(zip(top_ids[i][:count], top_values[i][:count], strict=True))
+            # Equal values in token order, as argmax breaks a tie: a greedy token is its own top-1.
+            ranked = sorted(zip(top_ids[i], top_values[i], strict=True), key=lambda pair: (-pair[1], pair[0]))
+            top = ranked[:count]
             self._logprobs[slots[row]] = SampledLogprobs(chosen[i], top)
 
 

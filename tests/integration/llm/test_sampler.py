@@ -156,6 +156,16 @@ def test_repetition_penalty_covers_prompt_and_output_tokens() -> None:
     assert negative.sample([0], logits([-1.0, -1.5, -3, -3, -3, -3])) == [1]
 
 
+def test_a_greedy_token_tied_with_others_is_its_own_top_logprob() -> None:
+    sampler = TokenSampler(VOCAB, 1)
+    sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, logprobs=3))
+    row = [0.0, 4.0, 1.0, 4.0, 4.0, 2.0]  # three tokens share the top logit
+    tokens = sampler.sample([0], logits(row))
+    report = sampler.logprobs(0)
+    assert report is not None and tokens == [1], "argmax takes the first of the tied tokens"
+    assert [token for token, _ in report.top] == [1, 3, 4], "ties listed in token order, the chosen one first"
+
+
 def test_logprobs_are_the_log_softmax_after_bias_with_the_chosen_token_on_top() -> None:
     sampler = TokenSampler(VOCAB, 3)
     sampler.configure(0, SamplingParams(max_tokens=9, temperature=0.0, logprobs=3, logit_bias=((5, -100.0),)))
