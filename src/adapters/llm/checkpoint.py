@@ -145,7 +145,6 @@ class DecoderWeights:
         shapes = {name: tuple(opened.get_slice(name).get_shape()) for name in opened.keys()}
         if not isinstance(dtype, torch.dtype):
             dtype = opened.get_tensor("model.embed_tokens.weight").dtype
-        cast = dtype
         inverse = _default_inverse_frequencies(float(config.rope_parameters["rope_theta"]), config.head_dim)
 
         def rope(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,7 +153,7 @@ class DecoderWeights:
         return cls(
             config=config,
             shapes=shapes,
-            read=lambda name: opened.get_tensor(name).to(cast),
+            read=lambda name: opened.get_tensor(name).to(dtype),
             device=torch.device(device),
             dtype=dtype,
             act=F.silu,

@@ -350,15 +350,21 @@ def timed_scheduler(backend: TimedBackend) -> BatchScheduler:
     )
 
 
-def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_target() -> None:
-    backend = TimedBackend({1: [5] * 200, 2: [6]})
-    scheduler = timed_scheduler(backend)
+def join_while_streaming(scheduler: BatchScheduler, *, running_tokens: int, prompt_len: int) -> tuple[list, list]:
+    """Slot 1 streams (three steps in), then slot 2's prompt of ``prompt_len`` arrives: their events."""
     running: list = []
-    submit(scheduler, 1, running, prompt_len=10, max_tokens=200)
+    submit(scheduler, 1, running, prompt_len=10, max_tokens=running_tokens)
     for _ in range(3):
         scheduler.step()
     joining: list = []
-    submit(scheduler, 2, joining, prompt_len=1200, max_tokens=1)
+    submit(scheduler, 2, joining, prompt_len=prompt_len, max_tokens=1)
+    return running, joining
+
+
+def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_target() -> None:
+    backend = TimedBackend({1: [5] * 200, 2: [6]})
+    scheduler = timed_scheduler(backend)
+    running, joining = join_while_streaming(scheduler, running_tokens=200, prompt_len=1200)
     while not joining:
         before = len(running)
         scheduler.step()
@@ -371,12 +377,7 @@ def test_while_streams_decode_prompt_chunks_shrink_to_keep_each_step_near_the_ta
 def test_at_a_long_context_where_each_prompt_token_costs_a_lot_running_streams_still_wait_under_300_ms() -> None:
     backend = TimedBackend({1: [5] * 400, 2: [6]}, span_cost_s=2e-5)  # 25 ms a prompt token at 1,200
     scheduler = timed_scheduler(backend)
-    running: list = []
-    submit(scheduler, 1, running, prompt_len=10, max_tokens=400)
-    for _ in range(3):
-        scheduler.step()
-    joining: list = []
-    submit(scheduler, 2, joining, prompt_len=1200, max_tokens=1)
+    _, joining = join_while_streaming(scheduler, running_tokens=400, prompt_len=1200)
     while not joining:
         scheduler.step()
     assert max(backend.durations[3:]) <= 0.3, "no step of the running stream took longer than 300 ms"
