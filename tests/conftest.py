@@ -77,3 +77,14 @@ def _services_for_markers(request: pytest.FixtureRequest) -> None:
         require_redis()
     if request.node.get_closest_marker("browser"):
         require_chromium()
+
+
+def require_native_decode(cache_dir: Path) -> Path:
+    """The native decode step built for this machine: fail (CI) or skip (elsewhere) without a C compiler."""
+    from adapters.llm.native_decode import build_library
+
+    library = build_library(cache_dir)
+    if library is None:
+        _missing("native/decode.c could not be built (no C compiler?)", "install gcc to run this test")
+    assert library is not None
+    return library

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from adapters.llm.checkpoint import DecoderWeights, decoder_supported
+from adapters.llm.native_decode import NativeDecoder, NativeLayer, NativeMatrix, RowCache, load_library
 from adapters.llm.prefix_cache import PrefixCache
 from adapters.llm.quantized import (
     DenseWeights,
@@ -157,11 +158,13 @@ class SlotDecodeBackend:
         solo_tokens: int = SOLO_TOKENS,
         dense_weights_path: Path | None = None,
         dense_prompts: bool | None = None,
+        native_library: Path | None = None,
     ) -> None:
         """``model``: a Hugging Face model or its ``DecoderWeights`` (the backend keeps neither);
         ``dense_weights_path``: where dense copies of the quantized weights are kept for prompt rows
         (none: the quantized kernels run every row); ``dense_prompts``: whether prompt rows use them
-        (None: for each kind of linear where that is measured faster when the backend starts)."""
+        (None: for each kind of linear where that is measured faster when the backend starts);
+        ``native_library``: the built ``native/decode.c``, which then decodes the rows of quantized weights."""
         weights = model if isinstance(model, DecoderWeights) else DecoderWeights.of_model(model)
         config, read = weights.config, weights.read
         self._device, self._dtype = weights.device, weights.dtype
@@ -180,6 +183,7 @@ class SlotDecodeBackend:
         self.linear_kind = {"none": "dense", "int8": "int8", "int4": "int4"}[quant]
         # The quantized linears by kind, with what their dense copies are made of.
         switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]] = {}
+        natives: list[NativeMatrix] = []  # the same weights as the native decode step reads them, in order
 
         def linear(names: list[str], kind: str) -> Linear:
             """The fused linear of these weights (read only where no int4 weight is given for them)."""
@@ -189,11 +193,13 @@ class SlotDecodeBackend:
                 int4 = concat_int4(parts)
                 quantized: Int4Linear | Int8Linear = Int4Linear(int4, bias, self._dtype)
                 switching.setdefault(kind, []).append((quantized, int4.dequantize))
+                natives.append(NativeMatrix.q4(int4, bias))
                 return quantized
             fused = torch.cat([read(n) for n in names]) if len(names) > 1 else read(names[0])
             if quant in ("int4", "int8"):
                 quantized = Int8Linear(quantize_int8(fused), bias, self._dtype)
                 switching.setdefault(kind, []).append((quantized, quantized.dequantize))
+                natives.append(NativeMatrix.q8(quantized.codes, quantized.scale, bias))
                 return quantized
             return _DenseLinear(fused.contiguous(), bias)
 
@@ -237,6 +243,9 @@ class SlotDecodeBackend:
         else:
             self._lm_head = lambda x, w=head_weight, b=head_bias: F.linear(x, w, b)
             self._embed = lambda ids, w=embed_weight: F.embedding(ids, w)
+        self._native: NativeDecoder | None = None
+        if native_library is not None and quant != "none" and config.hidden_act == "silu" and head_bias is None:
+            self._native = self._native_decoder(native_library, natives, config, head)
         with torch.inference_mode():
             cos, sin = weights.rope(torch.arange(max_seq_len, device=self._device))
             # RoPE as x * cos + roll(x, half) * sin with the first half of sin negated (rotate_half folded in).
@@ -265,6 +274,33 @@ class SlotDecodeBackend:
             layers=len(self._layers),
             prefix_cache_tokens=prefix_cache_tokens,
             dense_prompts=self.dense_prompts,
+        )
+
+    def _native_decoder(
+        self, library: Path, natives: list[NativeMatrix], config: Any, head: Int8Linear
+    ) -> NativeDecoder | None:
+        try:
+            lib = load_library(library)
+        except OSError as error:
+            log.warning("llm.native.unavailable", path=str(library), error=str(error))
+            return None
+        layers = [
+            NativeLayer(layer.input_norm, layer.post_norm, layer.q_norm, layer.k_norm, *natives[4 * i : 4 * i + 4])
+            for i, layer in enumerate(self._layers)
+        ]
+        return NativeDecoder(
+            lib,
+            hidden=self._hidden,
+            heads=self._heads,
+            kv_heads=self._kv_heads,
+            head_dim=self._head_dim,
+            inter=layers[0].down.inner,
+            vocab=self._vocab,
+            eps=self._eps,
+            layers=layers,
+            final_norm=self._final_norm,
+            head=NativeMatrix.q8(head.codes, head.scale, None),
+            threads=torch.get_num_threads(),
         )
 
     def _use_dense_copies(
@@ -366,12 +402,14 @@ class SlotDecodeBackend:
             if row is None or not row.decoding:
                 raise RuntimeError(f"slot {slot} has not finished its prompt")
             token_of[slot] = token
+        native = self._native is not None and bool(decoding)
         plan = _Step()
-        for index, row in enumerate(decoding):
-            plan.ids.append(token_of[row.slot])
-            plan.positions.append(row.length)
-            plan.logit_tokens.append(index)
-            plan.logit_slots.append(row.slot)
+        if not native:
+            for index, row in enumerate(decoding):
+                plan.ids.append(token_of[row.slot])
+                plan.positions.append(row.length)
+                plan.logit_tokens.append(index)
+                plan.logit_slots.append(row.slot)
         finishing: list[_Row] = []
         for chunk in chunks:
             row = self._by_slot[chunk.slot]
@@ -387,16 +425,19 @@ class SlotDecodeBackend:
                 plan.logit_tokens.append(len(plan.ids) - 1)
                 plan.logit_slots.append(chunk.slot)
                 finishing.append(row)
-        if not plan.ids:
+        if not plan.ids and not decoding:
             return
         if self._rows:
             self._reserve(len(self._rows), max(row.length for row in self._rows) + 1)
         for row in self._solo:
             self._grow_private(row, row.length + 1)
         with torch.inference_mode():
-            logits = self._forward(plan)
-            if logits is not None:
-                self._logits[torch.tensor(plan.logit_slots, dtype=torch.long, device=self._device)] = logits
+            if native:
+                self._decode_natively(decoding, [token_of[row.slot] for row in decoding])
+            if plan.ids:
+                logits = self._forward(plan, [] if native else self._rows, [] if native else self._solo)
+                if logits is not None:
+                    self._logits[torch.tensor(plan.logit_slots, dtype=torch.long, device=self._device)] = logits
         for row in decoding:
             row.length += 1
         for row, _, _, count in plan.chunks:
@@ -404,6 +445,28 @@ class SlotDecodeBackend:
             self._offer_prefix(row)
         for row in finishing:
             self._finish_prompt(row)
+
+    def _decode_natively(self, decoding: list[_Row], tokens: list[int]) -> None:
+        """Every decoded row through the native decode step; their logits into ``self._logits``."""
+        assert self._native is not None
+        caches = []
+        for index, row in enumerate(decoding):
+            if row.keys is None:  # the shared cache's row ``index``
+                keys, values = self._keys, self._values
+                assert keys is not None and values is not None
+                head_stride = keys.shape[3] * keys.shape[4]
+                offset = index * keys.shape[2] * head_stride * keys.element_size()
+                caches.append(
+                    RowCache(keys.data_ptr() + offset, values.data_ptr() + offset, keys[0].numel(), head_stride)
+                )
+            else:
+                assert row.values is not None
+                caches.append(
+                    RowCache(row.keys.data_ptr(), row.values.data_ptr(), row.keys[0].numel(), row.keys[0, 0].numel())
+                )
+        x = self._embed(torch.tensor(tokens, dtype=torch.long, device=self._device))
+        logits = self._native.decode(x, [row.length for row in decoding], caches, self._cos, self._sin)
+        self._logits[torch.tensor([row.slot for row in decoding], dtype=torch.long)] = logits
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():
@@ -429,6 +492,11 @@ class SlotDecodeBackend:
         row.keys = row.values = None
         self._sampler.release(slot)
         self._shrink()
+
+    @property
+    def native_decode(self) -> bool:
+        """Whether decoded rows go through the native decode step."""
+        return self._native is not None
 
     def kv_cache_usage(self) -> float:
         """Tokens held by live sequences, as a share of ``max_batch_size`` rows of the full context."""
@@ -577,12 +645,14 @@ class SlotDecodeBackend:
         """``x * cos + rotate_half(x) * sin``, with rotate_half's sign already in ``signed_sin``."""
         return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), signed_sin)
 
-    def _forward(self, plan: _Step) -> torch.Tensor | None:
+    def _forward(self, plan: _Step, shared: list[_Row], solo_rows: list[_Row]) -> torch.Tensor | None:
+        """The step's tokens through the decoder in torch: the decoding rows given (``shared``: the shared
+        cache's, ``solo_rows``: those in their own caches), then the prompt chunks."""
         device, attn_dtype = self._device, self._attn_dtype
         heads, kv_heads, dim = self._heads, self._kv_heads, self._head_dim
         group = heads // kv_heads
-        decoding = len(self._rows)  # the first tokens: the shared cache's rows, then the solo rows
-        solo = [(decoding + i, row) for i, row in enumerate(self._solo)]
+        decoding = len(shared)  # the first tokens: the shared cache's rows, then the solo rows
+        solo = [(decoding + i, row) for i, row in enumerate(solo_rows)]
         keys, values = self._keys, self._values
         assert (keys is not None and values is not None) or not decoding
         ids = torch.tensor(plan.ids, dtype=torch.long, device=device)

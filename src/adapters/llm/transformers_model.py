@@ -88,6 +88,8 @@ class TransformersModelSettings:
     num_threads: int | None = None  # torch intra-op threads; None: every core
     # auto: the GGUF's own 4-bit weights on CPU when it is a Q4 GGUF, else dense; none | int8 | int4
     weight_quant: str = "auto"
+    # quantized weights decode through native/decode.c, built once per machine (where a C compiler is)
+    native_decode: bool = True
     max_prefill_tokens_per_step: int = 256  # prompt tokens per engine step (chunked prefill)
     prefix_cache_tokens: int = 4096  # KV of shared prompt prefixes kept for reuse; 0 turns it off
 
@@ -286,6 +288,7 @@ class TransformersLanguageModel:
                 int4_weights=int4_weights,
                 prefix_cache_tokens=self._settings.prefix_cache_tokens,
                 dense_weights_path=self._dense_weights_path(quant),
+                native_library=self._native_library(quant),
             )
             self.weight_quant = quant
             # The backend holds every weight it needs, once: drop the Hugging Face copy and the file's.
@@ -339,6 +342,13 @@ class TransformersLanguageModel:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(source, token=token)
+
+    def _native_library(self, quant: str) -> Path | None:
+        from adapters.llm.native_decode import build_library
+
+        if quant == "none" or not self._settings.native_decode:
+            return None
+        return build_library(self._settings.cache_dir)
 
     def _dense_weights_path(self, quant: str) -> Path | None:
         if quant == "none":

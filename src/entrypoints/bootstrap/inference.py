@@ -59,6 +59,7 @@ def build_language_model(settings: Settings, metrics: Metrics = NO_METRICS) -> L
             max_queued_requests=settings.max_queued_requests,
             max_context_tokens=settings.max_context_tokens,
             weight_quant=settings.weight_quant,
+            native_decode=settings.native_decode,
             max_prefill_tokens_per_step=settings.max_prefill_tokens_per_step,
             prefix_cache_tokens=settings.prefix_cache_tokens,
         ),

@@ -57,6 +57,7 @@ class Settings:
     ai_answer_mode: Literal["auto", "template", "model"] = "auto"
     max_context_tokens: int | None = None
     weight_quant: str = "auto"
+    native_decode: bool = True
     max_prefill_tokens_per_step: int = 256
     prefix_cache_tokens: int = 4096
     # A remote OpenAI-compatible engine instead of the local model
@@ -121,6 +122,7 @@ class Settings:
             ai_answer_mode=reader.choice("AI_ANSWER_MODE", ("auto", "template", "model"), "auto"),
             max_context_tokens=reader.optional_integer("MAX_CONTEXT_TOKENS", minimum=16),
             weight_quant=reader.choice("WEIGHT_QUANT", ("auto", "none", "int8", "int4"), "auto"),
+            native_decode=reader.boolean("NATIVE_DECODE", True),
             max_prefill_tokens_per_step=reader.integer("MAX_PREFILL_TOKENS_PER_STEP", 256, minimum=16),
             prefix_cache_tokens=reader.integer("PREFIX_CACHE_TOKENS", 4096, minimum=0),
             llm_base_url=reader.url("LLM_BASE_URL"),

@@ -23,6 +23,7 @@ from adapters.llm.quantized import quantize_int4, quantize_int8
 from adapters.llm.scheduler import BatchScheduler
 from adapters.llm.torch_backend import SerialDecodeBackend, SlotDecodeBackend
 from core.domain.generation import SamplingParams, TokenGenerated
+from tests.conftest import require_native_decode
 
 VOCAB = 256
 COMMON = {
@@ -193,10 +194,16 @@ def assert_matches_reference_loosely(run: Run, reference: Any) -> None:
     assert agree >= 0.9 * total
 
 
+@pytest.fixture(scope="module")
+def native_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return require_native_decode(tmp_path_factory.mktemp("native"))
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["torch-decode", "native-decode"])
 @pytest.mark.parametrize("dense_prompts", [False, True], ids=["quantized-kernels", "dense-copies-for-prompts"])
 @pytest.mark.parametrize("quant", ["int4", "int8"])
 def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(
-    quant: str, dense_prompts: bool, tmp_path: Path
+    quant: str, dense_prompts: bool, native: bool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     model = tiny_model("llama", torch.bfloat16)
     reference = tiny_model("llama", torch.float32)
@@ -224,8 +231,10 @@ def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(
         solo_tokens=60,
         dense_weights_path=tmp_path / "dense.bin",
         dense_prompts=dense_prompts,
+        native_library=request.getfixturevalue("native_library") if native else None,
     )
     assert backend.linear_kind == quant
+    assert backend.native_decode == native
     assert_matches_reference_loosely(run_scenario(backend), reference)
     if dense_prompts:
         assert backend.dense_prompts == dict.fromkeys(["qkv", "o", "gate_up", "down"], True)

@@ -19,6 +19,7 @@ from adapters.llm.quantized import load_q4
 from adapters.llm.scheduler import PrefillChunk
 from adapters.llm.torch_backend import SlotDecodeBackend
 from core.domain.generation import SamplingParams, TokenGenerated
+from tests.conftest import require_native_decode
 from tests.integration.conftest import MODEL_CACHE
 from tests.integration.llm.conftest import chat, run
 
@@ -61,8 +62,18 @@ def backends(hf, tmp_path_factory):  # type: ignore[no-untyped-def]
         dense_weights_path=tmp_path_factory.mktemp("dense") / "int4.bin",
         dense_prompts=True,
     )
+    # The same int4 weights decoded by the native step (int8 activations, as llama.cpp's Q4_1 x Q8_1).
+    int4_native = SlotDecodeBackend(
+        model,
+        max_batch_size=1,
+        max_seq_len=1024,
+        weight_quant="int4",
+        int4_weights=load_q4(q4),
+        native_library=require_native_decode(MODEL_CACHE),
+    )
+    assert int4_native.native_decode
     bf16 = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=1024, weight_quant="none")
-    return {"int4": int4, "int4-dense": int4_dense, "bf16": bf16}
+    return {"int4": int4, "int4-dense": int4_dense, "int4-native": int4_native, "bf16": bf16}
 
 
 def prompt_ids(tokenizer, text: str) -> list[int]:  # type: ignore[no-untyped-def]
@@ -93,6 +104,7 @@ def test_the_embedded_model_is_served_on_its_own_4_bit_weights(real_model) -> No
     assert real_model.weight_quant == "int4"
     assert real_model.loaded_model()[0] is None, "no Hugging Face copy of the weights is kept beside the engine's"
     backend = real_model.backend()
+    assert backend.native_decode, "decoded rows go through the native step (a C compiler is on this machine)"
     assert set(backend.dense_prompts) == {"qkv", "o", "gate_up", "down"}, "measured at start"
 
 
@@ -103,10 +115,11 @@ def test_greedy_tokens_agree_with_bf16_and_plain_transformers(hf, backends) -> N
         ids = prompt_ids(tokenizer, text)
         mine = greedy(backends["int4"], ids, 8)
         through_copies = greedy(backends["int4-dense"], ids, 8)
+        native = greedy(backends["int4-native"], ids, 8)
         dense = greedy(backends["bf16"], ids, 8)
         plain = hf_greedy(model, ids, 8)
-        first_agree += mine[0] == through_copies[0] == dense[0] == plain[0]
-        prefix_agree += mine[:4] == plain[:4] and through_copies[:4] == plain[:4]
+        first_agree += mine[0] == through_copies[0] == native[0] == dense[0] == plain[0]
+        prefix_agree += mine[:4] == plain[:4] and through_copies[:4] == plain[:4] and native[:4] == plain[:4]
     assert first_agree == len(PROMPTS)
     assert prefix_agree >= len(PROMPTS) - 2
 
@@ -139,5 +152,7 @@ def test_int4_perplexity_is_within_5_percent_of_plain_transformers(hf, backends)
         logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
     reference = math.exp(torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:])).item())
     mine = perplexity(backends["int4"], ids)
-    print(f"perplexity on {len(ids)} tokens: transformers bf16 {reference:.3f}, int4 {mine:.3f}")
+    native = perplexity(backends["int4-native"], ids)
+    print(f"perplexity on {len(ids)} tokens: transformers bf16 {reference:.3f}, int4 {mine:.3f}, native {native:.3f}")
     assert mine <= reference * 1.05
+    assert native <= reference * 1.05

@@ -1,0 +1,470 @@
+/* The decode step of a Llama-family decoder on CPU, one call for every decoded row of a step.
+ *
+ * Weights stay in their quantized form: Q4_1 blocks (32 weights: w = d * q + m, q in 0..15, low nibbles the
+ * first 16) or int8 rows (w = s * q). Activations are quantized to int8 per block of 32 before each matmul,
+ * so a block's dot product is integer work (AVX2: maddubs + madd), as llama.cpp does with Q8_1.
+ * Every row is computed the same way whatever the other rows are, so a row's result never depends on the batch.
+ * Built at run time by adapters/llm/native_decode.py with -march=native and OpenMP (torch's own libgomp).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+#include <omp.h>
+
+#define QK 32
+#define ROW_TILE 4
+#define PREFETCH_BYTES 2048 /* weights stream from memory: ask for them this far ahead */
+
+enum { KIND_Q4 = 0, KIND_Q8 = 1 };
+
+/* GGUF's Q4_1 block: w[i] = d * q[i] + m; byte i of qs holds q[i] (low nibble) and q[i + 16] (high). */
+typedef struct {
+    uint16_t d, m; /* IEEE half */
+    uint8_t qs[QK / 2];
+} q4_block;
+
+typedef struct {
+    int kind, out, in;
+    const q4_block *blocks; /* Q4: [out][in / QK] */
+    const int8_t *codes;    /* Q8: [out][in] */
+    const float *scale;     /* Q8: [out] row scales */
+    const float *bias;      /* [out] or NULL */
+} matrix;
+
+typedef struct {
+    const float *input_norm, *post_norm, *q_norm, *k_norm; /* q_norm/k_norm: [head_dim] or NULL */
+    matrix qkv, o, gate_up, down;
+} layer;
+
+typedef struct {
+    int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
+    float eps, attn_scale;
+    layer *layer;
+    const float *final_norm;
+    matrix head;
+} model;
+
+/* Activations of one row quantized per block: codes, scale and scale * sum(codes). */
+typedef struct {
+    int8_t *q;
+    float *s, *sum;
+} quantized_row;
+
+model *nd_model_new(int layers, int hidden, int heads, int kv_heads, int head_dim, int inter, int vocab, float eps,
+                    float attn_scale) {
+    model *mdl = calloc(1, sizeof(model));
+    if (!mdl) return NULL;
+    mdl->layers = layers, mdl->hidden = hidden, mdl->heads = heads, mdl->kv_heads = kv_heads;
+    mdl->head_dim = head_dim, mdl->inter = inter, mdl->vocab = vocab, mdl->eps = eps, mdl->attn_scale = attn_scale;
+    mdl->layer = calloc((size_t)layers, sizeof(layer));
+    if (!mdl->layer) {
+        free(mdl);
+        return NULL;
+    }
+    return mdl;
+}
+
+void nd_model_free(model *mdl) {
+    if (mdl) free(mdl->layer);
+    free(mdl);
+}
+
+static matrix *matrix_of(model *mdl, int index, int which) {
+    if (index < 0) return &mdl->head;
+    layer *l = &mdl->layer[index];
+    matrix *all[4] = {&l->qkv, &l->o, &l->gate_up, &l->down};
+    return all[which];
+}
+
+/* which: 0 qkv, 1 o, 2 gate_up, 3 down (of layer ``index``); index -1: the LM head. */
+void nd_set_matrix(model *mdl, int index, int which, int kind, int out, int in, const void *data, const float *scale,
+                   const float *bias) {
+    matrix *mat = matrix_of(mdl, index, which);
+    mat->kind = kind, mat->out = out, mat->in = in, mat->scale = scale, mat->bias = bias;
+    mat->blocks = kind == KIND_Q4 ? data : NULL;
+    mat->codes = kind == KIND_Q8 ? data : NULL;
+}
+
+void nd_set_norms(model *mdl, int index, const float *input_norm, const float *post_norm, const float *q_norm,
+                  const float *k_norm) {
+    if (index < 0) {
+        mdl->final_norm = input_norm;
+        return;
+    }
+    layer *l = &mdl->layer[index];
+    l->input_norm = input_norm, l->post_norm = post_norm, l->q_norm = q_norm, l->k_norm = k_norm;
+}
+
+/* -- pieces ------------------------------------------------------------------------------------------------ */
+
+static void rms_norm(const float *x, const float *weight, float *out, int n, float eps) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    float inv = 1.0f / sqrtf((float)(sum / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * inv * weight[i];
+}
+
+static void quantize(const float *x, int n, quantized_row row) {
+    for (int block = 0; block < n / QK; block++) {
+        const float *src = x + block * QK;
+        float amax = 0;
+        for (int i = 0; i < QK; i++) amax = fmaxf(amax, fabsf(src[i]));
+        float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int i = 0; i < QK; i++) {
+            int q = (int)lrintf(src[i] * inv);
+            row.q[block * QK + i] = (int8_t)q;
+            sum += q;
+        }
+        row.s[block] = scale;
+        row.sum[block] = scale * (float)sum;
+    }
+}
+
+#ifdef __AVX2__
+static inline float hsum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+#endif
+
+/* sum(a[i] * b[i]) for i < n. */
+static inline float dot_f32(const float *a, const float *b, int n) {
+    int i = 0;
+    float total = 0;
+#ifdef __AVX2__
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    total = hsum(acc);
+#endif
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+/* One output, portable C (outputs the AVX2 kernels leave, or every output without AVX2). */
+static float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F)
+        bits = sign | 0x7F800000 | (mantissa << 13);
+    else if (exponent)
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    else if (!mantissa)
+        bits = sign;
+    else {
+        float value = ldexpf((float)mantissa, -24);
+        return sign ? -value : value;
+    }
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+static void matmul_one(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int o) {
+    const int blocks = mat->in / QK;
+    for (int r = 0; r < count; r++) {
+            const quantized_row *row = &rows[r];
+            float total = 0;
+            for (int b = 0; b < blocks; b++) {
+                int dot = 0;
+                if (mat->kind == KIND_Q4) {
+                    const q4_block *w = mat->blocks + (size_t)o * blocks + b;
+                    for (int i = 0; i < QK / 2; i++)
+                        dot += (w->qs[i] & 0x0F) * row->q[b * QK + i] + (w->qs[i] >> 4) * row->q[b * QK + QK / 2 + i];
+                    total += (float)dot * (half_to_float(w->d) * row->s[b]) + half_to_float(w->m) * row->sum[b];
+                } else {
+                    const int8_t *w = mat->codes + (size_t)o * mat->in + b * QK;
+                    for (int i = 0; i < QK; i++) dot += w[i] * row->q[b * QK + i];
+                    total += (float)dot * row->s[b];
+                }
+            }
+            out[(size_t)r * stride + o] = mat->kind == KIND_Q4 ? total : mat->scale[o] * total;
+    }
+}
+
+#ifdef __AVX2__
+/* Two outputs (o, o + 1) at a time for R rows: 2 * R independent accumulators hide the FMA latency. */
+#define MATMUL_Q4_TILE(R)                                                                                            \
+    static void matmul_q4_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {        \
+        const int blocks = mat->in / QK;                                                                             \
+        const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);                                     \
+        const q4_block *w0 = mat->blocks + (size_t)o * blocks, *w1 = w0 + blocks;                                    \
+        __m256 acc0[R], acc1[R];                                                                                     \
+        float min0[R], min1[R];                                                                                      \
+        for (int t = 0; t < R; t++) acc0[t] = acc1[t] = _mm256_setzero_ps(), min0[t] = min1[t] = 0;                  \
+        for (int b = 0; b < blocks; b++) {                                                                           \
+            _mm_prefetch((const char *)(w0 + b) + PREFETCH_BYTES, _MM_HINT_T0);                                      \
+            _mm_prefetch((const char *)(w1 + b) + PREFETCH_BYTES, _MM_HINT_T0);                                      \
+            __m128i p0 = _mm_loadu_si128((const __m128i *)w0[b].qs);                                                 \
+            __m128i p1 = _mm_loadu_si128((const __m128i *)w1[b].qs);                                                 \
+            __m256i c0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p0, 4), p0), low);                         \
+            __m256i c1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p1, 4), p1), low);                         \
+            const float d0 = _cvtsh_ss(w0[b].d), d1 = _cvtsh_ss(w1[b].d);                                            \
+            const float m0 = _cvtsh_ss(w0[b].m), m1 = _cvtsh_ss(w1[b].m);                                            \
+            for (int t = 0; t < R; t++) {                                                                            \
+                __m256i a = _mm256_loadu_si256((const __m256i *)(rows[t].q + b * QK));                              \
+                const float s = rows[t].s[b];                                                                        \
+                __m256 x0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(c0, a), ones));               \
+                __m256 x1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(c1, a), ones));               \
+                acc0[t] = _mm256_fmadd_ps(x0, _mm256_set1_ps(d0 * s), acc0[t]);                                      \
+                acc1[t] = _mm256_fmadd_ps(x1, _mm256_set1_ps(d1 * s), acc1[t]);                                      \
+                min0[t] += m0 * rows[t].sum[b];                                                                      \
+                min1[t] += m1 * rows[t].sum[b];                                                                      \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < R; t++) {                                                                                \
+            out[(size_t)t * stride + o] = hsum(acc0[t]) + min0[t];                                                   \
+            out[(size_t)t * stride + o + 1] = hsum(acc1[t]) + min1[t];                                               \
+        }                                                                                                            \
+    }
+
+#define MATMUL_Q8_TILE(R)                                                                                            \
+    static void matmul_q8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {        \
+        const int blocks = mat->in / QK;                                                                             \
+        const __m256i ones = _mm256_set1_epi16(1);                                                                   \
+        const int8_t *w0 = mat->codes + (size_t)o * mat->in, *w1 = w0 + mat->in;                                     \
+        __m256 acc0[R], acc1[R];                                                                                     \
+        for (int t = 0; t < R; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                                         \
+        for (int b = 0; b < blocks; b++) {                                                                           \
+            _mm_prefetch((const char *)(w0 + b * QK + PREFETCH_BYTES), _MM_HINT_T0);                                 \
+            _mm_prefetch((const char *)(w1 + b * QK + PREFETCH_BYTES), _MM_HINT_T0);                                 \
+            __m256i c0 = _mm256_loadu_si256((const __m256i *)(w0 + b * QK));                                        \
+            __m256i c1 = _mm256_loadu_si256((const __m256i *)(w1 + b * QK));                                        \
+            __m256i u0 = _mm256_sign_epi8(c0, c0), u1 = _mm256_sign_epi8(c1, c1);                                    \
+            for (int t = 0; t < R; t++) {                                                                            \
+                __m256i a = _mm256_loadu_si256((const __m256i *)(rows[t].q + b * QK));                              \
+                __m256 s = _mm256_set1_ps(rows[t].s[b]);                                                             \
+                __m256i a0 = _mm256_sign_epi8(a, c0), a1 = _mm256_sign_epi8(a, c1);                                  \
+                __m256 x0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u0, a0), ones));              \
+                __m256 x1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u1, a1), ones));              \
+                acc0[t] = _mm256_fmadd_ps(x0, s, acc0[t]);                                                           \
+                acc1[t] = _mm256_fmadd_ps(x1, s, acc1[t]);                                                           \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < R; t++) {                                                                                \
+            out[(size_t)t * stride + o] = mat->scale[o] * hsum(acc0[t]);                                                 \
+            out[(size_t)t * stride + o + 1] = mat->scale[o + 1] * hsum(acc1[t]);                                         \
+        }                                                                                                            \
+    }
+
+MATMUL_Q4_TILE(1)
+MATMUL_Q4_TILE(2)
+MATMUL_Q4_TILE(3)
+MATMUL_Q4_TILE(4)
+MATMUL_Q8_TILE(1)
+MATMUL_Q8_TILE(2)
+MATMUL_Q8_TILE(3)
+MATMUL_Q8_TILE(4)
+
+typedef void (*tile_kernel)(const matrix *, const quantized_row *, float *, int, int);
+static const tile_kernel Q4_TILES[ROW_TILE + 1] = {NULL, matmul_q4_1, matmul_q4_2, matmul_q4_3, matmul_q4_4};
+static const tile_kernel Q8_TILES[ROW_TILE + 1] = {NULL, matmul_q8_1, matmul_q8_2, matmul_q8_3, matmul_q8_4};
+
+/* out[r][o] for the rows' quantized activations, outputs [first, last) (an even count). */
+static void matmul_range(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int first,
+                         int last) {
+    const tile_kernel *tiles = mat->kind == KIND_Q4 ? Q4_TILES : Q8_TILES;
+    int o = first;
+    for (; o + 1 < last; o += 2)
+        for (int r = 0; r < count; r += ROW_TILE) {
+            const int tile = count - r < ROW_TILE ? count - r : ROW_TILE;
+            tiles[tile](mat, rows + r, out + (size_t)r * stride, stride, o);
+        }
+    if (o < last) matmul_one(mat, rows, count, out, stride, o);
+}
+#else
+static void matmul_range(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int first,
+                         int last) {
+    for (int o = first; o < last; o++) matmul_one(mat, rows, count, out, stride, o);
+}
+#endif
+
+/* Inside a parallel region: out[r] = mat . rows[r] (+ bias), the outputs shared among the threads. */
+static void matmul(const matrix *mat, const quantized_row *rows, int count, float *out) {
+    const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int step = 8; /* outputs in whole groups of this many per thread */
+    const int groups = (mat->out + step - 1) / step;
+    const int first = (int)((long)groups * thread / threads) * step;
+    int last = (int)((long)groups * (thread + 1) / threads) * step;
+    if (last > mat->out) last = mat->out;
+    if (first < last) {
+        matmul_range(mat, rows, count, out, mat->out, first, last);
+        if (mat->bias)
+            for (int r = 0; r < count; r++)
+                for (int o = first; o < last; o++) out[(size_t)r * mat->out + o] += mat->bias[o];
+    }
+#pragma omp barrier
+}
+
+/* Quantize ``count`` rows of ``n`` values (stride n) into ``rows``, the rows shared among the threads. */
+static void quantize_rows(const float *x, int n, quantized_row *rows, int count) {
+#pragma omp for schedule(static)
+    for (int r = 0; r < count; r++) quantize(x + (size_t)r * n, n, rows[r]);
+}
+
+/* ``x * cos + roll(x, half) * signed_sin`` in place (rotate_half's sign folded into the table). */
+static void rope(float *x, const float *cos, const float *sin, int dim) {
+    const int half = dim / 2;
+    float rotated[512];
+    for (int i = 0; i < dim; i++) rotated[i] = x[(i + half) % dim];
+    for (int i = 0; i < dim; i++) x[i] = x[i] * cos[i] + rotated[i] * sin[i];
+}
+
+/* One query head of one row over its positions 0..position of its KV head. */
+static void attend(const float *q, const float *keys, const float *values, int position, int dim, float scale,
+                   float *scores, float *out) {
+    float top = -INFINITY;
+    for (int t = 0; t <= position; t++) {
+        scores[t] = dot_f32(q, keys + (size_t)t * dim, dim) * scale;
+        top = fmaxf(top, scores[t]);
+    }
+    float total = 0;
+    for (int t = 0; t <= position; t++) total += scores[t] = expf(scores[t] - top);
+    memset(out, 0, sizeof(float) * (size_t)dim);
+    for (int t = 0; t <= position; t++) {
+        const float weight = scores[t] / total, *v = values + (size_t)t * dim;
+        for (int i = 0; i < dim; i++) out[i] += weight * v[i];
+    }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* The longest input of any matmul: the hidden size, the attention's width or the MLP's. */
+static int widest_input(const model *mdl) {
+    int widest = mdl->hidden > mdl->inter ? mdl->hidden : mdl->inter;
+    return widest > mdl->heads * mdl->head_dim ? widest : mdl->heads * mdl->head_dim;
+}
+
+/* The decoded rows of one step.
+ * x: [count][hidden] float32 embeddings of their tokens (overwritten: the residual stream).
+ * positions: each row's position (its tokens in the cache before this one).
+ * keys/values: each row's cache base address; layer_stride/head_stride: elements between layers / KV heads;
+ *   the token at position t of KV head h of layer l is at base + l * layer_stride + h * head_stride + t * head_dim.
+ * cos/sin: [max positions][head_dim] RoPE tables. logits: [count][vocab].
+ * scratch: nd_scratch_bytes(model, count, longest context) bytes. */
+size_t nd_scratch_bytes(const model *mdl, int count, int context) {
+    const int qkv = (mdl->heads + 2 * mdl->kv_heads) * mdl->head_dim, widest = 2 * mdl->inter > qkv ? 2 * mdl->inter : qkv;
+    const int largest_in = widest_input(mdl);
+    size_t floats = (size_t)count * (mdl->hidden + widest + mdl->inter + mdl->heads * mdl->head_dim);
+    floats += (size_t)count * mdl->heads * (size_t)context; /* attention scores */
+    size_t quantized = (size_t)count * (largest_in + 2 * sizeof(float) * (largest_in / QK));
+    return floats * sizeof(float) + quantized + count * sizeof(quantized_row) + 256;
+}
+
+int nd_decode(const model *mdl, int count, float *x, const int32_t *positions, const int64_t *keys,
+              const int64_t *values, const int64_t *layer_stride, const int64_t *head_stride, const float *cos,
+              const float *sin, float *logits, void *scratch, int context, int threads) {
+    const int hidden = mdl->hidden, heads = mdl->heads, kv_heads = mdl->kv_heads, dim = mdl->head_dim;
+    const int group = heads / kv_heads, qkv_width = (heads + 2 * kv_heads) * dim, inter = mdl->inter;
+    const int widest = 2 * inter > qkv_width ? 2 * inter : qkv_width;
+    const int largest_in = widest_input(mdl);
+    if (dim > 512 || hidden % QK || inter % QK || (heads * dim) % QK) return -1;
+    float *normed = scratch;
+    float *wide = normed + (size_t)count * hidden;
+    float *act = wide + (size_t)count * widest;
+    float *attended = act + (size_t)count * inter;
+    float *scores = attended + (size_t)count * heads * dim;
+    int8_t *codes = (int8_t *)(scores + (size_t)count * heads * context);
+    float *block_scales = (float *)(((uintptr_t)(codes + (size_t)count * largest_in) + 63) & ~(uintptr_t)63);
+    quantized_row *rows = (quantized_row *)(block_scales + (size_t)count * 2 * (largest_in / QK));
+    for (int r = 0; r < count; r++) {
+        rows[r].q = codes + (size_t)r * largest_in;
+        rows[r].s = block_scales + (size_t)r * 2 * (largest_in / QK);
+        rows[r].sum = rows[r].s + largest_in / QK;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        for (int index = 0; index < mdl->layers; index++) {
+            const layer *l = &mdl->layer[index];
+#pragma omp for schedule(static)
+            for (int r = 0; r < count; r++) {
+                rms_norm(x + (size_t)r * hidden, l->input_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
+                quantize(normed + (size_t)r * hidden, hidden, rows[r]);
+            }
+            matmul(&l->qkv, rows, count, wide);
+            /* q/k norms, RoPE, the new key and value into the cache */
+#pragma omp for schedule(static)
+            for (int r = 0; r < count; r++) {
+                float *q = wide + (size_t)r * qkv_width, *k = q + heads * dim, *v = k + kv_heads * dim;
+                const float *c = cos + (size_t)positions[r] * dim, *s = sin + (size_t)positions[r] * dim;
+                for (int h = 0; h < heads + kv_heads; h++) {
+                    float *head = q + h * dim;
+                    const float *norm = h < heads ? l->q_norm : l->k_norm;
+                    if (norm) rms_norm(head, norm, head, dim, mdl->eps);
+                    rope(head, c, s, dim);
+                }
+                for (int h = 0; h < kv_heads; h++) {
+                    size_t at = (size_t)index * layer_stride[r] + (size_t)h * head_stride[r] + (size_t)positions[r] * dim;
+                    memcpy((float *)keys[r] + at, k + h * dim, sizeof(float) * dim);
+                    memcpy((float *)values[r] + at, v + h * dim, sizeof(float) * dim);
+                }
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int task = 0; task < count * heads; task++) {
+                const int r = task / heads, h = task % heads, kv = h / group;
+                size_t at = (size_t)index * layer_stride[r] + (size_t)kv * head_stride[r];
+                attend(wide + (size_t)r * qkv_width + h * dim, (const float *)keys[r] + at, (const float *)values[r] + at,
+                       positions[r], dim, mdl->attn_scale, scores + (size_t)task * context,
+                       attended + (size_t)r * heads * dim + h * dim);
+            }
+            quantize_rows(attended, heads * dim, rows, count);
+            matmul(&l->o, rows, count, wide);
+#pragma omp for schedule(static)
+            for (int r = 0; r < count; r++) {
+                float *row = x + (size_t)r * hidden;
+                for (int i = 0; i < hidden; i++) row[i] += wide[(size_t)r * hidden + i];
+                rms_norm(row, l->post_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
+                quantize(normed + (size_t)r * hidden, hidden, rows[r]);
+            }
+            matmul(&l->gate_up, rows, count, wide);
+#pragma omp for schedule(static)
+            for (int r = 0; r < count; r++) {
+                const float *gate = wide + (size_t)r * 2 * inter, *up = gate + inter;
+                for (int i = 0; i < inter; i++) act[(size_t)r * inter + i] = silu(gate[i]) * up[i];
+                quantize(act + (size_t)r * inter, inter, rows[r]);
+            }
+            matmul(&l->down, rows, count, wide);
+#pragma omp for schedule(static)
+            for (int r = 0; r < count; r++)
+                for (int i = 0; i < hidden; i++) x[(size_t)r * hidden + i] += wide[(size_t)r * hidden + i];
+        }
+#pragma omp for schedule(static)
+        for (int r = 0; r < count; r++) {
+            rms_norm(x + (size_t)r * hidden, mdl->final_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
+            quantize(normed + (size_t)r * hidden, hidden, rows[r]);
+        }
+        matmul(&mdl->head, rows, count, logits);
+    }
+    return 0;
+}
+
+size_t nd_matmul_scratch_bytes(int count, int in) {
+    return (size_t)count * (in + 2 * sizeof(float) * (in / QK) + sizeof(quantized_row)) + 128;
+}
+
+/* out[count][mat.out] = x[count][mat.in] . mat^T (+ bias), x quantized per block first. */
+int nd_matmul(const model *mdl, int index, int which, int count, const float *x, float *out, void *scratch,
+              int threads) {
+    const matrix *mat = matrix_of((model *)mdl, index, which);
+    const int blocks = mat->in / QK;
+    int8_t *codes = scratch;
+    float *scales = (float *)(((uintptr_t)(codes + (size_t)count * mat->in) + 63) & ~(uintptr_t)63);
+    quantized_row *rows = (quantized_row *)(scales + (size_t)count * 2 * blocks);
+    for (int r = 0; r < count; r++) {
+        rows[r].q = codes + (size_t)r * mat->in;
+        rows[r].s = scales + (size_t)r * 2 * blocks;
+        rows[r].sum = rows[r].s + blocks;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        quantize_rows(x, mat->in, rows, count);
+        matmul(mat, rows, count, out);
+    }
+    return 0;
+}

@@ -1,0 +1,290 @@
+"""The decode step in one native call (``native/decode.c``): every decoded row of a step through the whole
+decoder, on the quantized weights with int8 activations (AVX2 integer dot products, as llama.cpp does),
+in one OpenMP region instead of some thirty torch ops per layer.
+
+The C source is compiled once per machine into the model cache (keyed by the source, the compiler and the
+CPU's flags, with ``-march=native``) and loaded with ctypes, which releases the GIL for the call. Where no C
+compiler is found, or the build fails, ``NativeDecoder.build`` answers None and the torch path decodes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import torch
+
+from adapters.llm.quantized import GROUP_SIZE, Int4Weight
+
+log = structlog.get_logger(__name__)
+
+SOURCE = Path(__file__).with_name("native") / "decode.c"
+_KIND_Q4, _KIND_Q8 = 0, 1
+_FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno")
+_QKV, _O, _GATE_UP, _DOWN = range(4)
+_HEAD = -1
+
+_c_float_p = ctypes.POINTER(ctypes.c_float)
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
+def build_library(cache_dir: Path) -> Path | None:
+    """The compiled library for this machine, built into ``cache_dir`` on first use; None without a compiler."""
+    compiler = _compiler()
+    if compiler is None or platform.machine() not in ("x86_64", "AMD64", "aarch64", "arm64"):
+        return None
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    key = hashlib.blake2b(digest_size=12)
+    for part in (SOURCE.read_bytes(), version.encode(), _cpu_flags().encode(), " ".join(_FLAGS).encode()):
+        key.update(part)
+    target = cache_dir / "native" / f"decode-{key.hexdigest()}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        result = subprocess.run(
+            [compiler, *_FLAGS, "-o", str(scratch), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        log.warning("llm.native.build_failed", error=str(error))
+        return None
+    if result.returncode != 0:
+        log.warning("llm.native.build_failed", error=result.stderr[-2000:])
+        scratch.unlink(missing_ok=True)
+        return None
+    scratch.replace(target)
+    return target
+
+
+def load_library(path: Path) -> ctypes.CDLL:
+    import torch  # noqa: F401  (torch's libgomp first, so the library shares its OpenMP runtime)
+
+    lib = ctypes.CDLL(str(path))
+    p, i, f, z = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_size_t
+    lib.nd_model_new.restype = p
+    lib.nd_model_new.argtypes = [i, i, i, i, i, i, i, f, f]
+    lib.nd_model_free.argtypes = [p]
+    lib.nd_set_matrix.argtypes = [p, i, i, i, i, i, p, p, p]
+    lib.nd_set_norms.argtypes = [p, i, p, p, p, p]
+    lib.nd_scratch_bytes.restype = z
+    lib.nd_scratch_bytes.argtypes = [p, i, i]
+    lib.nd_matmul_scratch_bytes.restype = z
+    lib.nd_matmul_scratch_bytes.argtypes = [i, i]
+    lib.nd_matmul.restype = i
+    lib.nd_matmul.argtypes = [p, i, i, i, p, p, p, i]
+    lib.nd_decode.restype = i
+    lib.nd_decode.argtypes = [p, i, p, p, p, p, p, p, p, p, p, p, i, i]
+    return lib
+
+
+@dataclass(frozen=True, slots=True)
+class NativeMatrix:
+    """A quantized weight as the kernel reads it (the tensors own the memory the kernel points into)."""
+
+    kind: int
+    out: int
+    inner: int
+    data: torch.Tensor
+    scale: torch.Tensor | None  # Q8: the rows' scales
+    bias: torch.Tensor | None
+
+    @classmethod
+    def q4(cls, weight: Int4Weight, bias: torch.Tensor | None) -> NativeMatrix:
+        """GGUF's Q4_1 blocks of 20 bytes: d and m (half), then 16 bytes whose byte i holds element i (low
+        nibble) and i + 16 (high). The kernel's zero is ``m + 8 d``; d and m come from the GGUF's halves."""
+        out, inner = weight.codes.shape
+        halves = weight.codes.view(out, inner // GROUP_SIZE, 2, GROUP_SIZE // 2)
+        nibbles = halves[:, :, 0] | (halves[:, :, 1] << 4)
+        d = weight.scale.float()
+        m = weight.zero.float() - 8 * d
+        scales = torch.stack([d, m], dim=-1).half().view(torch.uint8)  # [out, blocks, 4]
+        blocks = torch.cat([scales, nibbles], dim=-1).contiguous()
+        return cls(_KIND_Q4, out, inner, blocks, None, _float(bias))
+
+    @classmethod
+    def q8(cls, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> NativeMatrix:
+        """Int8 rows ``w = scale * codes`` (the codes are shared, not copied)."""
+        return cls(
+            _KIND_Q8, codes.shape[0], codes.shape[1], codes.contiguous(), scale.float().contiguous(), _float(bias)
+        )
+
+
+def _float(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.float().contiguous()
+
+
+def _ptr(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+@dataclass(frozen=True, slots=True)
+class NativeLayer:
+    input_norm: torch.Tensor
+    post_norm: torch.Tensor
+    q_norm: torch.Tensor | None
+    k_norm: torch.Tensor | None
+    qkv: NativeMatrix
+    o: NativeMatrix
+    gate_up: NativeMatrix
+    down: NativeMatrix
+
+
+@dataclass(frozen=True, slots=True)
+class RowCache:
+    """Where a decoded row's KV lives: float32 ``base`` tensors with a row's layer and head strides."""
+
+    keys: int  # addresses
+    values: int
+    layer_stride: int
+    head_stride: int
+
+
+class NativeDecoder:
+    def __init__(
+        self,
+        lib: ctypes.CDLL,
+        *,
+        hidden: int,
+        heads: int,
+        kv_heads: int,
+        head_dim: int,
+        inter: int,
+        vocab: int,
+        eps: float,
+        layers: Sequence[NativeLayer],
+        final_norm: torch.Tensor,
+        head: NativeMatrix,
+        threads: int,
+    ) -> None:
+        self._lib = lib
+        self._layers = [
+            NativeLayer(
+                _float(layer.input_norm),  # type: ignore[arg-type]
+                _float(layer.post_norm),  # type: ignore[arg-type]
+                _float(layer.q_norm),
+                _float(layer.k_norm),
+                layer.qkv,
+                layer.o,
+                layer.gate_up,
+                layer.down,
+            )
+            for layer in layers
+        ]
+        self._final_norm = final_norm.float().contiguous()
+        self._head = head
+        self._hidden, self._vocab, self._threads = hidden, vocab, threads
+        self._handle = lib.nd_model_new(
+            len(layers), hidden, heads, kv_heads, head_dim, inter, vocab, eps, head_dim**-0.5
+        )
+        if not self._handle:
+            raise MemoryError("nd_model_new")
+        for index, layer in enumerate(self._layers):
+            for which, matrix in ((_QKV, layer.qkv), (_O, layer.o), (_GATE_UP, layer.gate_up), (_DOWN, layer.down)):
+                self._set(index, which, matrix)
+            lib.nd_set_norms(
+                self._handle,
+                index,
+                _ptr(layer.input_norm),
+                _ptr(layer.post_norm),
+                _ptr(layer.q_norm),
+                _ptr(layer.k_norm),
+            )
+        self._set(_HEAD, 0, head)
+        lib.nd_set_norms(self._handle, _HEAD, _ptr(self._final_norm), None, None, None)
+        self._scratch = torch.empty(0, dtype=torch.uint8)
+
+    def _set(self, index: int, which: int, matrix: NativeMatrix) -> None:
+        self._lib.nd_set_matrix(
+            self._handle,
+            index,
+            which,
+            matrix.kind,
+            matrix.out,
+            matrix.inner,
+            _ptr(matrix.data),
+            _ptr(matrix.scale),
+            _ptr(matrix.bias),
+        )
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.nd_model_free(handle)
+
+    def matmul(self, layer: int, which: int, x: torch.Tensor) -> torch.Tensor:
+        """``x @ w.T (+ bias)`` in float32 for matrix ``which`` (0 qkv, 1 o, 2 gate_up, 3 down) of ``layer``,
+        through the same kernels as the decode step (``x`` quantized to int8 per block of 32)."""
+        matrix = (lambda layer_: (layer_.qkv, layer_.o, layer_.gate_up, layer_.down))(self._layers[layer])[which]
+        count = x.shape[0]
+        x = x.float().contiguous()
+        out = torch.empty(count, matrix.out, dtype=torch.float32)
+        scratch = self._scratch_of(self._lib.nd_matmul_scratch_bytes(count, matrix.inner))
+        if self._lib.nd_matmul(self._handle, layer, which, count, x.data_ptr(), out.data_ptr(), scratch, self._threads):
+            raise RuntimeError("nd_matmul failed")
+        return out
+
+    def _scratch_of(self, needed: int) -> int:
+        if self._scratch.numel() < needed:
+            self._scratch = torch.empty(needed + needed // 2, dtype=torch.uint8)
+        return self._scratch.data_ptr()
+
+    def decode(
+        self,
+        x: torch.Tensor,
+        positions: Sequence[int],
+        caches: Sequence[RowCache],
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits [rows, vocab] (float32) of the rows' tokens, whose embeddings are ``x``; each row's key
+        and value go into its cache at its position."""
+        count = x.shape[0]
+        x = x.float().contiguous()
+        context = max(positions) + 1
+        scratch = self._scratch_of(self._lib.nd_scratch_bytes(self._handle, count, context))
+        logits = torch.empty(count, self._vocab, dtype=torch.float32)
+        longs = ctypes.c_int64 * count
+        status = self._lib.nd_decode(
+            self._handle,
+            count,
+            x.data_ptr(),
+            (ctypes.c_int32 * count)(*positions),
+            longs(*(cache.keys for cache in caches)),
+            longs(*(cache.values for cache in caches)),
+            longs(*(cache.layer_stride for cache in caches)),
+            longs(*(cache.head_stride for cache in caches)),
+            cos.data_ptr(),
+            sin.data_ptr(),
+            logits.data_ptr(),
+            scratch,
+            context,
+            self._threads,
+        )
+        if status != 0:
+            raise RuntimeError(f"nd_decode failed ({status})")
+        return logits

@@ -1,0 +1,139 @@
+"""The native decode step's kernels (``adapters/llm/native/decode.c``, built for this machine) against torch.
+
+A matmul through the kernels must equal, up to float32 summation order, the same int8-quantized activations
+times the dequantized weights computed in float64; every row's result must be bit-identical whatever else is
+in the batch (a seeded request samples the same tokens in any company). The whole decode step is checked
+against Hugging Face in ``test_decoder_matches_hf.py`` and on the real model in ``test_quantized_quality.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from adapters.llm.native_decode import NativeDecoder, NativeLayer, NativeMatrix, load_library
+from adapters.llm.quantized import GROUP_SIZE, quantize_int4, quantize_int8
+from tests.conftest import require_native_decode
+
+HIDDEN, INTER, HEADS, KV_HEADS, HEAD_DIM, VOCAB = 64, 96, 4, 2, 16, 67  # odd output counts on purpose
+QKV, O, GATE_UP, DOWN = range(4)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return require_native_decode(tmp_path_factory.mktemp("native"))
+
+
+def random_weight(out: int, inner: int, seed: int) -> torch.Tensor:
+    return torch.randn(out, inner, generator=torch.Generator().manual_seed(seed)) * 0.1
+
+
+def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> tuple[NativeDecoder, dict]:
+    """One layer of int4 matrices with an int8 LM head, and the dequantized weights they hold."""
+    weights = {
+        QKV: quantize_int4(random_weight(qkv_out, HIDDEN, 1)),
+        O: quantize_int4(random_weight(HIDDEN, HEADS * HEAD_DIM, 2)),
+        GATE_UP: quantize_int4(random_weight(2 * INTER, HIDDEN, 3)),
+        DOWN: quantize_int4(random_weight(HIDDEN, INTER, 4)),
+    }
+    bias = torch.randn(qkv_out, generator=torch.Generator().manual_seed(5))
+    head = quantize_int8(random_weight(VOCAB, HIDDEN, 6))
+    ones = torch.ones(HIDDEN)
+    layer = NativeLayer(
+        ones,
+        ones,
+        None,
+        None,
+        NativeMatrix.q4(weights[QKV], bias),
+        *(NativeMatrix.q4(weights[which], None) for which in (O, GATE_UP, DOWN)),
+    )
+    native = NativeDecoder(
+        load_library(library),
+        hidden=HIDDEN,
+        heads=HEADS,
+        kv_heads=KV_HEADS,
+        head_dim=HEAD_DIM,
+        inter=INTER,
+        vocab=VOCAB,
+        eps=1e-5,
+        layers=[layer],
+        final_norm=ones,
+        head=NativeMatrix.q8(head.codes, head.scale, None),
+        threads=2,
+    )
+    # The kernels read d and m as halves (as the GGUF stores them): the reference rounds them the same way.
+    dense = {}
+    for which, weight in weights.items():
+        d = weight.scale.half().float()
+        m = (weight.zero - 8 * weight.scale).half().float()
+        codes = weight.codes.view(weight.codes.shape[0], -1, GROUP_SIZE).double()
+        dense[which] = (codes * d[..., None].double() + m[..., None].double()).flatten(1)
+    return native, {"dense": dense, "bias": bias.double(), "head": head}
+
+
+def quantized_activations(x: torch.Tensor) -> torch.Tensor:
+    """x rounded as the kernels quantize it: int8 per block of 32 with scale amax / 127."""
+    blocks = x.float().view(x.shape[0], -1, GROUP_SIZE)
+    scale = blocks.abs().amax(-1, keepdim=True) / 127
+    codes = torch.round(blocks * torch.where(scale > 0, 1 / scale, 0)).clamp(-127, 127)
+    return (codes * scale).flatten(1).double()
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
+def test_int4_matmul_equals_quantized_activations_times_dequantized_weights(library: Path, rows: int) -> None:
+    native, reference = decoder(library, qkv_out=(HEADS + 2 * KV_HEADS) * HEAD_DIM + 1)  # an odd output count
+    x = torch.randn(rows, HIDDEN, generator=torch.Generator().manual_seed(rows))
+    for which, bias in ((QKV, reference["bias"]), (GATE_UP, None)):
+        expected = quantized_activations(x) @ reference["dense"][which].T
+        if bias is not None:
+            expected += bias
+        got = native.matmul(0, which, x)
+        torch.testing.assert_close(got.double(), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_every_row_computes_the_same_whatever_shares_its_batch(library: Path) -> None:
+    native, _ = decoder(library)
+    x = torch.randn(9, HIDDEN, generator=torch.Generator().manual_seed(0))
+    together = native.matmul(0, GATE_UP, x)
+    for row in range(9):
+        alone = native.matmul(0, GATE_UP, x[row : row + 1])
+        assert torch.equal(alone[0], together[row])
+    assert torch.equal(native.matmul(0, GATE_UP, x.flip(0)), together.flip(0))
+
+
+def test_the_decode_step_writes_each_rows_cache_and_is_batch_independent(library: Path) -> None:
+    """Rows with their own caches at different positions: each row's logits and KV are the same decoded
+    alone or together, and the new key and value land at the row's position, nowhere else."""
+    native, _ = decoder(library)
+    cos = torch.ones(64, HEAD_DIM)
+    sin = torch.zeros(64, HEAD_DIM)
+    positions = [0, 5, 17]
+
+    def caches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator().manual_seed(7)
+        shape = (1, KV_HEADS, 32, HEAD_DIM)
+        return [(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)) for _ in positions]
+
+    def decode(rows: list[int], held: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        from adapters.llm.native_decode import RowCache
+
+        x = torch.randn(3, HIDDEN, generator=torch.Generator().manual_seed(11))[rows]
+        row_caches = [
+            RowCache(held[r][0].data_ptr(), held[r][1].data_ptr(), held[r][0][0].numel(), 32 * HEAD_DIM) for r in rows
+        ]
+        return native.decode(x, [positions[r] for r in rows], row_caches, cos, sin)
+
+    together_caches = caches()
+    before = [(k.clone(), v.clone()) for k, v in together_caches]
+    together = decode([0, 1, 2], together_caches)
+    assert together.shape == (3, VOCAB) and torch.isfinite(together).all()
+    for r, position in enumerate(positions):
+        alone_caches = caches()
+        alone = decode([r], alone_caches)
+        assert torch.equal(alone[0], together[r])
+        assert torch.equal(alone_caches[r][0], together_caches[r][0])
+        keys, old = together_caches[r][0], before[r][0]
+        changed = (keys != old).any(-1)[0]  # [kv_heads, capacity]
+        assert changed[:, position].all() and changed.sum() == KV_HEADS, "only the row's position was written"
