@@ -14,6 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MIGRATIONS_DIR=/app/migrations
 
 WORKDIR /app
+# A C compiler builds the native decode step for the host's CPU at the first start (NATIVE_DECODE).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app:app /data
 
 # CPU torch first, so nothing later pulls a CUDA build.

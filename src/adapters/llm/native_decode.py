@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,7 @@ def load_library(path: Path) -> ctypes.CDLL:
     lib.nd_set_matrix.argtypes = [p, i, i, i, i, i, p, p, p]
     lib.nd_set_norms.argtypes = [p, i, p, p, p, p]
     lib.nd_scratch_bytes.restype = z
-    lib.nd_scratch_bytes.argtypes = [p, i, i]
+    lib.nd_scratch_bytes.argtypes = [p, i, i, i]
     lib.nd_matmul_scratch_bytes.restype = z
     lib.nd_matmul_scratch_bytes.argtypes = [i, i]
     lib.nd_matmul.restype = i
@@ -164,6 +165,36 @@ class RowCache:
     head_stride: int
 
 
+class TeamSize:
+    """How many threads decode: all of them, unless one thread is measured clearly faster.
+
+    A step meets a barrier five times a layer; when another process (or the server's own event loop)
+    holds one of the cores, every barrier waits for a descheduled thread and a two-thread step can take
+    several times a one-thread step. Every ``PROBE_EVERY`` calls one step runs with the other size, and
+    the size changes when that step, with the same rows, took under ``MARGIN`` of the one before it. The
+    size never changes a result: each output is computed by the same arithmetic on any thread."""
+
+    PROBE_EVERY = 32
+    MARGIN = 0.8
+
+    def __init__(self, threads: int) -> None:
+        self.threads = self.most = max(1, threads)
+        self._calls = 0
+        self._last: tuple[int, float] | None = None  # rows and seconds of the last call at the current size
+
+    def next(self, rows: int) -> int:
+        self._calls += 1
+        if self.most > 1 and self._calls % self.PROBE_EVERY == 0:
+            return 1 if self.threads == self.most else self.most
+        return self.threads
+
+    def took(self, rows: int, team: int, seconds: float) -> None:
+        if team == self.threads:
+            self._last = (rows, seconds)
+        elif self._last is not None and self._last[0] == rows and seconds < self.MARGIN * self._last[1]:
+            self.threads, self._last = team, (rows, seconds)
+
+
 class NativeDecoder:
     def __init__(
         self,
@@ -198,6 +229,7 @@ class NativeDecoder:
         self._final_norm = final_norm.float().contiguous()
         self._head = head
         self._hidden, self._vocab, self._threads = hidden, vocab, threads
+        self.team = TeamSize(threads)
         self._handle = lib.nd_model_new(
             len(layers), hidden, heads, kv_heads, head_dim, inter, vocab, eps, head_dim**-0.5
         )
@@ -266,9 +298,11 @@ class NativeDecoder:
         count = x.shape[0]
         x = x.float().contiguous()
         context = max(positions) + 1
-        scratch = self._scratch_of(self._lib.nd_scratch_bytes(self._handle, count, context))
+        scratch = self._scratch_of(self._lib.nd_scratch_bytes(self._handle, count, context, self._threads))
         logits = torch.empty(count, self._vocab, dtype=torch.float32)
         longs = ctypes.c_int64 * count
+        team = self.team.next(count)
+        started = time.perf_counter()
         status = self._lib.nd_decode(
             self._handle,
             count,
@@ -283,8 +317,9 @@ class NativeDecoder:
             logits.data_ptr(),
             scratch,
             context,
-            self._threads,
+            team,
         )
         if status != 0:
             raise RuntimeError(f"nd_decode failed ({status})")
+        self.team.took(count, team, time.perf_counter() - started)
         return logits

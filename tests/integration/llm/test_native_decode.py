@@ -137,3 +137,24 @@ def test_the_decode_step_writes_each_rows_cache_and_is_batch_independent(library
         keys, old = together_caches[r][0], before[r][0]
         changed = (keys != old).any(-1)[0]  # [kv_heads, capacity]
         assert changed[:, position].all() and changed.sum() == KV_HEADS, "only the row's position was written"
+
+
+def test_the_team_shrinks_to_one_thread_only_when_one_thread_is_measured_clearly_faster() -> None:
+    from adapters.llm.native_decode import TeamSize
+
+    team = TeamSize(2)
+    sizes = []
+    for _ in range(3 * TeamSize.PROBE_EVERY):  # a busy machine: a one-thread step takes half the time
+        size = team.next(4)
+        sizes.append(size)
+        team.took(4, size, 0.010 if size == 1 else 0.020)
+    assert sizes[: TeamSize.PROBE_EVERY - 1] == [2] * (TeamSize.PROBE_EVERY - 1)
+    assert sizes[TeamSize.PROBE_EVERY - 1] == 1, "the probe"
+    assert set(sizes[TeamSize.PROBE_EVERY :]) == {1, 2} and team.threads == 1
+    for _ in range(2 * TeamSize.PROBE_EVERY):  # quiet again: two threads are faster, and come back
+        size = team.next(4)
+        team.took(4, size, 0.010 if size == 1 else 0.006)
+    assert team.threads == 2
+    team.took(5, 1, 0.001)  # a probe with other rows than the step before it proves nothing
+    assert team.threads == 2
+    assert TeamSize(1).next(4) == 1

@@ -108,21 +108,74 @@ static void rms_norm(const float *x, const float *weight, float *out, int n, flo
     for (int i = 0; i < n; i++) out[i] = x[i] * inv * weight[i];
 }
 
-static void quantize(const float *x, int n, quantized_row row) {
-    for (int block = 0; block < n / QK; block++) {
+/* Blocks [first, last) of x (each QK values) into the row's codes, scales and sums. */
+static void quantize_blocks(const float *x, int first, int last, quantized_row row) {
+    for (int block = first; block < last; block++) {
         const float *src = x + block * QK;
+#ifdef __AVX2__
+        /* as the scalar code below: codes rounded to nearest even (the default MXCSR mode, as lrintf) */
+        const __m256 sign = _mm256_set1_ps(-0.0f);
+        __m256 v[4], top = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(src + 8 * i);
+            top = _mm256_max_ps(top, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 half = _mm_max_ps(_mm256_castps256_ps128(top), _mm256_extractf128_ps(top, 1));
+        half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+        half = _mm_max_ss(half, _mm_movehdup_ps(half));
+        const float amax = _mm_cvtss_f32(half);
+        const float scale = amax / 127.0f, inverse = amax > 0 ? 127.0f / amax : 0.0f;
+        const __m256 by = _mm256_set1_ps(inverse);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], by));
+        __m256i total = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4E));
+        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xB1));
+        __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        packed = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(row.q + block * QK), packed);
+        row.s[block] = scale;
+        row.sum[block] = scale * (float)_mm_cvtsi128_si32(sum4);
+#else
         float amax = 0;
         for (int i = 0; i < QK; i++) amax = fmaxf(amax, fabsf(src[i]));
-        float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+        float scale = amax / 127.0f, inverse = amax > 0 ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int i = 0; i < QK; i++) {
-            int q = (int)lrintf(src[i] * inv);
+            int q = (int)lrintf(src[i] * inverse);
             row.q[block * QK + i] = (int8_t)q;
             sum += q;
         }
         row.s[block] = scale;
         row.sum[block] = scale * (float)sum;
+#endif
     }
+}
+
+static void quantize(const float *x, int n, quantized_row row) { quantize_blocks(x, 0, n / QK, row); }
+
+/* x[i] = exp(x[i]) (AVX2: Cephes' polynomial, within 2 ulp of expf on [-87, 88]). */
+static void exp_inplace(float *x, int n) {
+    int i = 0;
+#ifdef __AVX2__
+    const __m256 high = _mm256_set1_ps(88.3762626647949f), low = _mm256_set1_ps(-87.0f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), half = _mm256_set1_ps(0.5f);
+    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f), one = _mm256_set1_ps(1.0f);
+    const float p[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                        4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_max_ps(_mm256_min_ps(_mm256_loadu_ps(x + i), high), low);
+        __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(v, log2e, half));
+        v = _mm256_fnmadd_ps(fx, c2, _mm256_fnmadd_ps(fx, c1, v));
+        __m256 y = _mm256_set1_ps(p[0]);
+        for (int k = 1; k < 6; k++) y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(p[k]));
+        y = _mm256_add_ps(_mm256_fmadd_ps(y, _mm256_mul_ps(v, v), v), one);
+        __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(0x7F)), 23);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(y, _mm256_castsi256_ps(exponent)));
+    }
+#endif
+    for (; i < n; i++) x[i] = expf(x[i]);
 }
 
 #ifdef __AVX2__
@@ -285,20 +338,28 @@ static void matmul_range(const matrix *mat, const quantized_row *rows, int count
 }
 #endif
 
+/* out[r][first:last] = mat[first:last] . rows[r] (+ bias). */
+static void matmul_slice(const matrix *mat, const quantized_row *rows, int count, float *out, int first, int last) {
+    if (first >= last) return;
+    matmul_range(mat, rows, count, out, mat->out, first, last);
+    if (mat->bias)
+        for (int r = 0; r < count; r++)
+            for (int o = first; o < last; o++) out[(size_t)r * mat->out + o] += mat->bias[o];
+}
+
+/* This thread's share of [0, total) in whole units of ``unit``. */
+static void share(int total, int unit, int *first, int *last) {
+    const int threads = omp_get_num_threads(), thread = omp_get_thread_num(), units = (total + unit - 1) / unit;
+    *first = (int)((long)units * thread / threads) * unit;
+    *last = (int)((long)units * (thread + 1) / threads) * unit;
+    if (*last > total) *last = total;
+}
+
 /* Inside a parallel region: out[r] = mat . rows[r] (+ bias), the outputs shared among the threads. */
 static void matmul(const matrix *mat, const quantized_row *rows, int count, float *out) {
-    const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int step = 8; /* outputs in whole groups of this many per thread */
-    const int groups = (mat->out + step - 1) / step;
-    const int first = (int)((long)groups * thread / threads) * step;
-    int last = (int)((long)groups * (thread + 1) / threads) * step;
-    if (last > mat->out) last = mat->out;
-    if (first < last) {
-        matmul_range(mat, rows, count, out, mat->out, first, last);
-        if (mat->bias)
-            for (int r = 0; r < count; r++)
-                for (int o = first; o < last; o++) out[(size_t)r * mat->out + o] += mat->bias[o];
-    }
+    int first, last;
+    share(mat->out, 8, &first, &last);
+    matmul_slice(mat, rows, count, out, first, last);
 #pragma omp barrier
 }
 
@@ -325,7 +386,9 @@ static void attend(const float *q, const float *keys, const float *values, int p
         top = fmaxf(top, scores[t]);
     }
     float total = 0;
-    for (int t = 0; t <= position; t++) total += scores[t] = expf(scores[t] - top);
+    for (int t = 0; t <= position; t++) scores[t] -= top;
+    exp_inplace(scores, position + 1);
+    for (int t = 0; t <= position; t++) total += scores[t];
     memset(out, 0, sizeof(float) * (size_t)dim);
     for (int t = 0; t <= position; t++) {
         const float weight = scores[t] / total, *v = values + (size_t)t * dim;
@@ -333,7 +396,12 @@ static void attend(const float *q, const float *keys, const float *values, int p
     }
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
+/* out[i] = silu(gate[i]) * up[i] */
+static void silu_times(const float *gate, const float *up, float *out, int n) {
+    for (int i = 0; i < n; i++) out[i] = -gate[i];
+    exp_inplace(out, n);
+    for (int i = 0; i < n; i++) out[i] = gate[i] / (1.0f + out[i]) * up[i];
+}
 
 /* The longest input of any matmul: the hidden size, the attention's width or the MLP's. */
 static int widest_input(const model *mdl) {
@@ -341,105 +409,154 @@ static int widest_input(const model *mdl) {
     return widest > mdl->heads * mdl->head_dim ? widest : mdl->heads * mdl->head_dim;
 }
 
+/* Carves 64-byte aligned pieces out of the caller's scratch (or only counts them when ``base`` is NULL). */
+typedef struct {
+    char *base;
+    size_t used;
+} arena;
+
+static void *take(arena *a, size_t bytes) {
+    a->used = (a->used + 63) & ~(size_t)63;
+    void *piece = a->base ? a->base + a->used : NULL;
+    a->used += bytes;
+    return piece;
+}
+
+static quantized_row *take_rows(arena *a, int count, int width) {
+    quantized_row *rows = take(a, sizeof(quantized_row) * (size_t)count);
+    int8_t *codes = take(a, (size_t)count * width);
+    float *scales = take(a, sizeof(float) * 2 * (size_t)count * (width / QK));
+    if (rows)
+        for (int r = 0; r < count; r++) {
+            rows[r].q = codes + (size_t)r * width;
+            rows[r].s = scales + (size_t)r * 2 * (width / QK);
+            rows[r].sum = rows[r].s + width / QK;
+        }
+    return rows;
+}
+
+/* What every thread keeps for itself: the residual stream of the rows, normalized and quantized. Every
+ * thread computes it identically, so the norms need no barrier and no thread waits for another's. */
+typedef struct {
+    float *residual, *normed;
+    quantized_row *rows;
+} own_state;
+
+typedef struct {
+    float *wide, *act, *attended, *scores;
+    float *o_out, *down_out; /* read by every thread's norm while the next matmul writes b.wide */
+    quantized_row *rows; /* the attention's output, then the MLP's activation, quantized */
+    own_state own[64];
+} buffers;
+
+static int threads_of(int threads) { return threads < 1 ? 1 : threads > 64 ? 64 : threads; }
+
+static buffers carve(const model *mdl, arena *a, int count, int context, int threads) {
+    const int qkv = (mdl->heads + 2 * mdl->kv_heads) * mdl->head_dim;
+    const int widest = 2 * mdl->inter > qkv ? 2 * mdl->inter : qkv;
+    const size_t f = sizeof(float);
+    buffers b;
+    b.wide = take(a, f * count * (size_t)(widest > mdl->hidden ? widest : mdl->hidden));
+    b.act = take(a, f * count * (size_t)mdl->inter);
+    b.o_out = take(a, f * count * (size_t)mdl->hidden);
+    b.down_out = take(a, f * count * (size_t)mdl->hidden);
+    b.attended = take(a, f * count * (size_t)mdl->heads * mdl->head_dim);
+    b.scores = take(a, f * count * (size_t)mdl->heads * context);
+    b.rows = take_rows(a, count, widest_input(mdl));
+    for (int t = 0; t < threads; t++) {
+        b.own[t].residual = take(a, f * count * (size_t)mdl->hidden);
+        b.own[t].normed = take(a, f * count * (size_t)mdl->hidden);
+        b.own[t].rows = take_rows(a, count, mdl->hidden);
+    }
+    return b;
+}
+
+size_t nd_scratch_bytes(const model *mdl, int count, int context, int threads) {
+    arena a = {NULL, 0};
+    carve(mdl, &a, count, context, threads_of(threads));
+    return a.used + 64;
+}
+
+/* residual (+ add), then its norm quantized into rows: this thread's own copy of every row. */
+static void own_norm(const model *mdl, own_state *own, const float *add, const float *weight, int count) {
+    for (int r = 0; r < count; r++) {
+        float *x = own->residual + (size_t)r * mdl->hidden, *normed = own->normed + (size_t)r * mdl->hidden;
+        if (add)
+            for (int i = 0; i < mdl->hidden; i++) x[i] += add[(size_t)r * mdl->hidden + i];
+        rms_norm(x, weight, normed, mdl->hidden, mdl->eps);
+        quantize(normed, mdl->hidden, own->rows[r]);
+    }
+}
+
 /* The decoded rows of one step.
- * x: [count][hidden] float32 embeddings of their tokens (overwritten: the residual stream).
+ * x: [count][hidden] float32 embeddings of their tokens.
  * positions: each row's position (its tokens in the cache before this one).
  * keys/values: each row's cache base address; layer_stride/head_stride: elements between layers / KV heads;
  *   the token at position t of KV head h of layer l is at base + l * layer_stride + h * head_stride + t * head_dim.
  * cos/sin: [max positions][head_dim] RoPE tables. logits: [count][vocab].
- * scratch: nd_scratch_bytes(model, count, longest context) bytes. */
-size_t nd_scratch_bytes(const model *mdl, int count, int context) {
-    const int qkv = (mdl->heads + 2 * mdl->kv_heads) * mdl->head_dim, widest = 2 * mdl->inter > qkv ? 2 * mdl->inter : qkv;
-    const int largest_in = widest_input(mdl);
-    size_t floats = (size_t)count * (mdl->hidden + widest + mdl->inter + mdl->heads * mdl->head_dim);
-    floats += (size_t)count * mdl->heads * (size_t)context; /* attention scores */
-    size_t quantized = (size_t)count * (largest_in + 2 * sizeof(float) * (largest_in / QK));
-    return floats * sizeof(float) + quantized + count * sizeof(quantized_row) + 256;
-}
-
-int nd_decode(const model *mdl, int count, float *x, const int32_t *positions, const int64_t *keys,
+ * scratch: nd_scratch_bytes(model, count, context, threads) bytes, context > every position.
+ * Five barriers a layer: after q/k/v, the attention, o, the MLP's gate/up (with its activation) and down. */
+int nd_decode(const model *mdl, int count, const float *x, const int32_t *positions, const int64_t *keys,
               const int64_t *values, const int64_t *layer_stride, const int64_t *head_stride, const float *cos,
               const float *sin, float *logits, void *scratch, int context, int threads) {
     const int hidden = mdl->hidden, heads = mdl->heads, kv_heads = mdl->kv_heads, dim = mdl->head_dim;
     const int group = heads / kv_heads, qkv_width = (heads + 2 * kv_heads) * dim, inter = mdl->inter;
-    const int widest = 2 * inter > qkv_width ? 2 * inter : qkv_width;
-    const int largest_in = widest_input(mdl);
-    if (dim > 512 || hidden % QK || inter % QK || (heads * dim) % QK) return -1;
-    float *normed = scratch;
-    float *wide = normed + (size_t)count * hidden;
-    float *act = wide + (size_t)count * widest;
-    float *attended = act + (size_t)count * inter;
-    float *scores = attended + (size_t)count * heads * dim;
-    int8_t *codes = (int8_t *)(scores + (size_t)count * heads * context);
-    float *block_scales = (float *)(((uintptr_t)(codes + (size_t)count * largest_in) + 63) & ~(uintptr_t)63);
-    quantized_row *rows = (quantized_row *)(block_scales + (size_t)count * 2 * (largest_in / QK));
-    for (int r = 0; r < count; r++) {
-        rows[r].q = codes + (size_t)r * largest_in;
-        rows[r].s = block_scales + (size_t)r * 2 * (largest_in / QK);
-        rows[r].sum = rows[r].s + largest_in / QK;
-    }
+    if (dim > 512 || hidden % QK || inter % QK || (heads * dim) % QK || heads % kv_heads) return -1;
+    threads = threads_of(threads);
+    arena a = {scratch, 0};
+    buffers b = carve(mdl, &a, count, context, threads);
+    /* each KV head's group of query heads quantizes its own output where its width is whole blocks */
+    const int group_blocks = (group * dim) % QK == 0;
 #pragma omp parallel num_threads(threads)
     {
+        own_state *own = &b.own[omp_get_thread_num()];
+        memcpy(own->residual, x, sizeof(float) * (size_t)count * hidden);
         for (int index = 0; index < mdl->layers; index++) {
             const layer *l = &mdl->layer[index];
-#pragma omp for schedule(static)
-            for (int r = 0; r < count; r++) {
-                rms_norm(x + (size_t)r * hidden, l->input_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
-                quantize(normed + (size_t)r * hidden, hidden, rows[r]);
-            }
-            matmul(&l->qkv, rows, count, wide);
-            /* q/k norms, RoPE, the new key and value into the cache */
-#pragma omp for schedule(static)
-            for (int r = 0; r < count; r++) {
-                float *q = wide + (size_t)r * qkv_width, *k = q + heads * dim, *v = k + kv_heads * dim;
-                const float *c = cos + (size_t)positions[r] * dim, *s = sin + (size_t)positions[r] * dim;
-                for (int h = 0; h < heads + kv_heads; h++) {
-                    float *head = q + h * dim;
-                    const float *norm = h < heads ? l->q_norm : l->k_norm;
-                    if (norm) rms_norm(head, norm, head, dim, mdl->eps);
-                    rope(head, c, s, dim);
-                }
-                for (int h = 0; h < kv_heads; h++) {
-                    size_t at = (size_t)index * layer_stride[r] + (size_t)h * head_stride[r] + (size_t)positions[r] * dim;
-                    memcpy((float *)keys[r] + at, k + h * dim, sizeof(float) * dim);
-                    memcpy((float *)values[r] + at, v + h * dim, sizeof(float) * dim);
-                }
-            }
+            own_norm(mdl, own, index ? b.down_out : NULL, l->input_norm, count);
+            matmul(&l->qkv, own->rows, count, b.wide);
+            /* per row and KV head: its key and value into the cache, then its query heads' attention */
 #pragma omp for schedule(dynamic, 1)
-            for (int task = 0; task < count * heads; task++) {
-                const int r = task / heads, h = task % heads, kv = h / group;
+            for (int task = 0; task < count * kv_heads; task++) {
+                const int r = task / kv_heads, kv = task % kv_heads;
+                float *q = b.wide + (size_t)r * qkv_width, *k = q + (heads + kv) * dim, *v = q + (heads + kv_heads + kv) * dim;
+                const float *c = cos + (size_t)positions[r] * dim, *s = sin + (size_t)positions[r] * dim;
+                if (l->k_norm) rms_norm(k, l->k_norm, k, dim, mdl->eps);
+                rope(k, c, s, dim);
                 size_t at = (size_t)index * layer_stride[r] + (size_t)kv * head_stride[r];
-                attend(wide + (size_t)r * qkv_width + h * dim, (const float *)keys[r] + at, (const float *)values[r] + at,
-                       positions[r], dim, mdl->attn_scale, scores + (size_t)task * context,
-                       attended + (size_t)r * heads * dim + h * dim);
+                float *cache_keys = (float *)keys[r] + at, *cache_values = (float *)values[r] + at;
+                memcpy(cache_keys + (size_t)positions[r] * dim, k, sizeof(float) * dim);
+                memcpy(cache_values + (size_t)positions[r] * dim, v, sizeof(float) * dim);
+                float *out = b.attended + (size_t)r * heads * dim;
+                for (int h = kv * group; h < (kv + 1) * group; h++) {
+                    float *head = q + h * dim;
+                    if (l->q_norm) rms_norm(head, l->q_norm, head, dim, mdl->eps);
+                    rope(head, c, s, dim);
+                    attend(head, cache_keys, cache_values, positions[r], dim, mdl->attn_scale,
+                           b.scores + ((size_t)r * heads + h) * context, out + h * dim);
+                }
+                if (group_blocks) quantize_blocks(out, kv * group * dim / QK, (kv + 1) * group * dim / QK, b.rows[r]);
             }
-            quantize_rows(attended, heads * dim, rows, count);
-            matmul(&l->o, rows, count, wide);
-#pragma omp for schedule(static)
-            for (int r = 0; r < count; r++) {
-                float *row = x + (size_t)r * hidden;
-                for (int i = 0; i < hidden; i++) row[i] += wide[(size_t)r * hidden + i];
-                rms_norm(row, l->post_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
-                quantize(normed + (size_t)r * hidden, hidden, rows[r]);
+            if (!group_blocks) quantize_rows(b.attended, heads * dim, b.rows, count);
+            matmul(&l->o, b.rows, count, b.o_out);
+            own_norm(mdl, own, b.o_out, l->post_norm, count);
+            {   /* gate and up of the same features together, so the activation needs no barrier */
+                int first, last;
+                share(inter, QK, &first, &last);
+                matmul_slice(&l->gate_up, own->rows, count, b.wide, first, last);
+                matmul_slice(&l->gate_up, own->rows, count, b.wide, inter + first, inter + last);
+                for (int r = 0; r < count && first < last; r++) {
+                    const float *gate = b.wide + (size_t)r * 2 * inter;
+                    float *act = b.act + (size_t)r * inter;
+                    silu_times(gate + first, gate + inter + first, act + first, last - first);
+                    quantize_blocks(act, first / QK, last / QK, b.rows[r]);
+                }
             }
-            matmul(&l->gate_up, rows, count, wide);
-#pragma omp for schedule(static)
-            for (int r = 0; r < count; r++) {
-                const float *gate = wide + (size_t)r * 2 * inter, *up = gate + inter;
-                for (int i = 0; i < inter; i++) act[(size_t)r * inter + i] = silu(gate[i]) * up[i];
-                quantize(act + (size_t)r * inter, inter, rows[r]);
-            }
-            matmul(&l->down, rows, count, wide);
-#pragma omp for schedule(static)
-            for (int r = 0; r < count; r++)
-                for (int i = 0; i < hidden; i++) x[(size_t)r * hidden + i] += wide[(size_t)r * hidden + i];
+#pragma omp barrier
+            matmul(&l->down, b.rows, count, b.down_out);
         }
-#pragma omp for schedule(static)
-        for (int r = 0; r < count; r++) {
-            rms_norm(x + (size_t)r * hidden, mdl->final_norm, normed + (size_t)r * hidden, hidden, mdl->eps);
-            quantize(normed + (size_t)r * hidden, hidden, rows[r]);
-        }
-        matmul(&mdl->head, rows, count, logits);
+        own_norm(mdl, own, b.down_out, mdl->final_norm, count);
+        matmul(&mdl->head, own->rows, count, logits);
     }
     return 0;
 }
