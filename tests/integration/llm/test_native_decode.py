@@ -18,7 +18,7 @@ from adapters.llm.quantized import GROUP_SIZE, quantize_int4, quantize_int8
 from tests.conftest import require_native_decode
 
 HIDDEN, INTER, HEADS, KV_HEADS, HEAD_DIM, VOCAB = 64, 96, 4, 2, 16, 67  # odd output counts on purpose
-QKV, O, GATE_UP, DOWN = range(4)
+QKV, O_PROJ, GATE_UP, DOWN = range(4)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> 
     """One layer of int4 matrices with an int8 LM head, and the dequantized weights they hold."""
     weights = {
         QKV: quantize_int4(random_weight(qkv_out, HIDDEN, 1)),
-        O: quantize_int4(random_weight(HIDDEN, HEADS * HEAD_DIM, 2)),
+        O_PROJ: quantize_int4(random_weight(HIDDEN, HEADS * HEAD_DIM, 2)),
         GATE_UP: quantize_int4(random_weight(2 * INTER, HIDDEN, 3)),
         DOWN: quantize_int4(random_weight(HIDDEN, INTER, 4)),
     }
@@ -47,7 +47,7 @@ def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> 
         None,
         None,
         NativeMatrix.q4(weights[QKV], bias),
-        *(NativeMatrix.q4(weights[which], None) for which in (O, GATE_UP, DOWN)),
+        *(NativeMatrix.q4(weights[which], None) for which in (O_PROJ, GATE_UP, DOWN)),
     )
     native = NativeDecoder(
         load_library(library),
