@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import mmap
 import os
 import platform
 import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -165,6 +166,27 @@ class RowCache:
     head_stride: int
 
 
+def huge_page_copies(tensors: Sequence[torch.Tensor]) -> tuple[mmap.mmap, list[torch.Tensor]]:
+    """Copies of ``tensors`` in one anonymous mapping advised onto transparent huge pages (where the
+    kernel offers them), each at a 64-byte boundary; the mapping lives as long as the copies need it."""
+    offsets, total = [], 0
+    for tensor in tensors:
+        total = -(-total // 64) * 64
+        offsets.append(total)
+        total += tensor.numel() * tensor.element_size()
+    arena = mmap.mmap(-1, max(total, 1))
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        arena.madvise(mmap.MADV_HUGEPAGE)
+    flat = torch.frombuffer(arena, dtype=torch.uint8)
+    copies = []
+    for tensor, at in zip(tensors, offsets, strict=True):
+        size = tensor.numel() * tensor.element_size()
+        copy = flat[at : at + size].view(tensor.dtype).view(tensor.shape)
+        copy.copy_(tensor)
+        copies.append(copy)
+    return arena, copies
+
+
 class TeamSize:
     """How many threads decode: all of them, unless one thread is measured clearly faster.
 
@@ -213,21 +235,22 @@ class NativeDecoder:
         threads: int,
     ) -> None:
         self._lib = lib
+        # Every weight streams from memory once a step: on huge pages, its pages cost few TLB misses.
+        matrices = [m for layer in layers for m in (layer.qkv, layer.o, layer.gate_up, layer.down)] + [head]
+        self._arena, moved = huge_page_copies([m.data for m in matrices])
+        relocated = [replace(m, data=data) for m, data in zip(matrices, moved, strict=True)]
         self._layers = [
             NativeLayer(
                 _float(layer.input_norm),  # type: ignore[arg-type]
                 _float(layer.post_norm),  # type: ignore[arg-type]
                 _float(layer.q_norm),
                 _float(layer.k_norm),
-                layer.qkv,
-                layer.o,
-                layer.gate_up,
-                layer.down,
+                *relocated[4 * i : 4 * i + 4],
             )
-            for layer in layers
+            for i, layer in enumerate(layers)
         ]
         self._final_norm = final_norm.float().contiguous()
-        self._head = head
+        self._head = relocated[-1]
         self._hidden, self._vocab, self._threads = hidden, vocab, threads
         self.team = TeamSize(threads)
         self._handle = lib.nd_model_new(
@@ -246,9 +269,19 @@ class NativeDecoder:
                 _ptr(layer.q_norm),
                 _ptr(layer.k_norm),
             )
-        self._set(_HEAD, 0, head)
+        self._set(_HEAD, 0, self._head)
         lib.nd_set_norms(self._handle, _HEAD, _ptr(self._final_norm), None, None, None)
         self._scratch = torch.empty(0, dtype=torch.uint8)
+
+    def matrices(self, layer: int) -> tuple[NativeMatrix, NativeMatrix, NativeMatrix, NativeMatrix]:
+        """The q/k/v, o, gate/up and down matrices of ``layer`` as this decoder holds them."""
+        held = self._layers[layer]
+        return held.qkv, held.o, held.gate_up, held.down
+
+    @property
+    def head_codes(self) -> torch.Tensor:
+        """The LM head's int8 codes as this decoder holds them (a tied embedding can read them too)."""
+        return self._head.data
 
     def _set(self, index: int, which: int, matrix: NativeMatrix) -> None:
         self._lib.nd_set_matrix(
@@ -271,7 +304,7 @@ class NativeDecoder:
     def matmul(self, layer: int, which: int, x: torch.Tensor) -> torch.Tensor:
         """``x @ w.T (+ bias)`` in float32 for matrix ``which`` (0 qkv, 1 o, 2 gate_up, 3 down) of ``layer``,
         through the same kernels as the decode step (``x`` quantized to int8 per block of 32)."""
-        matrix = (lambda layer_: (layer_.qkv, layer_.o, layer_.gate_up, layer_.down))(self._layers[layer])[which]
+        matrix = self.matrices(layer)[which]
         count = x.shape[0]
         x = x.float().contiguous()
         out = torch.empty(count, matrix.out, dtype=torch.float32)

@@ -288,7 +288,7 @@ class SlotDecodeBackend:
             NativeLayer(layer.input_norm, layer.post_norm, layer.q_norm, layer.k_norm, *natives[4 * i : 4 * i + 4])
             for i, layer in enumerate(self._layers)
         ]
-        return NativeDecoder(
+        native = NativeDecoder(
             lib,
             hidden=self._hidden,
             heads=self._heads,
@@ -302,6 +302,15 @@ class SlotDecodeBackend:
             head=NativeMatrix.q8(head.codes, head.scale, None),
             threads=torch.get_num_threads(),
         )
+        # The native copies are the ones kept: torch's int8 linears (the head, the tied embedding) read them too.
+        head.codes = native.head_codes
+        for index, layer in enumerate(self._layers):
+            for linear, matrix in zip(
+                (layer.qkv, layer.o, layer.gate_up, layer.down), native.matrices(index), strict=True
+            ):
+                if isinstance(linear, Int8Linear):
+                    linear.codes = matrix.data
+        return native
 
     def _use_dense_copies(
         self,
