@@ -17,14 +17,14 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
 import torch
 
-from adapters.llm.quantized import GROUP_SIZE, Int4Weight
+from adapters.llm.quantized import GROUP_SIZE, Int4Weight, SwitchingLinear
 
 log = structlog.get_logger(__name__)
 
@@ -356,3 +356,26 @@ class NativeDecoder:
             raise RuntimeError(f"nd_decode failed ({status})")
         self.team.took(count, team, time.perf_counter() - started)
         return logits
+
+
+class NativeLinear(SwitchingLinear):
+    """A linear of the native decoder for prompt rows (``x`` quantized to int8 per block, as in a decode
+    step), or their dense copy where that is measured faster (``SwitchingLinear``)."""
+
+    __slots__ = ("bias", "decoder", "dense", "layer", "which")
+
+    def __init__(self, decoder: NativeDecoder, layer: int, which: int, bias: torch.Tensor | None) -> None:
+        self.decoder, self.layer, self.which = decoder, layer, which
+        self.bias = bias  # for the dense copy; the native matrix adds its own
+        self.use_dense(None)
+
+    @property
+    def in_features(self) -> int:
+        return self.decoder.matrices(self.layer)[self.which].inner
+
+    def identity(self) -> Iterable[torch.Tensor]:
+        matrix = self.decoder.matrices(self.layer)[self.which]
+        return (matrix.data.view(-1)[:4096], *(() if matrix.scale is None else (matrix.scale,)))
+
+    def quantized(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder.matmul(self.layer, self.which, x).to(x.dtype)

@@ -88,7 +88,7 @@ def dense_in_tiles(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return (tiles[0] if len(tiles) == 1 else torch.cat(tiles))[:rows]
 
 
-class _Switching:
+class SwitchingLinear:
     """A quantized linear whose prompt rows may run on a dense copy (``use_dense``); decoded tokens
     always run on the quantized kernel, whose rows never depend on the batch."""
 
@@ -120,7 +120,7 @@ class _Switching:
         self.dense = dense
 
 
-class Int4Linear(_Switching):
+class Int4Linear(SwitchingLinear):
     """``x @ w.T (+ bias)`` for 2-D bf16 ``x`` with int4 packed weights."""
 
     __slots__ = ("bias", "dense", "packed", "scale_zero")
@@ -158,7 +158,7 @@ def quantize_int8(weight: torch.Tensor) -> Int8Weight:
     return Int8Weight(torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8), scale)
 
 
-class Int8Linear(_Switching):
+class Int8Linear(SwitchingLinear):
     __slots__ = ("bias", "codes", "dense", "scale")
 
     def __init__(self, weight: Int8Weight, bias: torch.Tensor | None, dtype: torch.dtype) -> None:
@@ -257,7 +257,7 @@ class DenseWeights:
         }
 
 
-def weights_fingerprint(linears: Iterable[_Switching]) -> str:
+def weights_fingerprint(linears: Iterable[SwitchingLinear]) -> str:
     """A digest of the quantized weights (their scales and first codes, with shapes): a dense copy made
     from other weights never passes for theirs."""
     digest = hashlib.blake2b(digest_size=16)
@@ -272,7 +272,7 @@ DENSE_MARGIN = 0.8  # the dense copies serve prompts only when they take at most
 
 
 def dense_prompts_faster(
-    groups: dict[str, list[_Switching]], in_features: dict[str, int], dtype: torch.dtype, repeats: int = 3
+    groups: dict[str, list[SwitchingLinear]], in_features: dict[str, int], dtype: torch.dtype, repeats: int = 3
 ) -> dict[str, bool]:
     """For each kind of linear, whether a tile of prompt rows runs clearly faster on the dense copies
     than on the quantized kernel. Each pass runs every linear in the order of a step (layer by layer,

@@ -34,13 +34,21 @@ import torch
 import torch.nn.functional as F
 
 from adapters.llm.checkpoint import DecoderWeights, decoder_supported
-from adapters.llm.native_decode import NativeDecoder, NativeLayer, NativeMatrix, RowCache, load_library
+from adapters.llm.native_decode import (
+    NativeDecoder,
+    NativeLayer,
+    NativeLinear,
+    NativeMatrix,
+    RowCache,
+    load_library,
+)
 from adapters.llm.prefix_cache import PrefixCache
 from adapters.llm.quantized import (
     DenseWeights,
     Int4Linear,
     Int4Weight,
     Int8Linear,
+    SwitchingLinear,
     concat_int4,
     dense_prompts_faster,
     int4_supported,
@@ -61,7 +69,7 @@ SOLO_TOKENS = 1024  # a prompt this long decodes in its own KV cache rather than
 
 
 class Linear(Protocol):
-    """``x @ w.T + b``; ``prompt`` for the rows of prompt chunks (``_Switching.prompt``)."""
+    """``x @ w.T + b``; ``prompt`` for the rows of prompt chunks (``SwitchingLinear.prompt``)."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -182,7 +190,7 @@ class SlotDecodeBackend:
         int4_weights = int4_weights or {}
         self.linear_kind = {"none": "dense", "int8": "int8", "int4": "int4"}[quant]
         # The quantized linears by kind, with what their dense copies are made of.
-        switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]] = {}
+        switching: dict[str, list[tuple[SwitchingLinear, Callable[[], torch.Tensor]]]] = {}
         natives: list[NativeMatrix] = []  # the same weights as the native decode step reads them, in order
 
         def linear(names: list[str], kind: str) -> Linear:
@@ -246,6 +254,8 @@ class SlotDecodeBackend:
         self._native: NativeDecoder | None = None
         if native_library is not None and quant != "none" and config.hidden_act == "silu" and head_bias is None:
             self._native = self._native_decoder(native_library, natives, config, head)
+        if self._native is not None:
+            switching = self._prompts_through(self._native, switching)
         with torch.inference_mode():
             cos, sin = weights.rope(torch.arange(max_seq_len, device=self._device))
             # RoPE as x * cos + roll(x, half) * sin with the first half of sin negated (rotate_half folded in).
@@ -275,6 +285,22 @@ class SlotDecodeBackend:
             prefix_cache_tokens=prefix_cache_tokens,
             dense_prompts=self.dense_prompts,
         )
+
+    def _prompts_through(
+        self, native: NativeDecoder, switching: dict[str, list[tuple[SwitchingLinear, Callable[[], torch.Tensor]]]]
+    ) -> dict[str, list[tuple[SwitchingLinear, Callable[[], torch.Tensor]]]]:
+        """Prompt rows go through the native kernels too (faster than torch's int4 kernel at every row count
+        measured), so torch's packed copies of the weights are dropped: the weights are held once."""
+        kinds = ("qkv", "o", "gate_up", "down")
+        for index, layer in enumerate(self._layers):
+            linears = [
+                NativeLinear(native, index, which, getattr(layer, kind).bias) for which, kind in enumerate(kinds)
+            ]
+            self._layers[index] = layer._replace(**dict(zip(kinds, linears, strict=True)))
+        return {
+            kind: [(getattr(self._layers[i], kind), make) for i, (_, make) in enumerate(group)]
+            for kind, group in switching.items()
+        }
 
     def _native_decoder(
         self, library: Path, natives: list[NativeMatrix], config: Any, head: Int8Linear
@@ -314,7 +340,7 @@ class SlotDecodeBackend:
 
     def _use_dense_copies(
         self,
-        switching: dict[str, list[tuple[Int4Linear | Int8Linear, Callable[[], torch.Tensor]]]],
+        switching: dict[str, list[tuple[SwitchingLinear, Callable[[], torch.Tensor]]]],
         path: Path,
         forced: bool | None,
     ) -> None:

@@ -12,7 +12,7 @@ from adapters.llm.quantized import (
     DENSE_TILE_ROWS,
     DenseWeights,
     Int4Linear,
-    _Switching,
+    SwitchingLinear,
     dense_in_tiles,
     dense_prompts_faster,
     quantize_int4,
@@ -119,7 +119,7 @@ def test_a_prompt_row_computes_the_same_whatever_rows_share_its_step() -> None:
     assert torch.equal(dense_in_tiles(rows[shuffled], weight, None), alone[shuffled])
 
 
-class Costed(_Switching):
+class Costed(SwitchingLinear):
     """A linear whose quantized kernel costs ``per_row_s`` a row, beside a real dense weight."""
 
     __slots__ = ("bias", "dense", "per_row_s", "weight")
@@ -140,7 +140,7 @@ class Costed(_Switching):
 def test_prompts_use_the_dense_copies_only_for_the_kinds_where_they_are_faster() -> None:
     small = torch.zeros(16, 16, dtype=torch.bfloat16)  # a dense matmul of microseconds
     huge = torch.zeros(4096, 4096, dtype=torch.bfloat16)  # milliseconds, against a free quantized kernel
-    groups: dict[str, list[_Switching]] = {
+    groups: dict[str, list[SwitchingLinear]] = {
         "slow_kernel": [Costed(small, 0.0005), Costed(small, 0.0005)],
         "free_kernel": [Costed(huge, 0.0)],
     }
