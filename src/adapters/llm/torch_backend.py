@@ -552,11 +552,13 @@ class SlotDecodeBackend:
     # -- rows and the cache ---------------------------------------------------------------------------
 
     def _private_kv(self, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A row's own cache, uninitialised: only positions below its length are ever read, and zeroing a
+        long prompt's (320 MB at 7,000 tokens) took ~170 ms, a pause of every running stream."""
         shape = (len(self._layers), self._kv_heads, min(tokens, self.max_seq_len), self._head_dim)
         with torch.inference_mode():
             return (
-                torch.zeros(shape, dtype=self._attn_dtype, device=self._device),
-                torch.zeros(shape, dtype=self._attn_dtype, device=self._device),
+                torch.empty(shape, dtype=self._attn_dtype, device=self._device),
+                torch.empty(shape, dtype=self._attn_dtype, device=self._device),
             )
 
     def _grow_private(self, row: _Row, tokens: int) -> None:

@@ -243,14 +243,16 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
 
 #ifdef __AVX2__
 /* Two outputs (o, o + 1) at a time for R rows: 2 * R independent accumulators hide the FMA latency. */
+#define MAX_BLOCKS 512 /* the Q4 tiles take inputs up to 16,384; wider ones go through matmul_one */
+
 #define MATMUL_Q4_TILE(R)                                                                                            \
     static void matmul_q4_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {        \
         const int blocks = mat->in / QK;                                                                             \
         const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);                                     \
         const q4_block *w0 = mat->blocks + (size_t)o * blocks, *w1 = w0 + blocks;                                    \
+        float mins0[MAX_BLOCKS], mins1[MAX_BLOCKS]; /* the blocks' m, for the rows' sum terms after the loop */     \
         __m256 acc0[R], acc1[R];                                                                                     \
-        float min0[R], min1[R];                                                                                      \
-        for (int t = 0; t < R; t++) acc0[t] = acc1[t] = _mm256_setzero_ps(), min0[t] = min1[t] = 0;                  \
+        for (int t = 0; t < R; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                                         \
         for (int b = 0; b < blocks; b++) {                                                                           \
             _mm_prefetch((const char *)(w0 + b) + PREFETCH_BYTES, _MM_HINT_T0);                                      \
             _mm_prefetch((const char *)(w1 + b) + PREFETCH_BYTES, _MM_HINT_T0);                                      \
@@ -258,22 +260,20 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
             __m128i p1 = _mm_loadu_si128((const __m128i *)w1[b].qs);                                                 \
             __m256i c0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p0, 4), p0), low);                         \
             __m256i c1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p1, 4), p1), low);                         \
-            const float d0 = _cvtsh_ss(w0[b].d), d1 = _cvtsh_ss(w1[b].d);                                            \
-            const float m0 = _cvtsh_ss(w0[b].m), m1 = _cvtsh_ss(w1[b].m);                                            \
+            const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w0[b].d)), d1 = _mm256_set1_ps(_cvtsh_ss(w1[b].d));           \
+            mins0[b] = _cvtsh_ss(w0[b].m), mins1[b] = _cvtsh_ss(w1[b].m);                                            \
             for (int t = 0; t < R; t++) {                                                                            \
                 __m256i a = _mm256_loadu_si256((const __m256i *)(rows[t].q + b * QK));                              \
-                const float s = rows[t].s[b];                                                                        \
+                const __m256 s = _mm256_broadcast_ss(rows[t].s + b);                                                 \
                 __m256 x0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(c0, a), ones));               \
                 __m256 x1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(c1, a), ones));               \
-                acc0[t] = _mm256_fmadd_ps(x0, _mm256_set1_ps(d0 * s), acc0[t]);                                      \
-                acc1[t] = _mm256_fmadd_ps(x1, _mm256_set1_ps(d1 * s), acc1[t]);                                      \
-                min0[t] += m0 * rows[t].sum[b];                                                                      \
-                min1[t] += m1 * rows[t].sum[b];                                                                      \
+                acc0[t] = _mm256_fmadd_ps(x0, _mm256_mul_ps(d0, s), acc0[t]);                                        \
+                acc1[t] = _mm256_fmadd_ps(x1, _mm256_mul_ps(d1, s), acc1[t]);                                        \
             }                                                                                                        \
         }                                                                                                            \
         for (int t = 0; t < R; t++) {                                                                                \
-            out[(size_t)t * stride + o] = hsum(acc0[t]) + min0[t];                                                   \
-            out[(size_t)t * stride + o + 1] = hsum(acc1[t]) + min1[t];                                               \
+            out[(size_t)t * stride + o] = hsum(acc0[t]) + dot_f32(mins0, rows[t].sum, blocks);                       \
+            out[(size_t)t * stride + o + 1] = hsum(acc1[t]) + dot_f32(mins1, rows[t].sum, blocks);                   \
         }                                                                                                            \
     }
 
@@ -292,7 +292,7 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
             __m256i u0 = _mm256_sign_epi8(c0, c0), u1 = _mm256_sign_epi8(c1, c1);                                    \
             for (int t = 0; t < R; t++) {                                                                            \
                 __m256i a = _mm256_loadu_si256((const __m256i *)(rows[t].q + b * QK));                              \
-                __m256 s = _mm256_set1_ps(rows[t].s[b]);                                                             \
+                const __m256 s = _mm256_broadcast_ss(rows[t].s + b);                                                 \
                 __m256i a0 = _mm256_sign_epi8(a, c0), a1 = _mm256_sign_epi8(a, c1);                                  \
                 __m256 x0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u0, a0), ones));              \
                 __m256 x1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u1, a1), ones));              \
@@ -323,6 +323,10 @@ static const tile_kernel Q8_TILES[ROW_TILE + 1] = {NULL, matmul_q8_1, matmul_q8_
 static void matmul_range(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int first,
                          int last) {
     const tile_kernel *tiles = mat->kind == KIND_Q4 ? Q4_TILES : Q8_TILES;
+    if (mat->kind == KIND_Q4 && mat->in / QK > MAX_BLOCKS) {
+        for (int o = first; o < last; o++) matmul_one(mat, rows, count, out, stride, o);
+        return;
+    }
     int o = first;
     for (; o + 1 < last; o += 2)
         for (int r = 0; r < count; r += ROW_TILE) {
