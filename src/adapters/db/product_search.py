@@ -82,11 +82,15 @@ class Query:
     """One SQL statement of a plan, with ``:name`` parameters; the driver answers with its rows (tuples).
 
     ``sets_local`` marks a ``SET LOCAL``: a driver that runs without a transaction opens one first.
+    ``keep`` marks a statement whose rows are worth keeping while the database is unchanged (they do not
+    depend on the user's point: candidates, their counts, a page's product rows); a driver may answer it
+    from rows it kept (``adapters.db.catalog.SqliteCatalog``).
     """
 
     sql: str
     params: Mapping[str, Any]
     sets_local: bool = False
+    keep: bool = False
 
 
 # A search is a plan: a generator that yields the statements it needs and receives their rows, so the same
@@ -232,12 +236,12 @@ class ProductSearch:
     # -- shared -------------------------------------------------------------------------------------
 
     @staticmethod
-    def _rows(sql: str, params: Mapping[str, Any]) -> Plan[Sequence[Sequence[Any]]]:
-        return (yield Query(sql, params))
+    def _rows(sql: str, params: Mapping[str, Any], *, keep: bool = False) -> Plan[Sequence[Sequence[Any]]]:
+        return (yield Query(sql, params, keep=keep))
 
     @staticmethod
-    def _capped_count(from_where: str, params: Mapping[str, Any], cap: int) -> Plan[int]:
-        rows = yield Query(_capped_count_sql(from_where, cap), params)
+    def _capped_count(from_where: str, params: Mapping[str, Any], cap: int, *, keep: bool = False) -> Plan[int]:
+        rows = yield Query(_capped_count_sql(from_where, cap), params, keep=keep)
         return int(rows[0][0])
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
@@ -272,10 +276,12 @@ class ProductSearch:
         if not ids:
             return []
         placeholders = ", ".join(f":id_{i}" for i in range(len(ids)))
+        # In id order: the same page seen from another point is the same statement (kept rows answer it).
         rows = yield from self._rows(
             f"SELECT {mappers.PRODUCT_SQL_COLUMNS} FROM products p JOIN suppliers s ON s.id = p.supplier_id "
             f"WHERE p.id IN ({placeholders})",
-            {f"id_{i}": product_id for i, product_id in enumerate(ids)},
+            {f"id_{i}": product_id for i, product_id in enumerate(sorted(ids))},
+            keep=True,
         )
         by_id = {row[0]: row for row in rows}
         return [mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id]
@@ -466,7 +472,7 @@ class ProductSearch:
 
     def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
-        where.params.update(near_lat=near.latitude, near_lon=near.longitude)
+        # No statement here uses the point (distances are computed in Python): they are the same from any point.
         page = criteria.page
         wanted = page.skip + page.limit
         rare = self._tuning.rare_text_matches
@@ -529,13 +535,14 @@ class ProductSearch:
         limit = rare + 1
         count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
         whole_words = " ".join(f'"{term}"' for term in terms)
-        found = int((yield Query(count, {"fts": whole_words, "limit": limit}))[0][0])
+        found = int((yield Query(count, {"fts": whole_words, "limit": limit}, keep=True))[0][0])
         if found >= limit:
             return found, None
         rows = yield from self._rows(
             f"SELECT p.id, p.latitude, p.longitude, {filters.as_flag()} AS keep FROM products p WHERE p.id IN "
             "(SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)",
             {**filters.params, "fts": _fts_query(terms), "limit": limit},
+            keep=True,
         )
         if len(rows) > rare:
             return len(rows), None
@@ -545,13 +552,16 @@ class ProductSearch:
         """(id, latitude, longitude) of the products matching ``indexed`` and ``others`` when at most ``rare``
         products match ``indexed`` (counted through its index); None otherwise.
         """
-        counted = yield from self._capped_count(f"FROM products p WHERE 1 = 1{indexed.sql()}", indexed.params, rare + 1)
+        counted = yield from self._capped_count(
+            f"FROM products p WHERE 1 = 1{indexed.sql()}", indexed.params, rare + 1, keep=True
+        )
         if counted > rare:
             return None
         rows = yield from self._rows(
             f"SELECT p.id, p.latitude, p.longitude, {others.as_flag()} AS keep FROM products p "
             f"WHERE 1 = 1{indexed.sql()}",
             {**indexed.params, **others.params},
+            keep=True,
         )
         return [row[:3] for row in rows if row[3]]
 
