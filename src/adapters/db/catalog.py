@@ -88,10 +88,12 @@ class SqliteCatalog:
     was read (a plan starts after its version was read, so it is of that version or a later one).
 
     The rows of the statements a plan marks ``keep`` (candidates and counts that do not depend on the
-    user's point, a page's product rows) are kept the same way, up to ``kept_rows`` rows: a search from
-    a new point over the same filters is ranked from them without reading. A plan that used kept rows
-    reads the version again when done; if something was committed meanwhile, its kept rows and its own
-    reads may be of different versions, and it runs again without kept rows (one snapshot).
+    user's point, a page's product rows) are kept too, up to ``kept_rows`` rows: a search from a new point
+    over the same filters is ranked from them without reading. They are kept only when the version read
+    again after the plan is still the one read before it, so every kept row is of the version they are
+    kept for, and a plan answered from kept rows alone is one snapshot. A plan that used kept rows and
+    also read reads the version again when done; if something was committed meanwhile, the two may be of
+    different versions, and it runs again without kept rows (one snapshot).
     """
 
     def __init__(
@@ -130,9 +132,13 @@ class SqliteCatalog:
             return kept
         run = await self._run(self._search.find(criteria), self._kept)
         result: PageResult[Product] = run.result
-        if run.used_kept and self._data_version() != version:
-            # A commit while it ran: read everything again, in one snapshot.
-            return (await self._run(self._search.find(criteria))).result  # type: ignore[no-any-return]
+        if run.rows_to_keep or (run.used_kept and run.statements_run):
+            if self._data_version() != version:
+                if run.used_kept:  # kept rows and rows read after a commit: read everything again, in one snapshot
+                    return (await self._run(self._search.find(criteria))).result  # type: ignore[no-any-return]
+            else:
+                for key, rows in run.rows_to_keep:
+                    self._kept.put(key, rows)
         if self._version == version and self._cached_results:
             self._results[criteria] = result
             if len(self._results) > self._cached_results:
@@ -248,6 +254,7 @@ class _SqlitePlanRun:
         self._pending: Query | None = None
         self.result: Any = None
         self.used_kept = False
+        self.rows_to_keep: list[tuple[_Key, tuple[Any, ...]]] = []
         self.statements_run = 0
 
     def step(self, deadline: float | None) -> bool:
@@ -272,9 +279,9 @@ class _SqlitePlanRun:
                             return False  # the budget's interrupt: the same statement runs again, elsewhere
                         raise
                     self.statements_run += 1
-                    if kept is not None and key is not None:
-                        rows = tuple(rows)  # shared from now on: nobody may change them
-                        kept.put(key, rows)
+                    if key is not None:
+                        rows = tuple(rows)  # shared once kept: nobody may change them
+                        self.rows_to_keep.append((key, rows))
                 self._pending = self._plan.send(rows)
                 if deadline is not None and time.perf_counter() > deadline:
                     return False
