@@ -133,12 +133,12 @@ class SqliteCatalog:
         run = await self._run(self._search.find(criteria), self._kept)
         result: PageResult[Product] = run.result
         if run.rows_to_keep or (run.used_kept and run.statements_run):
-            if self._data_version() != version:
-                if run.used_kept:  # kept rows and rows read after a commit: read everything again, in one snapshot
+            if self._data_version() != version:  # a commit while it ran: keep nothing of it
+                if run.used_kept:  # kept rows and rows read after the commit: read everything again, in one snapshot
                     return (await self._run(self._search.find(criteria))).result  # type: ignore[no-any-return]
-            else:
-                for key, rows in run.rows_to_keep:
-                    self._kept.put(key, rows)
+                return result
+            for key, rows in run.rows_to_keep:
+                self._kept.put(key, rows)
         if self._version == version and self._cached_results:
             self._results[criteria] = result
             if len(self._results) > self._cached_results:
