@@ -41,6 +41,7 @@ SQLITE_READ_THREADS = 4
 SQLITE_INLINE_BUDGET_S = 0.002
 SQLITE_PROGRESS_STEPS = 1000  # SQLite VM steps between two looks at the clock
 SQLITE_CACHED_RESULTS = 256
+SQLITE_KEPT_ROWS = 50_000  # rows of ``Query.keep`` statements kept while the database is unchanged
 POSTGRES_READ_CONNECTIONS = 10
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -85,6 +86,14 @@ class SqliteCatalog:
     so the number changes once any other connection, in this process or another, has committed; the
     kept answers are then dropped. An answer is kept only when no newer version was seen while it
     was read (a plan starts after its version was read, so it is of that version or a later one).
+
+    The rows of the statements a plan marks ``keep`` (candidates and counts that do not depend on the
+    user's point, a page's product rows) are kept too, up to ``kept_rows`` rows: a search from a new point
+    over the same filters is ranked from them without reading. They are kept only when the version read
+    again after the plan is still the one read before it, so every kept row is of the version they are
+    kept for, and a plan answered from kept rows alone is one snapshot. A plan that used kept rows and
+    also read reads the version again when done; if something was committed meanwhile, the two may be of
+    different versions, and it runs again without kept rows (one snapshot).
     """
 
     def __init__(
@@ -95,11 +104,13 @@ class SqliteCatalog:
         inline_budget_s: float = SQLITE_INLINE_BUDGET_S,
         tuning: SearchTuning | None = None,
         cached_results: int = SQLITE_CACHED_RESULTS,
+        kept_rows: int = SQLITE_KEPT_ROWS,
     ) -> None:
         self._path = path
         self._search = ProductSearch(postgres=False, tuning=tuning)
         self._cached_results = cached_results
         self._results: OrderedDict[ProductFilter, PageResult[Product]] = OrderedDict()
+        self._kept = _KeptRows(kept_rows)
         self._version: int | None = None
         self._watch: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="catalog-read")
@@ -107,17 +118,27 @@ class SqliteCatalog:
         self._free: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self.plans_moved_to_thread = 0
+        self.statements_run = 0
 
     async def find(self, criteria: ProductFilter) -> PageResult[Product]:
         version = self._data_version()
         if version != self._version:
             self._results.clear()
+            self._kept.clear()
             self._version = version
         kept = self._results.get(criteria)
         if kept is not None:
             self._results.move_to_end(criteria)
             return kept
-        result = await self._run(self._search.find(criteria))
+        run = await self._run(self._search.find(criteria), self._kept)
+        result: PageResult[Product] = run.result
+        if run.rows_to_keep or (run.used_kept and run.statements_run):
+            if self._data_version() != version:  # a commit while it ran: keep nothing of it
+                if run.used_kept:  # kept rows and rows read after the commit: read everything again, in one snapshot
+                    return (await self._run(self._search.find(criteria))).result  # type: ignore[no-any-return]
+                return result
+            for key, rows in run.rows_to_keep:
+                self._kept.put(key, rows)
         if self._version == version and self._cached_results:
             self._results[criteria] = result
             if len(self._results) > self._cached_results:
@@ -125,7 +146,7 @@ class SqliteCatalog:
         return result
 
     async def supplier_exists(self, supplier_id: int) -> bool:
-        return await self._run(ProductSearch.supplier_exists(supplier_id))
+        return (await self._run(ProductSearch.supplier_exists(supplier_id))).result  # type: ignore[no-any-return]
 
     def _data_version(self) -> int:
         if self._watch is None:
@@ -135,15 +156,17 @@ class SqliteCatalog:
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._results.clear()
+        self._kept.clear()
         self._watch = None
         for connection in self._all:
             connection.close()
         self._all.clear()
         self._free.clear()
 
-    async def _run(self, plan: Plan[T]) -> T:
+    async def _run(self, plan: Plan[Any], kept: _KeptRows | None = None) -> _SqlitePlanRun:
+        """The plan run to its end (its ``result``); ``kept`` answers its ``keep`` statements on the loop's thread."""
         connection = self._free.pop() if self._free else self._open()
-        run = _SqlitePlanRun(connection, plan)
+        run = _SqlitePlanRun(connection, plan, kept)
         in_thread: asyncio.Future[bool] | None = None
         try:
             deadline = time.perf_counter() + self._budget
@@ -156,7 +179,8 @@ class SqliteCatalog:
                 self.plans_moved_to_thread += 1
                 in_thread = asyncio.get_running_loop().run_in_executor(self._executor, run.step, None)
                 await asyncio.shield(in_thread)
-            return run.result  # type: ignore[no-any-return]
+            self.statements_run += run.statements_run
+            return run
         finally:
             if in_thread is not None and not in_thread.done():
                 # Cancelled while the thread still uses the connection: give it back once the thread is done.
@@ -182,29 +206,82 @@ class SqliteCatalog:
         return connection
 
 
-class _SqlitePlanRun:
-    """One plan on one connection, inside one read transaction (one snapshot for all its statements)."""
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
 
-    def __init__(self, connection: sqlite3.Connection, plan: Plan[Any]) -> None:
+
+class _KeptRows:
+    """Rows of ``keep`` statements by statement and parameters, least recently used first out."""
+
+    def __init__(self, max_rows: int) -> None:
+        self._max_rows = max_rows
+        self._rows: OrderedDict[_Key, tuple[Any, ...]] = OrderedDict()
+        self._count = 0
+
+    @staticmethod
+    def key(query: Query) -> _Key:
+        return query.sql, tuple(sorted(query.params.items()))
+
+    def get(self, key: _Key) -> tuple[Any, ...] | None:
+        rows = self._rows.get(key)
+        if rows is not None:
+            self._rows.move_to_end(key)
+        return rows
+
+    def put(self, key: _Key, rows: tuple[Any, ...]) -> None:
+        if len(rows) > self._max_rows or key in self._rows:
+            return
+        self._rows[key] = rows
+        self._count += len(rows)
+        while self._count > self._max_rows:
+            self._count -= len(self._rows.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._count = 0
+
+
+class _SqlitePlanRun:
+    """One plan on one connection, inside one read transaction (one snapshot for all the statements it runs).
+
+    The transaction starts with the first statement not answered from ``kept`` rows; those are used only
+    on the loop's thread (a plan moved to a worker thread runs every statement from there on).
+    """
+
+    def __init__(self, connection: sqlite3.Connection, plan: Plan[Any], kept: _KeptRows | None = None) -> None:
         self._connection = connection
         self._plan = plan
+        self._kept = kept
         self._pending: Query | None = None
         self.result: Any = None
+        self.used_kept = False
+        self.rows_to_keep: list[tuple[_Key, tuple[Any, ...]]] = []
+        self.statements_run = 0
 
     def step(self, deadline: float | None) -> bool:
         """Run the plan on; False when ``deadline`` passed first (``step`` again to go on)."""
+        kept = self._kept if deadline is not None else None
         try:
             if self._pending is None:
-                self._connection.execute("BEGIN")
                 self._pending = next(self._plan)
             while True:
                 query = self._pending
-                try:
-                    rows = self._connection.execute(query.sql, query.params).fetchall()
-                except sqlite3.OperationalError as error:
-                    if deadline is not None and str(error) == "interrupted" and self._connection.in_transaction:
-                        return False  # the budget's interrupt: the same statement runs again, elsewhere
-                    raise
+                key = _KeptRows.key(query) if kept is not None and query.keep else None
+                rows: Sequence[Any] | None = kept.get(key) if kept is not None and key is not None else None
+                if rows is not None:
+                    self.used_kept = True
+                else:
+                    if not self._connection.in_transaction:
+                        self._connection.execute("BEGIN")
+                    try:
+                        rows = self._connection.execute(query.sql, query.params).fetchall()
+                    except sqlite3.OperationalError as error:
+                        if deadline is not None and str(error) == "interrupted" and self._connection.in_transaction:
+                            return False  # the budget's interrupt: the same statement runs again, elsewhere
+                        raise
+                    self.statements_run += 1
+                    if key is not None:
+                        rows = tuple(rows)  # shared once kept: nobody may change them
+                        self.rows_to_keep.append((key, rows))
                 self._pending = self._plan.send(rows)
                 if deadline is not None and time.perf_counter() > deadline:
                     return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,6 @@ from core.domain.marketplace import (
     Supplier,
     User,
 )
-from core.geo.distance import haversine_km
 
 
 def supplier(row: SupplierRow) -> Supplier:
@@ -101,16 +101,21 @@ PRODUCT_SQL_COLUMNS = (
 
 def _utc(value: datetime.datetime | str) -> datetime.datetime:
     if isinstance(value, str):  # SQLite stores SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff", in UTC
-        value = datetime.datetime.fromisoformat(value)
+        return _parsed_utc(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+@functools.lru_cache(maxsize=4096)  # the same products' timestamps come back search after search
+def _parsed_utc(text: str) -> datetime.datetime:
+    value = datetime.datetime.fromisoformat(text)
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
 PRODUCT_SQL_WIDTH = 15  # columns in PRODUCT_SQL_COLUMNS; a query may add its own after them
 
 
-def product_from_sql(row: Sequence[Any], near: GeoPoint | None) -> Product:
+def product_from_sql(row: Sequence[Any], distance_km: float | None = None) -> Product:
     """A row that starts with ``PRODUCT_SQL_COLUMNS``, in that order (a plain tuple from any driver)."""
-    location = GeoPoint(row[13], row[14])
     return Product(
         id=row[0],
         supplier_id=row[1],
@@ -125,6 +130,6 @@ def product_from_sql(row: Sequence[Any], near: GeoPoint | None) -> Product:
         is_available=bool(row[10]),
         created_at=_utc(row[11]),
         city=row[12],
-        location=location,
-        distance_km=haversine_km(near, location) if near is not None else None,
+        location=GeoPoint(row[13], row[14]),
+        distance_km=distance_km,
     )

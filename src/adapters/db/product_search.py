@@ -82,11 +82,15 @@ class Query:
     """One SQL statement of a plan, with ``:name`` parameters; the driver answers with its rows (tuples).
 
     ``sets_local`` marks a ``SET LOCAL``: a driver that runs without a transaction opens one first.
+    ``keep`` marks a statement whose rows are worth keeping while the database is unchanged (they do not
+    depend on the user's point: candidates, their counts, a page's product rows); a driver may answer it
+    from rows it kept (``adapters.db.catalog.SqliteCatalog``).
     """
 
     sql: str
     params: Mapping[str, Any]
     sets_local: bool = False
+    keep: bool = False
 
 
 # A search is a plan: a generator that yields the statements it needs and receives their rows, so the same
@@ -232,12 +236,12 @@ class ProductSearch:
     # -- shared -------------------------------------------------------------------------------------
 
     @staticmethod
-    def _rows(sql: str, params: Mapping[str, Any]) -> Plan[Sequence[Sequence[Any]]]:
-        return (yield Query(sql, params))
+    def _rows(sql: str, params: Mapping[str, Any], *, keep: bool = False) -> Plan[Sequence[Sequence[Any]]]:
+        return (yield Query(sql, params, keep=keep))
 
     @staticmethod
-    def _capped_count(from_where: str, params: Mapping[str, Any], cap: int) -> Plan[int]:
-        rows = yield Query(_capped_count_sql(from_where, cap), params)
+    def _capped_count(from_where: str, params: Mapping[str, Any], cap: int, *, keep: bool = False) -> Plan[int]:
+        rows = yield Query(_capped_count_sql(from_where, cap), params, keep=keep)
         return int(rows[0][0])
 
     def _text_where(self, where: _Where, terms: Sequence[str]) -> _Where:
@@ -268,17 +272,21 @@ class ProductSearch:
         result.add("p.search_tsv @@ to_tsquery('simple', :tsquery)", tsquery=_tsquery(terms))
         return result
 
-    def _load(self, ids: Sequence[int], near: GeoPoint | None) -> Plan[list[Product]]:
-        if not ids:
+    def _load(self, ranked: Sequence[tuple[float, int]]) -> Plan[list[Product]]:
+        """The products of a page of (distance, id), in that order, with those distances (``_ranked_by_distance``
+        computed them with ``haversine_km``'s arithmetic)."""
+        if not ranked:
             return []
-        placeholders = ", ".join(f":id_{i}" for i in range(len(ids)))
+        placeholders = ", ".join(f":id_{i}" for i in range(len(ranked)))
+        # In id order: the same page seen from another point is the same statement (kept rows answer it).
         rows = yield from self._rows(
             f"SELECT {mappers.PRODUCT_SQL_COLUMNS} FROM products p JOIN suppliers s ON s.id = p.supplier_id "
             f"WHERE p.id IN ({placeholders})",
-            {f"id_{i}": product_id for i, product_id in enumerate(ids)},
+            {f"id_{i}": product_id for i, product_id in enumerate(sorted(product_id for _, product_id in ranked))},
+            keep=True,
         )
         by_id = {row[0]: row for row in rows}
-        return [mappers.product_from_sql(by_id[product_id], near) for product_id in ids if product_id in by_id]
+        return [mappers.product_from_sql(by_id[id_], distance) for distance, id_ in ranked if id_ in by_id]
 
     # -- without a location -------------------------------------------------------------------------
 
@@ -299,7 +307,7 @@ class ProductSearch:
             total = int(rows[0][mappers.PRODUCT_SQL_WIDTH])
         else:  # past the last page (or nothing matches)
             total = int((yield from self._rows(counted, where.params))[0][0])
-        return PageResult([mappers.product_from_sql(row, None) for row in rows], total)
+        return PageResult([mappers.product_from_sql(row) for row in rows], total)
 
     def _relevance(self, criteria: ProductFilter, terms: list[str]) -> Plan[PageResult[Product]]:
         """The newest ``RANK_WINDOW`` matches (all of them when there are fewer), best score first.
@@ -341,7 +349,7 @@ class ProductSearch:
         else:  # past the last page (or nothing matches)
             counted = yield from self._rows(f"SELECT count(*) FROM ({window}) AS recent", params)
             total = min(int(counted[0][0]), total_cap(page))
-        return PageResult([mappers.product_from_sql(row, None) for row in rows], total)
+        return PageResult([mappers.product_from_sql(row) for row in rows], total)
 
     # -- PostgreSQL: index-ordered nearest neighbours ---------------------------------------------
 
@@ -356,8 +364,7 @@ class ProductSearch:
         if rare_matches is not None:
             # Few text matches: all of them were read through the GIN index; rank them here.
             ranked = _ranked_by_distance(rare_matches, near, criteria.radius_km)
-            ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
+            return PageResult((yield from self._load(ranked[page.skip : wanted])), min(len(ranked), total_cap(page)))
         where = self._text_where(where, terms)
         if criteria.radius_km is None:
             # Plain nearest-neighbour order: the planner walks the GiST index and checks the filters.
@@ -384,8 +391,7 @@ class ProductSearch:
                 radius = min(criteria.radius_km, _next_radius(radius, len(ranked), needed))
             yield Query("SET LOCAL enable_bitmapscan = on", {}, sets_local=True)
             total = min(len(ranked), total_cap(page))
-        ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-        return PageResult((yield from self._load(ids, near)), total)
+        return PageResult((yield from self._load(ranked[page.skip : wanted])), total)
 
     def _postgres_walk(
         self, where: _Where, near: GeoPoint, radius_km: float, needed: int
@@ -466,7 +472,7 @@ class ProductSearch:
 
     def _sqlite_nearest(self, criteria: ProductFilter, terms: list[str], near: GeoPoint) -> Plan[PageResult[Product]]:
         where = _filters(criteria)
-        where.params.update(near_lat=near.latitude, near_lon=near.longitude)
+        # No statement here uses the point (distances are computed in Python): they are the same from any point.
         page = criteria.page
         wanted = page.skip + page.limit
         rare = self._tuning.rare_text_matches
@@ -482,8 +488,7 @@ class ProductSearch:
             rare_matches = yield from self._sqlite_rare_filter_matches(indexed, others, rare_filters)
         if rare_matches is not None:
             ranked = _ranked_by_distance(rare_matches, near, criteria.radius_km)
-            ids = [product_id for _, product_id in ranked[page.skip : wanted]]
-            return PageResult((yield from self._load(ids, near)), min(len(ranked), total_cap(page)))
+            return PageResult((yield from self._load(ranked[page.skip : wanted])), min(len(ranked), total_cap(page)))
         limit_km = criteria.radius_km if criteria.radius_km is not None else WHOLE_EARTH_KM
         # With a radius the same scan also counts, up to the cap.
         needed = total_cap(page) if criteria.radius_km is not None else wanted
@@ -499,7 +504,6 @@ class ProductSearch:
                 break
             inner = box
             radius = min(limit_km, _next_radius(radius, len(ranked), needed))
-        ids = [product_id for _, product_id in ranked[page.skip : wanted]]
         if criteria.radius_km is not None or radius >= limit_km:
             total = min(len(ranked), total_cap(page))
         elif terms and not filters.clauses and text_matches >= total_cap(page):
@@ -514,7 +518,7 @@ class ProductSearch:
             total = yield from self._capped_count(
                 f"FROM products p WHERE 1 = 1{where.sql()}", where.params, total_cap(page)
             )
-        return PageResult((yield from self._load(ids, near)), total)
+        return PageResult((yield from self._load(ranked[page.skip : wanted])), total)
 
     def _sqlite_text_matches(
         self, terms: Sequence[str], filters: _Where, rare: int
@@ -529,13 +533,14 @@ class ProductSearch:
         limit = rare + 1
         count = "SELECT count(*) FROM (SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)"
         whole_words = " ".join(f'"{term}"' for term in terms)
-        found = int((yield Query(count, {"fts": whole_words, "limit": limit}))[0][0])
+        found = int((yield Query(count, {"fts": whole_words, "limit": limit}, keep=True))[0][0])
         if found >= limit:
             return found, None
         rows = yield from self._rows(
             f"SELECT p.id, p.latitude, p.longitude, {filters.as_flag()} AS keep FROM products p WHERE p.id IN "
             "(SELECT rowid FROM products_fts WHERE products_fts MATCH :fts LIMIT :limit)",
             {**filters.params, "fts": _fts_query(terms), "limit": limit},
+            keep=True,
         )
         if len(rows) > rare:
             return len(rows), None
@@ -545,13 +550,16 @@ class ProductSearch:
         """(id, latitude, longitude) of the products matching ``indexed`` and ``others`` when at most ``rare``
         products match ``indexed`` (counted through its index); None otherwise.
         """
-        counted = yield from self._capped_count(f"FROM products p WHERE 1 = 1{indexed.sql()}", indexed.params, rare + 1)
+        counted = yield from self._capped_count(
+            f"FROM products p WHERE 1 = 1{indexed.sql()}", indexed.params, rare + 1, keep=True
+        )
         if counted > rare:
             return None
         rows = yield from self._rows(
             f"SELECT p.id, p.latitude, p.longitude, {others.as_flag()} AS keep FROM products p "
             f"WHERE 1 = 1{indexed.sql()}",
             {**indexed.params, **others.params},
+            keep=True,
         )
         return [row[:3] for row in rows if row[3]]
 

@@ -8,6 +8,7 @@ workers start: each one then writes its values there and any worker's scrape add
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -40,6 +41,8 @@ class PrometheusMetrics:
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        # The children of one (method, route, status), looked up once (``labels()`` checks and locks every call).
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.ttft = Histogram(
             "llm_time_to_first_token_seconds",
             "From submitting a generation to its first token (queueing and prefill included).",
@@ -105,9 +108,14 @@ class PrometheusMetrics:
             self.rejections.labels(reason)
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
-        self.http_requests.labels(*labels).inc()
-        self.http_duration.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:  # routes are templates, so there are few of these
+            labels = (method, route, str(status))
+            children = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def time_to_first_token(self, seconds: float) -> None:
         self.ttft.observe(seconds)

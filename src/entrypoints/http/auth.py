@@ -1,9 +1,11 @@
 """The one HTTP mapping of authentication: the bearer token in, the core ``Caller`` out.
 
 Every route states what it requires with ``access=Access...`` in its decorator (or ``opt`` on a
-controller); absent means ``Access.PUBLIC``. One app-wide guard hands the token and that requirement
-to the core ``Authenticate`` use case before the body is parsed (so a missing key is a 401, not a 422),
-and keeps the answer on the connection; handlers receive it as the ``caller`` dependency.
+controller); absent means ``Access.PUBLIC``. One app-wide ``before_request`` hook hands the token and
+that requirement to the core ``Authenticate`` use case before the parameters and the body are parsed (so a
+missing key is a 401, not a 422), and keeps the answer on the connection; handlers receive it as the
+``caller`` dependency. (A guard would do the same, but Litestar copies the route handler for every guard
+call.)
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def required_access(handler: BaseRouteHandler) -> Access:
     return access
 
 
-async def identify_caller(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    access = required_access(handler)
+async def identify_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """The app's ``before_request`` hook (answers None, so the handler runs)."""
+    access = required_access(connection.route_handler)
     token = bearer_token(connection)
     caller = ANONYMOUS
     if token is not None or access is not Access.PUBLIC:

@@ -113,19 +113,21 @@ class RequestContext:
                 await self._record(scope, headers, status, time.perf_counter() - started, rid)
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=rid):
-            try:
-                if self.admission.draining and not _admitted_while_draining(scope, headers):
-                    await self._refuse(scope, send_with_id)
-                else:
-                    self.admission.enter()
-                    try:
-                        await self._app(scope, receive, send_with_id)
-                    finally:
-                        self.admission.leave()
-            finally:
-                if not recorded:  # the client went away, or the app failed before answering
-                    await self._record(scope, headers, status, time.perf_counter() - started, rid)
+        # bind + reset by token: what structlog's bound_contextvars() does, without its generator and copies
+        tokens = structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            if self.admission.draining and not _admitted_while_draining(scope, headers):
+                await self._refuse(scope, send_with_id)
+            else:
+                self.admission.enter()
+                try:
+                    await self._app(scope, receive, send_with_id)
+                finally:
+                    self.admission.leave()
+        finally:
+            if not recorded:  # the client went away, or the app failed before answering
+                await self._record(scope, headers, status, time.perf_counter() - started, rid)
+            structlog.contextvars.reset_contextvars(**tokens)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         path = scope["path"]

@@ -360,6 +360,91 @@ async def test_sqlite_keeps_answers_until_any_connection_commits(
         await small.close()
 
 
+async def test_sqlite_ranks_new_points_from_kept_rows_until_any_connection_commits(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Searches from new points over the same filters are ranked from the rows kept for the first one,
+    without reading; after a commit the next one reads again. Answers are those of a catalogue that keeps
+    nothing."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    ids = await _add_catalogue(sessions)
+    path = engine.url.database
+    assert path
+    catalog = SqliteCatalog(path, inline_budget_s=60.0)  # every plan on the loop's thread, where rows are kept
+    fresh = SqliteCatalog(path, cached_results=0, kept_rows=0)
+
+    async def statements_for(origin: GeoPoint) -> int:
+        criteria = ProductFilter(category="laptop", min_price=5_000_000, near=origin)
+        before = catalog.statements_run
+        assert await catalog.find(criteria) == await fresh.find(criteria)
+        return catalog.statements_run - before
+
+    try:
+        assert await statements_for(JAKARTA) > 0
+        assert [await statements_for(GeoPoint(-6.2 - n / 1000, 106.8)) for n in range(3)] == [0, 0, 0]
+        other = sqlite3.connect(path)
+        with other:  # commits
+            other.execute("UPDATE products SET price = 1 WHERE id = ?", (ids["aspire"],))
+        other.close()
+        assert await statements_for(SURABAYA) > 0
+        assert await statements_for(GeoPoint(-7.0, 110.0)) == 0
+    finally:
+        await catalog.close()
+        await fresh.close()
+
+
+async def test_sqlite_reads_again_when_a_commit_comes_while_kept_rows_are_used(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan answered partly from kept rows (of the version before a commit) and partly by reading (after
+    it) runs again in one snapshot: no product is shown that its own row says does not match."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    ids = await _add_catalogue(sessions)
+    path = engine.url.database
+    assert path
+    catalog = SqliteCatalog(path, inline_budget_s=60.0)  # every plan on the loop's thread, where rows are kept
+    laptops = ProductFilter(category="laptop", min_price=5_000_000, near=JAKARTA)
+    first_two = ProductFilter(category="laptop", min_price=5_000_000, near=GeoPoint(-6.2, 106.85), page=Page(0, 2))
+
+    def commit() -> None:
+        other = sqlite3.connect(path)
+        with other:
+            other.execute("UPDATE products SET category = 'mouse' WHERE id = ?", (ids["rog"],))
+        other.close()
+
+    original = catalog._search.find
+    calls = []
+
+    def committing(criteria: ProductFilter) -> Plan[PageResult[Product]]:
+        calls.append(criteria)
+        plan = original(criteria)
+        return _commit_after_first_statement(plan, commit) if len(calls) == 2 else plan
+
+    monkeypatch.setattr(catalog._search, "find", committing)
+    try:
+        assert [p.id for p in (await catalog.find(laptops)).items][:2] == [ids["rog"], ids["aspire"]]
+        result = await catalog.find(first_two)  # the candidates kept, the two products' rows read after the commit
+        assert all(p.category == "laptop" for p in result.items)
+        assert [p.id for p in result.items] == [ids["aspire"], ids["thinkpad"]] and result.total == 3
+        assert len(calls) == 3  # read again
+    finally:
+        await catalog.close()
+
+
+def _commit_after_first_statement(plan: Plan[T], commit: Callable[[], None]) -> Plan[T]:
+    query = next(plan)
+    rows = yield query
+    commit()
+    while True:
+        try:
+            query = plan.send(rows)
+        except StopIteration as done:
+            return done.value
+        rows = yield query
+
+
 async def test_few_filter_matches_are_ranked_in_three_statements(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
