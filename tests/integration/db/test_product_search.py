@@ -360,18 +360,26 @@ async def test_sqlite_keeps_answers_until_any_connection_commits(
         await small.close()
 
 
+async def _kept_rows_catalogue(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[dict[str, int], str, SqliteCatalog]:
+    """The test catalogue in a SQLite file, and a catalogue over it that runs every plan on the loop's
+    thread, where rows are kept (skips on other databases)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    ids = await _add_catalogue(sessions)
+    path = engine.url.database
+    assert path
+    return ids, path, SqliteCatalog(path, inline_budget_s=60.0)
+
+
 async def test_sqlite_ranks_new_points_from_kept_rows_until_any_connection_commits(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """Searches from new points over the same filters are ranked from the rows kept for the first one,
     without reading; after a commit the next one reads again. Answers are those of a catalogue that keeps
     nothing."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
-    ids = await _add_catalogue(sessions)
-    path = engine.url.database
-    assert path
-    catalog = SqliteCatalog(path, inline_budget_s=60.0)  # every plan on the loop's thread, where rows are kept
+    ids, path, catalog = await _kept_rows_catalogue(engine, sessions)
     fresh = SqliteCatalog(path, cached_results=0, kept_rows=0)
 
     async def statements_for(origin: GeoPoint) -> int:
@@ -399,12 +407,7 @@ async def test_sqlite_reads_again_when_a_commit_comes_while_kept_rows_are_used(
 ) -> None:
     """A plan answered partly from kept rows (of the version before a commit) and partly by reading (after
     it) runs again in one snapshot: no product is shown that its own row says does not match."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
-    ids = await _add_catalogue(sessions)
-    path = engine.url.database
-    assert path
-    catalog = SqliteCatalog(path, inline_budget_s=60.0)  # every plan on the loop's thread, where rows are kept
+    ids, path, catalog = await _kept_rows_catalogue(engine, sessions)
     laptops = ProductFilter(category="laptop", min_price=5_000_000, near=JAKARTA)
     first_two = ProductFilter(category="laptop", min_price=5_000_000, near=GeoPoint(-6.2, 106.85), page=Page(0, 2))
 

@@ -51,26 +51,17 @@ def backends(hf, tmp_path_factory):  # type: ignore[no-untyped-def]
     model, _ = hf
     q4 = ensure_q4_weights(find_embedded_gguf(), MODEL_CACHE)
     assert q4 is not None, "the embedded GGUF holds Q4_1 weights"
-    int4 = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=1024, weight_quant="int4", int4_weights=load_q4(q4))
+
+    def int4_backend(**options: object) -> SlotDecodeBackend:
+        return SlotDecodeBackend(
+            model, max_batch_size=1, max_seq_len=1024, weight_quant="int4", int4_weights=load_q4(q4), **options
+        )
+
+    int4 = int4_backend()
     # The same int4 weights, prompt rows through their dense bf16 copies (as the engine runs where faster).
-    int4_dense = SlotDecodeBackend(
-        model,
-        max_batch_size=1,
-        max_seq_len=1024,
-        weight_quant="int4",
-        int4_weights=load_q4(q4),
-        dense_weights_path=tmp_path_factory.mktemp("dense") / "int4.bin",
-        dense_prompts=True,
-    )
+    int4_dense = int4_backend(dense_weights_path=tmp_path_factory.mktemp("dense") / "int4.bin", dense_prompts=True)
     # The same int4 weights decoded by the native step (int8 activations, as llama.cpp's Q4_1 x Q8_1).
-    int4_native = SlotDecodeBackend(
-        model,
-        max_batch_size=1,
-        max_seq_len=1024,
-        weight_quant="int4",
-        int4_weights=load_q4(q4),
-        native_library=require_native_decode(MODEL_CACHE),
-    )
+    int4_native = int4_backend(native_library=require_native_decode(MODEL_CACHE))
     assert int4_native.native_decode
     bf16 = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=1024, weight_quant="none")
     return {"int4": int4, "int4-dense": int4_dense, "int4-native": int4_native, "bf16": bf16}
