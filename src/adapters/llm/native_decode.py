@@ -66,20 +66,21 @@ def build_library(cache_dir: Path) -> Path | None:
     target = cache_dir / "native" / f"decode-{key.hexdigest()}.so"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f".{target.name}.{os.getpid()}")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
             [compiler, *_FLAGS, "-o", str(scratch), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
         )
+        if result.returncode != 0:
+            log.warning("llm.native.build_failed", error=result.stderr[-2000:])
+            scratch.unlink(missing_ok=True)
+            return None
+        scratch.replace(target)  # atomic: processes building at once each write their own scratch file
     except (OSError, subprocess.SubprocessError) as error:
         log.warning("llm.native.build_failed", error=str(error))
         return None
-    if result.returncode != 0:
-        log.warning("llm.native.build_failed", error=result.stderr[-2000:])
-        scratch.unlink(missing_ok=True)
-        return None
-    scratch.replace(target)
+    log.info("llm.native.built", path=str(target))
     return target
 
 

@@ -158,3 +158,17 @@ def test_the_team_shrinks_to_one_thread_only_when_one_thread_is_measured_clearly
     team.took(5, 1, 0.001)  # a probe with other rows than the step before it proves nothing
     assert team.threads == 2
     assert TeamSize(1).next(4) == 1
+
+
+def test_without_a_working_compiler_or_cache_the_torch_path_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No library (None) rather than a failed start: a compiler that fails, or a cache that can't be written."""
+    from adapters.llm import native_decode
+
+    monkeypatch.setenv("CC", "false")  # exits 1 for --version and for the build
+    assert native_decode.build_library(tmp_path / "cache") is None
+    monkeypatch.delenv("CC")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert native_decode.build_library(not_a_folder / "cache") is None
