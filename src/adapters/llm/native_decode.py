@@ -29,7 +29,7 @@ from adapters.llm.quantized import GROUP_SIZE, Int4Weight, SwitchingLinear
 log = structlog.get_logger(__name__)
 
 SOURCE = Path(__file__).with_name("native") / "decode.c"
-_KIND_Q4, _KIND_Q8 = 0, 1
+_KIND_Q4, _KIND_Q8, _KIND_Q4X8 = 0, 1, 2
 _FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno")
 _QKV, _O, _GATE_UP, _DOWN = range(4)
 _HEAD = -1
@@ -118,16 +118,25 @@ class NativeMatrix:
 
     @classmethod
     def q4(cls, weight: Int4Weight, bias: torch.Tensor | None) -> NativeMatrix:
-        """GGUF's Q4_1 blocks of 20 bytes: d and m (half), then 16 bytes whose byte i holds element i (low
-        nibble) and i + 16 (high). The kernel's zero is ``m + 8 d``; d and m come from the GGUF's halves."""
+        """Q4_1 weights (``w = d q + m``, the kernel's zero being ``m + 8 d``; d and m as halves, as the GGUF
+        stores them), interleaved by 8 outputs where the outputs come in eights, else GGUF's own blocks."""
         out, inner = weight.codes.shape
-        halves = weight.codes.view(out, inner // GROUP_SIZE, 2, GROUP_SIZE // 2)
-        nibbles = halves[:, :, 0] | (halves[:, :, 1] << 4)
+        blocks = inner // GROUP_SIZE
         d = weight.scale.float()
         m = weight.zero.float() - 8 * d
+        if out % 8 == 0:
+            # [groups, blocks, chunk of 4 inputs, output, input]: vector j holds chunks j and j + 4
+            chunks = weight.codes.view(out // 8, 8, blocks, 8, 4).permute(0, 2, 3, 1, 4)
+            qs = (chunks[:, :, :4] | (chunks[:, :, 4:] << 4)).reshape(out // 8, blocks, 128)
+            halves = [
+                v.half().view(out // 8, 8, blocks).permute(0, 2, 1).contiguous().view(torch.uint8) for v in (d, m)
+            ]
+            data = torch.cat([*halves, qs], dim=-1).contiguous()  # [groups, blocks, 16 + 16 + 128]
+            return cls(_KIND_Q4X8, out, inner, data, None, _float(bias))
+        halves_ = weight.codes.view(out, blocks, 2, GROUP_SIZE // 2)
+        nibbles = halves_[:, :, 0] | (halves_[:, :, 1] << 4)
         scales = torch.stack([d, m], dim=-1).half().view(torch.uint8)  # [out, blocks, 4]
-        blocks = torch.cat([scales, nibbles], dim=-1).contiguous()
-        return cls(_KIND_Q4, out, inner, blocks, None, _float(bias))
+        return cls(_KIND_Q4, out, inner, torch.cat([scales, nibbles], dim=-1).contiguous(), None, _float(bias))
 
     @classmethod
     def q8(cls, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> NativeMatrix:

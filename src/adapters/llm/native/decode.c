@@ -19,7 +19,7 @@
 #define ROW_TILE 4
 #define PREFETCH_BYTES 2048 /* weights stream from memory: ask for them this far ahead */
 
-enum { KIND_Q4 = 0, KIND_Q8 = 1 };
+enum { KIND_Q4 = 0, KIND_Q8 = 1, KIND_Q4X8 = 2 };
 
 /* GGUF's Q4_1 block: w[i] = d * q[i] + m; byte i of qs holds q[i] (low nibble) and q[i + 16] (high). */
 typedef struct {
@@ -27,9 +27,18 @@ typedef struct {
     uint8_t qs[QK / 2];
 } q4_block;
 
+/* The same Q4_1 values for 8 outputs at once (out % 8 == 0): their d and m, then 4 vectors of 32 bytes;
+ * byte o * 4 + i of vector j holds output o's weight of input 4 j + i (low nibble) and 4 (j + 4) + i (high),
+ * so one maddubs against 4 activation bytes broadcast gives 8 outputs' partial sums in 8 lanes. */
+typedef struct {
+    uint16_t d[8], m[8]; /* IEEE half */
+    uint8_t qs[128];
+} q4x8_block;
+
 typedef struct {
     int kind, out, in;
-    const q4_block *blocks; /* Q4: [out][in / QK] */
+    const q4_block *blocks;   /* Q4: [out][in / QK] */
+    const q4x8_block *groups; /* Q4X8: [out / 8][in / QK] */
     const int8_t *codes;    /* Q8: [out][in] */
     const float *scale;     /* Q8: [out] row scales */
     const float *bias;      /* [out] or NULL */
@@ -86,6 +95,7 @@ void nd_set_matrix(model *mdl, int index, int which, int kind, int out, int in, 
     matrix *mat = matrix_of(mdl, index, which);
     mat->kind = kind, mat->out = out, mat->in = in, mat->scale = scale, mat->bias = bias;
     mat->blocks = kind == KIND_Q4 ? data : NULL;
+    mat->groups = kind == KIND_Q4X8 ? data : NULL;
     mat->codes = kind == KIND_Q8 ? data : NULL;
 }
 
@@ -226,7 +236,15 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
             float total = 0;
             for (int b = 0; b < blocks; b++) {
                 int dot = 0;
-                if (mat->kind == KIND_Q4) {
+                if (mat->kind == KIND_Q4X8) {
+                    const q4x8_block *w = mat->groups + (size_t)(o / 8) * blocks + b;
+                    for (int i = 0; i < QK; i++) {
+                        const int chunk = i / 4, byte = w->qs[(chunk % 4) * 32 + (o % 8) * 4 + i % 4];
+                        dot += (chunk < 4 ? byte & 0x0F : byte >> 4) * row->q[b * QK + i];
+                    }
+                    total += (float)dot * (half_to_float(w->d[o % 8]) * row->s[b]) +
+                             half_to_float(w->m[o % 8]) * row->sum[b];
+                } else if (mat->kind == KIND_Q4) {
                     const q4_block *w = mat->blocks + (size_t)o * blocks + b;
                     for (int i = 0; i < QK / 2; i++)
                         dot += (w->qs[i] & 0x0F) * row->q[b * QK + i] + (w->qs[i] >> 4) * row->q[b * QK + QK / 2 + i];
@@ -237,7 +255,7 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
                     total += (float)dot * row->s[b];
                 }
             }
-            out[(size_t)r * stride + o] = mat->kind == KIND_Q4 ? total : mat->scale[o] * total;
+            out[(size_t)r * stride + o] = mat->kind == KIND_Q8 ? mat->scale[o] * total : total;
     }
 }
 
@@ -315,13 +333,71 @@ MATMUL_Q8_TILE(2)
 MATMUL_Q8_TILE(3)
 MATMUL_Q8_TILE(4)
 
+/* Eight outputs (o..o + 7) for R rows: per block, 8 maddubs of the unpacked weights against 4 activation
+ * bytes broadcast, summed in int16 (at most 8 * 2 * 15 * 127 = 30,480), then one madd, one convert, two FMAs
+ * (the scale, then m times the block's activation sum) for all eight. No horizontal sums. */
+#define Q4X8_ROWS 8
+#define MATMUL_Q4X8_TILE(R)                                                                                          \
+    static void matmul_q4x8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {      \
+        const int blocks = mat->in / QK;                                                                             \
+        const q4x8_block *w = mat->groups + (size_t)(o / 8) * blocks;                                                \
+        const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                                     \
+        __m256 acc[R];                                                                                               \
+        for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();                                                    \
+        for (int b = 0; b < blocks; b++) {                                                                           \
+            const char *ahead = (const char *)(w + b) + PREFETCH_BYTES;                                              \
+            _mm_prefetch(ahead, _MM_HINT_T0);                                                                        \
+            _mm_prefetch(ahead + 64, _MM_HINT_T0);                                                                   \
+            _mm_prefetch(ahead + 128, _MM_HINT_T0);                                                                  \
+            __m256i codes[8];                                                                                        \
+            for (int j = 0; j < 4; j++) {                                                                            \
+                __m256i v = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));                                \
+                codes[j] = _mm256_and_si256(v, low);                                                                 \
+                codes[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);                                       \
+            }                                                                                                        \
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));                             \
+            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].m));                             \
+            for (int t = 0; t < R; t++) {                                                                            \
+                int32_t a[8];                                                                                        \
+                memcpy(a, rows[t].q + b * QK, sizeof a);                                                             \
+                __m256i sum = _mm256_maddubs_epi16(codes[0], _mm256_set1_epi32(a[0]));                               \
+                for (int c = 1; c < 8; c++)                                                                          \
+                    sum = _mm256_add_epi16(sum, _mm256_maddubs_epi16(codes[c], _mm256_set1_epi32(a[c])));            \
+                __m256 x = _mm256_cvtepi32_ps(_mm256_madd_epi16(sum, ones));                                         \
+                acc[t] = _mm256_fmadd_ps(x, _mm256_mul_ps(d, _mm256_broadcast_ss(rows[t].s + b)), acc[t]);           \
+                acc[t] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(rows[t].sum + b), acc[t]);                           \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * stride + o, acc[t]);                          \
+    }
+
+MATMUL_Q4X8_TILE(1)
+MATMUL_Q4X8_TILE(2)
+MATMUL_Q4X8_TILE(3)
+MATMUL_Q4X8_TILE(4)
+MATMUL_Q4X8_TILE(5)
+MATMUL_Q4X8_TILE(6)
+MATMUL_Q4X8_TILE(7)
+MATMUL_Q4X8_TILE(8)
+
 typedef void (*tile_kernel)(const matrix *, const quantized_row *, float *, int, int);
+static const tile_kernel Q4X8_TILES[Q4X8_ROWS + 1] = {NULL,         matmul_q4x8_1, matmul_q4x8_2,
+                                                      matmul_q4x8_3, matmul_q4x8_4, matmul_q4x8_5,
+                                                      matmul_q4x8_6, matmul_q4x8_7, matmul_q4x8_8};
 static const tile_kernel Q4_TILES[ROW_TILE + 1] = {NULL, matmul_q4_1, matmul_q4_2, matmul_q4_3, matmul_q4_4};
 static const tile_kernel Q8_TILES[ROW_TILE + 1] = {NULL, matmul_q8_1, matmul_q8_2, matmul_q8_3, matmul_q8_4};
 
 /* out[r][o] for the rows' quantized activations, outputs [first, last) (an even count). */
 static void matmul_range(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int first,
                          int last) {
+    if (mat->kind == KIND_Q4X8) { /* first and last are multiples of 8 (share) */
+        for (int o = first; o < last; o += 8)
+            for (int r = 0; r < count; r += Q4X8_ROWS) {
+                const int tile = count - r < Q4X8_ROWS ? count - r : Q4X8_ROWS;
+                Q4X8_TILES[tile](mat, rows + r, out + (size_t)r * stride, stride, o);
+            }
+        return;
+    }
     const tile_kernel *tiles = mat->kind == KIND_Q4 ? Q4_TILES : Q8_TILES;
     if (mat->kind == KIND_Q4 && mat->in / QK > MAX_BLOCKS) {
         for (int o = first; o < last; o++) matmul_one(mat, rows, count, out, stride, o);
