@@ -44,6 +44,7 @@ from adapters.llm.native_decode import (
 )
 from adapters.llm.prefix_cache import PrefixCache
 from adapters.llm.quantized import (
+    GROUP_SIZE,
     DenseWeights,
     Int4Linear,
     Int4Weight,
@@ -305,6 +306,12 @@ class SlotDecodeBackend:
     def _native_decoder(
         self, library: Path, natives: list[NativeMatrix], config: Any, head: Int8Linear
     ) -> NativeDecoder | None:
+        """The native decode step over these weights, or None where its kernels don't take their shapes:
+        every input a whole number of blocks of 32, heads of at most 512 values in whole KV groups."""
+        widths = [self._hidden, self._heads * self._head_dim, *(matrix.inner for matrix in natives)]
+        if any(width % GROUP_SIZE for width in widths) or self._head_dim > 512 or self._heads % self._kv_heads:
+            log.info("llm.native.unsupported_shapes", hidden=self._hidden, head_dim=self._head_dim)
+            return None
         try:
             lib = load_library(library)
         except OSError as error:

@@ -172,3 +172,24 @@ def test_without_a_working_compiler_or_cache_the_torch_path_decodes(
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     assert native_decode.build_library(not_a_folder / "cache") is None
+
+
+def test_a_model_whose_shapes_the_kernels_do_not_take_decodes_in_torch(library: Path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from adapters.llm.scheduler import PrefillChunk
+    from adapters.llm.torch_backend import SlotDecodeBackend
+    from core.domain.generation import SamplingParams
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64, hidden_size=48, intermediate_size=96, num_hidden_layers=1, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    backend = SlotDecodeBackend(model, max_batch_size=1, max_seq_len=64, weight_quant="int8", native_library=library)
+    assert not backend.native_decode, "48 inputs are not whole blocks of 32"
+    backend.start(0, [1, 2, 3], SamplingParams(max_tokens=2, temperature=0.0))
+    backend.step([PrefillChunk(0, [1, 2, 3], True)], [], [])
+    backend.step([], [0], backend.sample([0]))
+    assert 0 <= backend.sample([0])[0] < 64
