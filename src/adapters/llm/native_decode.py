@@ -34,8 +34,6 @@ _FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-err
 _QKV, _O, _GATE_UP, _DOWN = range(4)
 _HEAD = -1
 
-_c_float_p = ctypes.POINTER(ctypes.c_float)
-
 
 def _cpu_flags() -> str:
     try:

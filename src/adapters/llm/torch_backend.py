@@ -254,7 +254,7 @@ class SlotDecodeBackend:
             self._embed = lambda ids, w=embed_weight: F.embedding(ids, w)
         self._native: NativeDecoder | None = None
         if native_library is not None and quant != "none" and config.hidden_act == "silu" and head_bias is None:
-            self._native = self._native_decoder(native_library, natives, config, head)
+            self._native = self._native_decoder(native_library, natives, head)
         if self._native is not None:
             switching = self._prompts_through(self._native, switching)
         with torch.inference_mode():
@@ -303,9 +303,7 @@ class SlotDecodeBackend:
             for kind, group in switching.items()
         }
 
-    def _native_decoder(
-        self, library: Path, natives: list[NativeMatrix], config: Any, head: Int8Linear
-    ) -> NativeDecoder | None:
+    def _native_decoder(self, library: Path, natives: list[NativeMatrix], head: Int8Linear) -> NativeDecoder | None:
         """The native decode step over these weights, or None where its kernels don't take their shapes:
         every input a whole number of blocks of 32, heads of at most 512 values in whole KV groups."""
         widths = [self._hidden, self._heads * self._head_dim, *(matrix.inner for matrix in natives)]
