@@ -1,8 +1,10 @@
-/* The decode step of a Llama-family decoder on CPU, one call for every decoded row of a step.
+/* The decode step of a Llama-family decoder on CPU, one call for every decoded row of a step (nd_decode),
+ * and its matmuls for prompt rows (nd_matmul).
  *
- * Weights stay in their quantized form: Q4_1 blocks (32 weights: w = d * q + m, q in 0..15, low nibbles the
- * first 16) or int8 rows (w = s * q). Activations are quantized to int8 per block of 32 before each matmul,
- * so a block's dot product is integer work (AVX2: maddubs + madd), as llama.cpp does with Q8_1.
+ * Weights stay in their quantized form: Q4_1 (32 weights: w = d * q + m, q in 0..15), interleaved by 8
+ * outputs (q4x8_block) or in GGUF's own blocks, or int8 rows (w = s * q). Activations are quantized to int8
+ * per block of 32 before each matmul, so a block's dot product is integer work (AVX2: maddubs + madd), as
+ * llama.cpp does with Q8_1.
  * Every row is computed the same way whatever the other rows are, so a row's result never depends on the batch.
  * Built at run time by adapters/llm/native_decode.py with -march=native and OpenMP (torch's own libgomp).
  */
