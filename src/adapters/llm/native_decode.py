@@ -131,14 +131,15 @@ class NativeMatrix:
             ]
             data = torch.cat([*halves, qs], dim=-1).contiguous()  # [groups, blocks, 16 + 16 + 128]
             return cls(_KIND_Q4X8, out, inner, data, None, _float(bias))
-        halves_ = weight.codes.view(out, blocks, 2, GROUP_SIZE // 2)
-        nibbles = halves_[:, :, 0] | (halves_[:, :, 1] << 4)
+        pairs = weight.codes.view(out, blocks, 2, GROUP_SIZE // 2)
+        nibbles = pairs[:, :, 0] | (pairs[:, :, 1] << 4)
         scales = torch.stack([d, m], dim=-1).half().view(torch.uint8)  # [out, blocks, 4]
         return cls(_KIND_Q4, out, inner, torch.cat([scales, nibbles], dim=-1).contiguous(), None, _float(bias))
 
     @classmethod
     def q8(cls, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> NativeMatrix:
-        """Int8 rows ``w = scale * codes`` (the codes are shared, not copied)."""
+        """Int8 rows ``w = scale * codes`` (the codes tensor itself: ``NativeDecoder`` moves it to huge pages
+        and the backend's torch linears then read that copy)."""
         return cls(
             _KIND_Q8, codes.shape[0], codes.shape[1], codes.contiguous(), scale.float().contiguous(), _float(bias)
         )
