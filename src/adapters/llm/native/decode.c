@@ -429,20 +429,18 @@ static void matmul_slice(const matrix *mat, const quantized_row *rows, int count
             for (int o = first; o < last; o++) out[(size_t)r * mat->out + o] += mat->bias[o];
 }
 
-/* This thread's share of [0, total) in whole units of ``unit``. */
-static void share(int total, int unit, int *first, int *last) {
-    const int threads = omp_get_num_threads(), thread = omp_get_thread_num(), units = (total + unit - 1) / unit;
-    *first = (int)((long)units * thread / threads) * unit;
-    *last = (int)((long)units * (thread + 1) / threads) * unit;
-    if (*last > total) *last = total;
-}
+/* Outputs are handed out in pieces of this many, first come first served: a thread the OS preempts holds
+ * back one piece, not half the matrix, while the other takes the rest. */
+#define PIECE 64
 
 /* Inside a parallel region: out[r] = mat . rows[r] (+ bias), the outputs shared among the threads. */
 static void matmul(const matrix *mat, const quantized_row *rows, int count, float *out) {
-    int first, last;
-    share(mat->out, 8, &first, &last);
-    matmul_slice(mat, rows, count, out, first, last);
-#pragma omp barrier
+    const int pieces = (mat->out + PIECE - 1) / PIECE;
+#pragma omp for schedule(dynamic, 1)
+    for (int piece = 0; piece < pieces; piece++) {
+        const int first = piece * PIECE, last = first + PIECE < mat->out ? first + PIECE : mat->out;
+        matmul_slice(mat, rows, count, out, first, last);
+    }
 }
 
 /* Quantize ``count`` rows of ``n`` values (stride n) into ``rows``, the rows shared among the threads. */
@@ -622,19 +620,20 @@ int nd_decode(const model *mdl, int count, const float *x, const int32_t *positi
             if (!group_blocks) quantize_rows(b.attended, heads * dim, b.rows, count);
             matmul(&l->o, b.rows, count, b.o_out);
             own_norm(mdl, own, b.o_out, l->post_norm, count);
-            {   /* gate and up of the same features together, so the activation needs no barrier */
-                int first, last;
-                share(inter, QK, &first, &last);
+            /* gate and up of the same features together, so their activation needs no other barrier */
+            const int features = (inter + PIECE - 1) / PIECE;
+#pragma omp for schedule(dynamic, 1)
+            for (int piece = 0; piece < features; piece++) {
+                const int first = piece * PIECE, last = first + PIECE < inter ? first + PIECE : inter;
                 matmul_slice(&l->gate_up, own->rows, count, b.wide, first, last);
                 matmul_slice(&l->gate_up, own->rows, count, b.wide, inter + first, inter + last);
-                for (int r = 0; r < count && first < last; r++) {
+                for (int r = 0; r < count; r++) {
                     const float *gate = b.wide + (size_t)r * 2 * inter;
                     float *act = b.act + (size_t)r * inter;
                     silu_times(gate + first, gate + inter + first, act + first, last - first);
                     quantize_blocks(act, first / QK, last / QK, b.rows[r]);
                 }
             }
-#pragma omp barrier
             matmul(&l->down, b.rows, count, b.down_out);
         }
         own_norm(mdl, own, b.down_out, mdl->final_norm, count);
