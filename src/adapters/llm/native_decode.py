@@ -260,7 +260,7 @@ class NativeDecoder:
         ]
         self._final_norm = final_norm.float().contiguous()
         self._head = relocated[-1]
-        self._hidden, self._vocab, self._threads = hidden, vocab, threads
+        self._vocab, self._threads = vocab, threads
         self.team = TeamSize(threads)
         self._handle = lib.nd_model_new(
             len(layers), hidden, heads, kv_heads, head_dim, inter, vocab, eps, head_dim**-0.5
