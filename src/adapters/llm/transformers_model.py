@@ -293,7 +293,7 @@ class TransformersLanguageModel:
             self.weight_quant = quant
             # The backend holds every weight it needs, once: drop the Hugging Face copy and the file's.
             model = weights = int4_weights = None
-            release_memory()
+            release_memory(freeze=True)
         else:
             log.warning("llm.engine.serial_fallback", model_type=getattr(config, "model_type", None))
             backend = SerialDecodeBackend(model, max_batch_size=batch)

@@ -69,3 +69,21 @@ def test_serving_the_embedded_model_never_imports_transformers() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.model
+def test_a_started_model_leaves_what_loading_made_out_of_the_collectors_sight() -> None:
+    """Every automatic full collection would otherwise walk the ~180,000 objects of torch, transformers and
+    the backend: a pause of every running stream."""
+    code = (
+        "import asyncio, gc\n"
+        "from pathlib import Path\n"
+        "from adapters.llm import TransformersLanguageModel, TransformersModelSettings\n"
+        f"model = TransformersLanguageModel(TransformersModelSettings(cache_dir=Path({str(MODEL_CACHE)!r})))\n"
+        "asyncio.run(model.start())\n"
+        "assert model.info().ready, model.info().error\n"
+        "frozen, watched = gc.get_freeze_count(), len(gc.get_objects())\n"
+        "assert frozen > 50_000 and watched < frozen / 10, (frozen, watched)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
