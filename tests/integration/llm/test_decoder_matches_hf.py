@@ -42,7 +42,8 @@ def tiny_model(kind: str, dtype: torch.dtype) -> Any:
     if kind == "llama":
         model = LlamaForCausalLM(LlamaConfig(**COMMON, tie_word_embeddings=True))
     else:
-        model = Qwen3ForCausalLM(Qwen3Config(**COMMON, head_dim=16, tie_word_embeddings=False))
+        # heads of 80 values: the native attention's 64-value register tiles and its 8-value remainder
+        model = Qwen3ForCausalLM(Qwen3Config(**COMMON, head_dim=80, tie_word_embeddings=False))
     return model.to(dtype).eval()
 
 
@@ -202,11 +203,12 @@ def native_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("native", [False, True], ids=["torch-decode", "native-decode"])
 @pytest.mark.parametrize("dense_prompts", [False, True], ids=["quantized-kernels", "dense-copies-for-prompts"])
 @pytest.mark.parametrize("quant", ["int4", "int8"])
+@pytest.mark.parametrize("kind", ["llama", "qwen3"])
 def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(
-    quant: str, dense_prompts: bool, native: bool, tmp_path: Path, request: pytest.FixtureRequest
+    kind: str, quant: str, dense_prompts: bool, native: bool, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    model = tiny_model("llama", torch.bfloat16)
-    reference = tiny_model("llama", torch.float32)
+    model = tiny_model(kind, torch.bfloat16)
+    reference = tiny_model(kind, torch.float32)
     int4: dict[str, Any] = {}
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -220,7 +222,7 @@ def test_quantized_weights_match_hugging_face_on_the_same_dequantized_weights(
                 param.copy_(dequantized)
                 reference.get_parameter(name).copy_(dequantized)
         head = quantize_int8(model.lm_head.weight)
-        reference.lm_head.weight.copy_(head.codes.float() * head.scale[:, None])  # tied: the embedding too
+        reference.lm_head.weight.copy_(head.codes.float() * head.scale[:, None])  # llama's is tied: the embedding too
     backend = SlotDecodeBackend(
         model,
         max_batch_size=4,

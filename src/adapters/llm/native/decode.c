@@ -473,23 +473,97 @@ static void rope(float *x, const float *cos, const float *sin, int dim) {
     for (int i = 0; i < dim; i++) x[i] = x[i] * cos[i] + rotated[i] * sin[i];
 }
 
+#ifdef __AVX2__
+/* The sums of eight vectors, in order: [sum(v[0]), ..., sum(v[7])]. */
+static inline __m256 hsum8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 low = _mm256_hadd_ps(s01, s23), high = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(low, high, 0x20), _mm256_permute2f128_ps(low, high, 0x31));
+}
+#endif
+
+/* scores[t] = scale * q . keys[t] for t < n, eight keys at a time (no horizontal sum per key). */
+static void attention_scores(const float *q, const float *keys, int n, int dim, float scale, float *scores) {
+    int t = 0;
+#ifdef __AVX2__
+    if (dim % 8 == 0)
+        for (; t + 8 <= n; t += 8) {
+            __m256 acc[8];
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+            for (int i = 0; i < dim; i += 8) {
+                const __m256 qi = _mm256_loadu_ps(q + i);
+                for (int k = 0; k < 8; k++)
+                    acc[k] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(keys + (size_t)(t + k) * dim + i), acc[k]);
+            }
+            _mm256_storeu_ps(scores + t, _mm256_mul_ps(hsum8(acc), _mm256_set1_ps(scale)));
+        }
+#endif
+    for (; t < n; t++) scores[t] = dot_f32(q, keys + (size_t)t * dim, dim) * scale;
+}
+
+/* scores[t] = exp(scores[t] - max) for t < n; answers their sum. */
+static float softmax_weights(float *scores, int n) {
+    float top = -INFINITY, total = 0;
+    int t = 0;
+#ifdef __AVX2__
+    __m256 tops = _mm256_set1_ps(-INFINITY);
+    for (; t + 8 <= n; t += 8) tops = _mm256_max_ps(tops, _mm256_loadu_ps(scores + t));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, tops);
+    for (int k = 0; k < 8; k++) top = lanes[k] > top ? lanes[k] : top;
+#endif
+    for (; t < n; t++) top = scores[t] > top ? scores[t] : top;
+    for (t = 0; t < n; t++) scores[t] -= top;
+    exp_inplace(scores, n);
+    t = 0;
+#ifdef __AVX2__
+    __m256 sums = _mm256_setzero_ps();
+    for (; t + 8 <= n; t += 8) sums = _mm256_add_ps(sums, _mm256_loadu_ps(scores + t));
+    total = hsum(sums);
+#endif
+    for (; t < n; t++) total += scores[t];
+    return total;
+}
+
+/* out = sum(weights[t] * values[t]) / total, 64 dimensions at a time held in registers. */
+static void weighted_values(const float *weights, const float *values, int n, int dim, float total, float *out) {
+    const float inverse = 1.0f / total;
+    int i = 0;
+#ifdef __AVX2__
+    if (dim % 8 == 0) {
+        const __m256 scale = _mm256_set1_ps(inverse);
+        for (; i + 64 <= dim; i += 64) {
+            __m256 acc[8];
+            for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+            for (int t = 0; t < n; t++) {
+                const __m256 w = _mm256_broadcast_ss(weights + t);
+                const float *v = values + (size_t)t * dim + i;
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), acc[j]);
+            }
+            for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + i + 8 * j, _mm256_mul_ps(acc[j], scale));
+        }
+        for (; i < dim; i += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int t = 0; t < n; t++)
+                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + t), _mm256_loadu_ps(values + (size_t)t * dim + i), acc);
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(acc, scale));
+        }
+    }
+#endif
+    for (; i < dim; i++) {
+        float sum = 0;
+        for (int t = 0; t < n; t++) sum += weights[t] * values[(size_t)t * dim + i];
+        out[i] = sum * inverse;
+    }
+}
+
 /* One query head of one row over its positions 0..position of its KV head. */
 static void attend(const float *q, const float *keys, const float *values, int position, int dim, float scale,
                    float *scores, float *out) {
-    float top = -INFINITY;
-    for (int t = 0; t <= position; t++) {
-        scores[t] = dot_f32(q, keys + (size_t)t * dim, dim) * scale;
-        top = fmaxf(top, scores[t]);
-    }
-    float total = 0;
-    for (int t = 0; t <= position; t++) scores[t] -= top;
-    exp_inplace(scores, position + 1);
-    for (int t = 0; t <= position; t++) total += scores[t];
-    memset(out, 0, sizeof(float) * (size_t)dim);
-    for (int t = 0; t <= position; t++) {
-        const float weight = scores[t] / total, *v = values + (size_t)t * dim;
-        for (int i = 0; i < dim; i++) out[i] += weight * v[i];
-    }
+    const int n = position + 1;
+    attention_scores(q, keys, n, dim, scale, scores);
+    weighted_values(scores, values, n, dim, softmax_weights(scores, n), out);
 }
 
 /* out[i] = silu(gate[i]) * up[i] */
