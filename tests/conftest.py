@@ -79,11 +79,11 @@ def _services_for_markers(request: pytest.FixtureRequest) -> None:
         require_chromium()
 
 
-def require_native_decode(cache_dir: Path) -> Path:
+def require_native_decode(cache_dir: Path, extra_flags: tuple[str, ...] = ()) -> Path:
     """The native decode step built for this machine: fail (CI) or skip (elsewhere) without a C compiler."""
     from adapters.llm.native_decode import build_library
 
-    library = build_library(cache_dir)
+    library = build_library(cache_dir, extra_flags)
     if library is None:
         _missing("native/decode.c could not be built (no C compiler?)", "install gcc to run this test")
     assert library is not None

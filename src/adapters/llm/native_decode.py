@@ -29,10 +29,10 @@ from adapters.llm.quantized import GROUP_SIZE, Int4Weight, SwitchingLinear
 log = structlog.get_logger(__name__)
 
 SOURCE = Path(__file__).with_name("native") / "decode.c"
-_KIND_Q4, _KIND_Q8, _KIND_Q4X8 = 0, 1, 2
+_KIND_Q4, _KIND_Q8, _KIND_Q4X8, _KIND_Q8X8 = 0, 1, 2, 3
 _FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-fno-math-errno")
 _QKV, _O, _GATE_UP, _DOWN = range(4)
-_HEAD = -1
+HEAD = -1
 
 
 def _cpu_flags() -> str:
@@ -49,8 +49,10 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 
 
-def build_library(cache_dir: Path) -> Path | None:
-    """The compiled library for this machine, built into ``cache_dir`` on first use; None without a compiler."""
+def build_library(cache_dir: Path, extra_flags: Sequence[str] = ()) -> Path | None:
+    """The compiled library for this machine, built into ``cache_dir`` on first use; None without a compiler.
+    ``extra_flags`` follow the usual ones (tests build the kernels without VNNI, or without AVX2, with them)."""
+    flags = (*_FLAGS, *extra_flags)
     compiler = _compiler()
     if compiler is None or platform.machine() not in ("x86_64", "AMD64", "aarch64", "arm64"):
         return None
@@ -59,7 +61,7 @@ def build_library(cache_dir: Path) -> Path | None:
     except (OSError, subprocess.SubprocessError):
         return None
     key = hashlib.blake2b(digest_size=12)
-    for part in (SOURCE.read_bytes(), version.encode(), _cpu_flags().encode(), " ".join(_FLAGS).encode()):
+    for part in (SOURCE.read_bytes(), version.encode(), _cpu_flags().encode(), " ".join(flags).encode()):
         key.update(part)
     target = cache_dir / "native" / f"decode-{key.hexdigest()}.so"
     if target.exists():
@@ -68,7 +70,7 @@ def build_library(cache_dir: Path) -> Path | None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [compiler, *_FLAGS, "-o", str(scratch), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
+            [compiler, *flags, "-o", str(scratch), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
         )
         if result.returncode != 0:
             log.warning("llm.native.build_failed", error=result.stderr[-2000:])
@@ -137,12 +139,28 @@ class NativeMatrix:
         return cls(_KIND_Q4, out, inner, torch.cat([scales, nibbles], dim=-1).contiguous(), None, _float(bias))
 
     @classmethod
-    def q8(cls, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> NativeMatrix:
-        """Int8 rows ``w = scale * codes`` (the codes tensor itself: ``NativeDecoder`` moves it to huge pages
-        and the backend's torch linears then read that copy)."""
-        return cls(
-            _KIND_Q8, codes.shape[0], codes.shape[1], codes.contiguous(), scale.float().contiguous(), _float(bias)
-        )
+    def q8(
+        cls, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, *, interleaved: bool = False
+    ) -> NativeMatrix:
+        """Int8 rows ``w = scale * codes``: the codes tensor itself (``NativeDecoder`` moves it to huge pages
+        and the backend's torch linears then read that copy), or, ``interleaved`` where the outputs come in
+        eights, laid out by 8 outputs as ``q4``'s codes are (``rows`` reads them back)."""
+        out, inner = codes.shape
+        if interleaved and out % 8 == 0:
+            # [groups, blocks, chunk of 4 inputs, output, input]
+            data = codes.view(out // 8, 8, inner // GROUP_SIZE, 8, 4).permute(0, 2, 3, 1, 4).contiguous()
+            return cls(_KIND_Q8X8, out, inner, data, scale.float().contiguous(), _float(bias))
+        return cls(_KIND_Q8, out, inner, codes.contiguous(), scale.float().contiguous(), _float(bias))
+
+    def rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """Rows ``ids`` of an int8 matrix, dequantized (float32): a tied embedding reads the LM head's."""
+        if self.kind == _KIND_Q8X8:
+            groups = self.data.view(self.out // 8, self.inner // GROUP_SIZE, 8, 8, 4)
+            codes = groups[ids // 8, :, :, ids % 8, :].reshape(*ids.shape, self.inner)
+        else:
+            codes = self.data[ids]
+        assert self.scale is not None
+        return codes.float() * self.scale[ids][..., None]
 
 
 def _float(tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -278,8 +296,8 @@ class NativeDecoder:
                 _ptr(layer.q_norm),
                 _ptr(layer.k_norm),
             )
-        self._set(_HEAD, 0, self._head)
-        lib.nd_set_norms(self._handle, _HEAD, _ptr(self._final_norm), None, None, None)
+        self._set(HEAD, 0, self._head)
+        lib.nd_set_norms(self._handle, HEAD, _ptr(self._final_norm), None, None, None)
         self._scratch = torch.empty(0, dtype=torch.uint8)
 
     def matrices(self, layer: int) -> tuple[NativeMatrix, NativeMatrix, NativeMatrix, NativeMatrix]:
@@ -287,10 +305,13 @@ class NativeDecoder:
         held = self._layers[layer]
         return held.qkv, held.o, held.gate_up, held.down
 
-    @property
-    def head_codes(self) -> torch.Tensor:
-        """The LM head's int8 codes as this decoder holds them (a tied embedding can read them too)."""
-        return self._head.data
+    def matrix(self, layer: int, which: int) -> NativeMatrix:
+        """Matrix ``which`` of ``layer``, or the LM head for layer -1 (``HEAD``)."""
+        return self._head if layer == HEAD else self.matrices(layer)[which]
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """The LM head's rows ``ids``, dequantized: a tied embedding reads them there."""
+        return self._head.rows(ids)
 
     def _set(self, index: int, which: int, matrix: NativeMatrix) -> None:
         self._lib.nd_set_matrix(
@@ -313,7 +334,7 @@ class NativeDecoder:
     def matmul(self, layer: int, which: int, x: torch.Tensor) -> torch.Tensor:
         """``x @ w.T (+ bias)`` in float32 for matrix ``which`` (0 qkv, 1 o, 2 gate_up, 3 down) of ``layer``,
         through the same kernels as the decode step (``x`` quantized to int8 per block of 32)."""
-        matrix = self.matrices(layer)[which]
+        matrix = self.matrix(layer, which)
         count = x.shape[0]
         x = x.float().contiguous()
         out = torch.empty(count, matrix.out, dtype=torch.float32)
@@ -380,10 +401,10 @@ class NativeLinear(SwitchingLinear):
 
     @property
     def in_features(self) -> int:
-        return self.decoder.matrices(self.layer)[self.which].inner
+        return self.decoder.matrix(self.layer, self.which).inner
 
     def identity(self) -> Iterable[torch.Tensor]:
-        matrix = self.decoder.matrices(self.layer)[self.which]
+        matrix = self.decoder.matrix(self.layer, self.which)
         return (matrix.data.view(-1)[:4096], *(() if matrix.scale is None else (matrix.scale,)))
 
     def quantized(self, x: torch.Tensor) -> torch.Tensor:

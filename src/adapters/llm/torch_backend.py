@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from adapters.llm.checkpoint import DecoderWeights, decoder_supported
 from adapters.llm.native_decode import (
+    HEAD,
     NativeDecoder,
     NativeLayer,
     NativeLinear,
@@ -259,7 +260,7 @@ class SlotDecodeBackend:
             self._embed = lambda ids, w=embed_weight: F.embedding(ids, w)
         self._native: NativeDecoder | None = None
         if native_library is not None and quant != "none" and config.hidden_act == "silu" and head_bias is None:
-            self._native = self._native_decoder(native_library, natives, head)
+            self._native = self._native_decoder(native_library, natives, head, tied=tied)
         if self._native is not None:
             switching = self._prompts_through(self._native, switching)
         with torch.inference_mode():
@@ -308,7 +309,9 @@ class SlotDecodeBackend:
             for kind, group in switching.items()
         }
 
-    def _native_decoder(self, library: Path, natives: list[NativeMatrix], head: Int8Linear) -> NativeDecoder | None:
+    def _native_decoder(
+        self, library: Path, natives: list[NativeMatrix], head: Int8Linear, *, tied: bool
+    ) -> NativeDecoder | None:
         """The native decode step over these weights, or None where its kernels don't take their shapes:
         every input a whole number of blocks of 32, heads of at most 512 values in whole KV groups."""
         widths = [self._hidden, self._heads * self._head_dim, *(matrix.inner for matrix in natives)]
@@ -335,11 +338,14 @@ class SlotDecodeBackend:
             eps=self._eps,
             layers=layers,
             final_norm=self._final_norm,
-            head=NativeMatrix.q8(head.codes, head.scale, None),
+            head=NativeMatrix.q8(head.codes, head.scale, None, interleaved=True),
             threads=torch.get_num_threads(),
         )
-        # The native copies are the ones kept: torch's int8 linears (the head, the tied embedding) read them too.
-        head.codes = native.head_codes
+        # The native copies are the ones kept: prompt logits and a tied embedding read the head there, and
+        # torch's int8 linears read the layers' int8 codes there.
+        self._lm_head = NativeLinear(native, HEAD, 0, None)
+        if tied:
+            self._embed = native.embed
         for index, layer in enumerate(self._layers):
             for linear, matrix in zip(
                 (layer.qkv, layer.o, layer.gate_up, layer.down), native.matrices(index), strict=True

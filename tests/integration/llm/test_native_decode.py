@@ -8,12 +8,13 @@ against Hugging Face in ``test_decoder_matches_hf.py`` and on the real model in 
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
 import torch
 
-from adapters.llm.native_decode import NativeDecoder, NativeLayer, NativeMatrix, load_library
+from adapters.llm.native_decode import HEAD, NativeDecoder, NativeLayer, NativeMatrix, load_library
 from adapters.llm.quantized import GROUP_SIZE, quantize_int4, quantize_int8
 from tests.conftest import require_native_decode
 
@@ -21,17 +22,26 @@ HIDDEN, INTER, HEADS, KV_HEADS, HEAD_DIM, VOCAB = 64, 96, 4, 2, 16, 67  # odd ou
 QKV, O_PROJ, GATE_UP, DOWN = range(4)
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return require_native_decode(tmp_path_factory.mktemp("native"))
+# The kernels as this machine runs them, and their other paths: AVX2 without VNNI, and portable C.
+VARIANTS = {"native": (), "no-vnni": ("-mno-avx512vnni", "-mno-avxvnni"), "portable": ("-mno-avx2", "-mno-fma")}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def library(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    if request.param != "native" and platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the other paths are x86 instruction sets")
+    return require_native_decode(tmp_path_factory.mktemp("native"), VARIANTS[request.param])
 
 
 def random_weight(out: int, inner: int, seed: int) -> torch.Tensor:
     return torch.randn(out, inner, generator=torch.Generator().manual_seed(seed)) * 0.1
 
 
-def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> tuple[NativeDecoder, dict]:
-    """One layer of int4 matrices with an int8 LM head, and the dequantized weights they hold."""
+def decoder(
+    library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM, vocab: int = VOCAB
+) -> tuple[NativeDecoder, dict]:
+    """One layer of int4 matrices with an int8 LM head (interleaved where ``vocab`` comes in eights), and the
+    dequantized weights they hold."""
     weights = {
         QKV: quantize_int4(random_weight(qkv_out, HIDDEN, 1)),
         O_PROJ: quantize_int4(random_weight(HIDDEN, HEADS * HEAD_DIM, 2)),
@@ -39,7 +49,7 @@ def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> 
         DOWN: quantize_int4(random_weight(HIDDEN, INTER, 4)),
     }
     bias = torch.randn(qkv_out, generator=torch.Generator().manual_seed(5))
-    head = quantize_int8(random_weight(VOCAB, HIDDEN, 6))
+    head = quantize_int8(random_weight(vocab, HIDDEN, 6))
     ones = torch.ones(HIDDEN)
     layer = NativeLayer(
         ones,
@@ -56,11 +66,11 @@ def decoder(library: Path, qkv_out: int = (HEADS + 2 * KV_HEADS) * HEAD_DIM) -> 
         kv_heads=KV_HEADS,
         head_dim=HEAD_DIM,
         inter=INTER,
-        vocab=VOCAB,
+        vocab=vocab,
         eps=1e-5,
         layers=[layer],
         final_norm=ones,
-        head=NativeMatrix.q8(head.codes, head.scale, None),
+        head=NativeMatrix.q8(head.codes, head.scale, None, interleaved=True),
         threads=2,
     )
     # The kernels read d and m as halves (as the GGUF stores them): the reference rounds them the same way.
@@ -91,6 +101,20 @@ def test_int4_matmul_equals_quantized_activations_times_dequantized_weights(libr
             expected += bias
         got = native.matmul(0, which, x)
         torch.testing.assert_close(got.double(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("vocab", [64, VOCAB], ids=["interleaved", "plain-rows"])
+@pytest.mark.parametrize("rows", [1, 5, 9])
+def test_the_int8_head_equals_quantized_activations_times_its_weights(library: Path, vocab: int, rows: int) -> None:
+    native, reference = decoder(library, vocab=vocab)
+    head = reference["head"]
+    weights = head.codes.double() * head.scale.double()[:, None]
+    x = torch.randn(rows, HIDDEN, generator=torch.Generator().manual_seed(rows))
+    torch.testing.assert_close(
+        native.matmul(HEAD, 0, x).double(), quantized_activations(x) @ weights.T, atol=1e-4, rtol=1e-4
+    )
+    ids = torch.tensor([[0, vocab - 1], [9, 42]])
+    torch.testing.assert_close(native.embed(ids).double(), weights[ids])
 
 
 def test_every_row_computes_the_same_whatever_shares_its_batch(library: Path) -> None:

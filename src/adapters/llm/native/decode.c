@@ -21,7 +21,7 @@
 #define ROW_TILE 4
 #define PREFETCH_BYTES 2048 /* weights stream from memory: ask for them this far ahead */
 
-enum { KIND_Q4 = 0, KIND_Q8 = 1, KIND_Q4X8 = 2 };
+enum { KIND_Q4 = 0, KIND_Q8 = 1, KIND_Q4X8 = 2, KIND_Q8X8 = 3 };
 
 /* GGUF's Q4_1 block: w[i] = d * q[i] + m; byte i of qs holds q[i] (low nibble) and q[i + 16] (high). */
 typedef struct {
@@ -41,8 +41,8 @@ typedef struct {
     int kind, out, in;
     const q4_block *blocks;   /* Q4: [out][in / QK] */
     const q4x8_block *groups; /* Q4X8: [out / 8][in / QK] */
-    const int8_t *codes;    /* Q8: [out][in] */
-    const float *scale;     /* Q8: [out] row scales */
+    const int8_t *codes;    /* Q8: [out][in]; Q8X8: [out / 8][in / QK][8 chunks][8 outputs][4 inputs] */
+    const float *scale;     /* Q8, Q8X8: [out] row scales */
     const float *bias;      /* [out] or NULL */
 } matrix;
 
@@ -98,7 +98,7 @@ void nd_set_matrix(model *mdl, int index, int which, int kind, int out, int in, 
     mat->kind = kind, mat->out = out, mat->in = in, mat->scale = scale, mat->bias = bias;
     mat->blocks = kind == KIND_Q4 ? data : NULL;
     mat->groups = kind == KIND_Q4X8 ? data : NULL;
-    mat->codes = kind == KIND_Q8 ? data : NULL;
+    mat->codes = kind == KIND_Q8 || kind == KIND_Q8X8 ? data : NULL;
 }
 
 void nd_set_norms(model *mdl, int index, const float *input_norm, const float *post_norm, const float *q_norm,
@@ -246,6 +246,10 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
                     }
                     total += (float)dot * (half_to_float(w->d[o % 8]) * row->s[b]) +
                              half_to_float(w->m[o % 8]) * row->sum[b];
+                } else if (mat->kind == KIND_Q8X8) {
+                    const int8_t *w = mat->codes + ((size_t)(o / 8) * blocks + b) * 8 * QK;
+                    for (int i = 0; i < QK; i++) dot += w[(i / 4) * 32 + (o % 8) * 4 + i % 4] * row->q[b * QK + i];
+                    total += (float)dot * row->s[b];
                 } else if (mat->kind == KIND_Q4) {
                     const q4_block *w = mat->blocks + (size_t)o * blocks + b;
                     for (int i = 0; i < QK / 2; i++)
@@ -257,7 +261,7 @@ static void matmul_one(const matrix *mat, const quantized_row *rows, int count, 
                     total += (float)dot * row->s[b];
                 }
             }
-            out[(size_t)r * stride + o] = mat->kind == KIND_Q8 ? mat->scale[o] * total : total;
+            out[(size_t)r * stride + o] = mat->kind == KIND_Q8 || mat->kind == KIND_Q8X8 ? mat->scale[o] * total : total;
     }
 }
 
@@ -398,21 +402,84 @@ MATMUL_Q4X8_TILE(6)
 MATMUL_Q4X8_TILE(7)
 MATMUL_Q4X8_TILE(8)
 
+/* Int8 weights of 8 outputs (o..o + 7) for R rows, laid out as Q4X8's codes: per block, 8 dot products of
+ * the weights' magnitudes against 4 activation bytes broadcast and signed as the weights are (AVX2: maddubs,
+ * at most 2 * 127 * 127 per pair, then madd; VNNI: dpbusd), then one convert and one FMA for all eight. */
+static inline __m256i dot_q8x8(const __m256i magnitudes[8], const __m256i codes[8], const int32_t a[8],
+                               __m256i ones) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    (void)ones;
+    __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c += 2) {
+        even = _mm256_dpbusd_epi32(even, magnitudes[c], _mm256_sign_epi8(_mm256_set1_epi32(a[c]), codes[c]));
+        odd = _mm256_dpbusd_epi32(odd, magnitudes[c + 1], _mm256_sign_epi8(_mm256_set1_epi32(a[c + 1]), codes[c + 1]));
+    }
+    return _mm256_add_epi32(even, odd);
+#else
+    __m256i sum = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) {
+        const __m256i pairs = _mm256_maddubs_epi16(magnitudes[c], _mm256_sign_epi8(_mm256_set1_epi32(a[c]), codes[c]));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
+    }
+    return sum;
+#endif
+}
+
+#define MATMUL_Q8X8_TILE(R)                                                                                          \
+    static void matmul_q8x8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {      \
+        const int blocks = mat->in / QK;                                                                             \
+        const int8_t *w = mat->codes + (size_t)(o / 8) * blocks * 8 * QK;                                            \
+        const __m256i ones = _mm256_set1_epi16(1);                                                                   \
+        __m256 acc[R];                                                                                               \
+        for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();                                                    \
+        for (int b = 0; b < blocks; b++) {                                                                           \
+            const int8_t *block = w + (size_t)b * 8 * QK;                                                            \
+            const char *ahead = (const char *)block + PREFETCH_BYTES;                                                \
+            for (int j = 0; j < 4; j++) _mm_prefetch(ahead + 64 * j, _MM_HINT_T0);                                   \
+            __m256i codes[8], magnitudes[8];                                                                         \
+            for (int c = 0; c < 8; c++) {                                                                            \
+                codes[c] = _mm256_loadu_si256((const __m256i *)(block + 32 * c));                                    \
+                magnitudes[c] = _mm256_sign_epi8(codes[c], codes[c]);                                                \
+            }                                                                                                        \
+            for (int t = 0; t < R; t++) {                                                                            \
+                int32_t a[8];                                                                                        \
+                memcpy(a, rows[t].q + b * QK, sizeof a);                                                             \
+                __m256 x = _mm256_cvtepi32_ps(dot_q8x8(magnitudes, codes, a, ones));                                 \
+                acc[t] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(rows[t].s + b), acc[t]);                             \
+            }                                                                                                        \
+        }                                                                                                            \
+        const __m256 scale = _mm256_loadu_ps(mat->scale + o);                                                        \
+        for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * stride + o, _mm256_mul_ps(acc[t], scale));   \
+    }
+
+MATMUL_Q8X8_TILE(1)
+MATMUL_Q8X8_TILE(2)
+MATMUL_Q8X8_TILE(3)
+MATMUL_Q8X8_TILE(4)
+MATMUL_Q8X8_TILE(5)
+MATMUL_Q8X8_TILE(6)
+MATMUL_Q8X8_TILE(7)
+MATMUL_Q8X8_TILE(8)
+
 typedef void (*tile_kernel)(const matrix *, const quantized_row *, float *, int, int);
 static const tile_kernel Q4X8_TILES[Q4X8_ROWS + 1] = {NULL,         matmul_q4x8_1, matmul_q4x8_2,
                                                       matmul_q4x8_3, matmul_q4x8_4, matmul_q4x8_5,
                                                       matmul_q4x8_6, matmul_q4x8_7, matmul_q4x8_8};
+static const tile_kernel Q8X8_TILES[Q4X8_ROWS + 1] = {NULL,         matmul_q8x8_1, matmul_q8x8_2,
+                                                      matmul_q8x8_3, matmul_q8x8_4, matmul_q8x8_5,
+                                                      matmul_q8x8_6, matmul_q8x8_7, matmul_q8x8_8};
 static const tile_kernel Q4_TILES[ROW_TILE + 1] = {NULL, matmul_q4_1, matmul_q4_2, matmul_q4_3, matmul_q4_4};
 static const tile_kernel Q8_TILES[ROW_TILE + 1] = {NULL, matmul_q8_1, matmul_q8_2, matmul_q8_3, matmul_q8_4};
 
 /* out[r][o] for the rows' quantized activations, outputs [first, last) (an even count). */
 static void matmul_range(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int first,
                          int last) {
-    if (mat->kind == KIND_Q4X8) { /* first and last are multiples of 8 (share) */
+    if (mat->kind == KIND_Q4X8 || mat->kind == KIND_Q8X8) { /* first and last are multiples of 8 (PIECE) */
+        const tile_kernel *eights = mat->kind == KIND_Q4X8 ? Q4X8_TILES : Q8X8_TILES;
         for (int o = first; o < last; o += 8)
             for (int r = 0; r < count; r += Q4X8_ROWS) {
                 const int tile = count - r < Q4X8_ROWS ? count - r : Q4X8_ROWS;
-                Q4X8_TILES[tile](mat, rows + r, out + (size_t)r * stride, stride, o);
+                eights[tile](mat, rows + r, out + (size_t)r * stride, stride, o);
             }
         return;
     }
