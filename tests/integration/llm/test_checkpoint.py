@@ -54,36 +54,34 @@ def test_the_backend_keeps_no_reference_to_the_hugging_face_model(quant: str) ->
     assert alive() is None and backend.linear_kind == {"none": "dense", "int4": "int4"}[quant]
 
 
-@pytest.mark.model
-def test_serving_the_embedded_model_never_imports_transformers() -> None:
+def check_a_started_model(checks: str) -> None:
+    """``checks`` (Python source) in a fresh interpreter, after it started the embedded model as ``model``."""
     code = (
-        "import asyncio, sys\n"
+        "import asyncio, gc, sys\n"
         "from pathlib import Path\n"
         "from adapters.llm import TransformersLanguageModel, TransformersModelSettings\n"
         f"model = TransformersLanguageModel(TransformersModelSettings(cache_dir=Path({str(MODEL_CACHE)!r})))\n"
         "asyncio.run(model.start())\n"
         "assert model.info().ready, model.info().error\n"
+    ) + checks
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.model
+def test_serving_the_embedded_model_never_imports_transformers() -> None:
+    check_a_started_model(
         "assert model.weight_quant == 'int4' and model.loaded_model()[0] is None\n"
         "imported = sorted(name for name in sys.modules if name.split('.')[0] == 'transformers')\n"
         "assert not imported, imported\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.model
 def test_a_started_model_leaves_what_loading_made_out_of_the_collectors_sight() -> None:
     """Every automatic full collection would otherwise walk the ~180,000 objects of torch, transformers and
     the backend: a pause of every running stream."""
-    code = (
-        "import asyncio, gc\n"
-        "from pathlib import Path\n"
-        "from adapters.llm import TransformersLanguageModel, TransformersModelSettings\n"
-        f"model = TransformersLanguageModel(TransformersModelSettings(cache_dir=Path({str(MODEL_CACHE)!r})))\n"
-        "asyncio.run(model.start())\n"
-        "assert model.info().ready, model.info().error\n"
+    check_a_started_model(
         "frozen, watched = gc.get_freeze_count(), len(gc.get_objects())\n"
         "assert frozen > 50_000 and watched < frozen / 10, (frozen, watched)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
