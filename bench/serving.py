@@ -13,6 +13,7 @@ Measures, with 128-token greedy completions of one long-answer prompt:
 - the server's resident memory (RSS) idle after loading, and after the runs.
 Then prints the ratios against the targets of the performance issue.
 
+    make bench-serving    # installs the bench extra (`transformers serve` needs it), then runs this script
     .venv/bin/python bench/serving.py [--tokens 128] [--skip-transformers-serve] [--skip-generate]
 
 llama-server (never needed by the tests) is built from the sources vendored in the llama-cpp-python sdist:
@@ -369,6 +370,11 @@ def serve_llama(binary: str, tokens: int) -> dict[str, dict[str, float]] | None:
 
 
 def serve_transformers(folder: Path, tokens: int) -> dict[str, float] | None:
+    from transformers.utils.import_utils import is_serve_available
+
+    if not is_serve_available():
+        print("transformers serve baseline skipped: it needs the bench extra (`make bench-serving` installs it)")
+        return None
     executable = Path(sys.executable).with_name("transformers")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
