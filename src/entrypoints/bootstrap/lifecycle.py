@@ -25,8 +25,9 @@ async def startup_services(container: AsyncContainer, settings: Settings) -> Non
         await model.start()
         info = model.info()
         logger.info("llm.model.loaded", model_id=info.model_id, ready=info.ready, error=info.error)
-    # Everything built so far (modules, the model) lives as long as the process: the collector stops
-    # walking it, so a full collection while serving takes microseconds, not tens of milliseconds.
+    # Everything built so far (modules, the model if loaded now) lives as long as the process: the collector
+    # stops walking it, so a full collection while serving takes microseconds, not tens of milliseconds.
+    # A model loaded later (at its first request) freezes what its loading made (``release_memory``).
     gc.freeze()
 
 

@@ -339,10 +339,6 @@ MATMUL_Q8_TILE(2)
 MATMUL_Q8_TILE(3)
 MATMUL_Q8_TILE(4)
 
-/* Eight outputs (o..o + 7) for R rows: per block, 8 dot products of the unpacked weights against 4 activation
- * bytes broadcast (AVX2: maddubs summed in int16, at most 8 * 2 * 15 * 127 = 30,480, then one madd; VNNI:
- * dpbusd in int32, the same integers), then one convert and two FMAs
- * (the scale, then m times the block's activation sum) for all eight. No horizontal sums. */
 #define Q4X8_ROWS 8
 
 /* The 8 outputs' int32 sums of one block: codes[c] holds inputs 4c..4c+3 of each output, a[c] those of the
@@ -362,49 +358,9 @@ static inline __m256i dot_q4x8(const __m256i codes[8], const int32_t a[8], __m25
     return _mm256_madd_epi16(sum, ones);
 #endif
 }
-#define MATMUL_Q4X8_TILE(R)                                                                                          \
-    static void matmul_q4x8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {      \
-        const int blocks = mat->in / QK;                                                                             \
-        const q4x8_block *w = mat->groups + (size_t)(o / 8) * blocks;                                                \
-        const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                                     \
-        __m256 acc[R];                                                                                               \
-        for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();                                                    \
-        for (int b = 0; b < blocks; b++) {                                                                           \
-            const char *ahead = (const char *)(w + b) + PREFETCH_BYTES;                                              \
-            _mm_prefetch(ahead, _MM_HINT_T0);                                                                        \
-            _mm_prefetch(ahead + 64, _MM_HINT_T0);                                                                   \
-            _mm_prefetch(ahead + 128, _MM_HINT_T0);                                                                  \
-            __m256i codes[8];                                                                                        \
-            for (int j = 0; j < 4; j++) {                                                                            \
-                __m256i v = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));                                \
-                codes[j] = _mm256_and_si256(v, low);                                                                 \
-                codes[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);                                       \
-            }                                                                                                        \
-            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));                             \
-            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].m));                             \
-            for (int t = 0; t < R; t++) {                                                                            \
-                int32_t a[8];                                                                                        \
-                memcpy(a, rows[t].q + b * QK, sizeof a);                                                             \
-                __m256 x = _mm256_cvtepi32_ps(dot_q4x8(codes, a, ones));                                             \
-                acc[t] = _mm256_fmadd_ps(x, _mm256_mul_ps(d, _mm256_broadcast_ss(rows[t].s + b)), acc[t]);           \
-                acc[t] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(rows[t].sum + b), acc[t]);                           \
-            }                                                                                                        \
-        }                                                                                                            \
-        for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * stride + o, acc[t]);                          \
-    }
 
-MATMUL_Q4X8_TILE(1)
-MATMUL_Q4X8_TILE(2)
-MATMUL_Q4X8_TILE(3)
-MATMUL_Q4X8_TILE(4)
-MATMUL_Q4X8_TILE(5)
-MATMUL_Q4X8_TILE(6)
-MATMUL_Q4X8_TILE(7)
-MATMUL_Q4X8_TILE(8)
-
-/* Int8 weights of 8 outputs (o..o + 7) for R rows, laid out as Q4X8's codes: per block, 8 dot products of
- * the weights' magnitudes against 4 activation bytes broadcast and signed as the weights are (AVX2: maddubs,
- * at most 2 * 127 * 127 per pair, then madd; VNNI: dpbusd), then one convert and one FMA for all eight. */
+/* The same for int8 weights: their magnitudes against the activations signed as the weights are (AVX2:
+ * maddubs, at most 2 * 127 * 127 per pair, then madd per chunk; VNNI: dpbusd). */
 static inline __m256i dot_q8x8(const __m256i magnitudes[8], const __m256i codes[8], const int32_t a[8],
                                __m256i ones) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -425,41 +381,73 @@ static inline __m256i dot_q8x8(const __m256i magnitudes[8], const __m256i codes[
 #endif
 }
 
-#define MATMUL_Q8X8_TILE(R)                                                                                          \
+/* Eight outputs (o..o + 7) of an interleaved matrix for R rows, ``kind`` Q4X8 or Q8X8 (both constants once
+ * inlined into the tiles below): per block, 8 dot products of the unpacked weights against 4 activation bytes
+ * broadcast, then one convert and, for all eight outputs, two FMAs (Q4: the scale d, then m times the
+ * block's activation sum) or one (Q8: its rows' scales multiply at the end). No horizontal sums. */
+static inline __attribute__((always_inline)) void matmul_x8(const matrix *mat, const quantized_row *rows, float *out,
+                                                            int stride, int o, const int R, const int kind) {
+    const int blocks = mat->in / QK;
+    const size_t block_bytes = kind == KIND_Q4X8 ? sizeof(q4x8_block) : 8 * QK;
+    const uint8_t *w = (kind == KIND_Q4X8 ? (const uint8_t *)mat->groups : (const uint8_t *)mat->codes) +
+                       (size_t)(o / 8) * blocks * block_bytes;
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[Q4X8_ROWS];
+    for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *block = w + (size_t)b * block_bytes;
+        for (int j = 0; j < 4; j++) _mm_prefetch((const char *)block + PREFETCH_BYTES + 64 * j, _MM_HINT_T0);
+        __m256i codes[8], magnitudes[8];
+        __m256 d = _mm256_setzero_ps(), m = d;
+        if (kind == KIND_Q4X8) {
+            const q4x8_block *q4 = (const q4x8_block *)block;
+            for (int j = 0; j < 4; j++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(q4->qs + 32 * j));
+                codes[j] = _mm256_and_si256(v, low);
+                codes[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            }
+            d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q4->d));
+            m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q4->m));
+        } else {
+            for (int c = 0; c < 8; c++) {
+                codes[c] = _mm256_loadu_si256((const __m256i *)(block + 32 * c));
+                magnitudes[c] = _mm256_sign_epi8(codes[c], codes[c]);
+            }
+        }
+        for (int t = 0; t < R; t++) {
+            int32_t a[8];
+            memcpy(a, rows[t].q + b * QK, sizeof a);
+            const __m256 s = _mm256_broadcast_ss(rows[t].s + b);
+            if (kind == KIND_Q4X8) {
+                const __m256 x = _mm256_cvtepi32_ps(dot_q4x8(codes, a, ones));
+                acc[t] = _mm256_fmadd_ps(x, _mm256_mul_ps(d, s), acc[t]);
+                acc[t] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(rows[t].sum + b), acc[t]);
+            } else {
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_q8x8(magnitudes, codes, a, ones)), s, acc[t]);
+            }
+        }
+    }
+    const __m256 scale = kind == KIND_Q8X8 ? _mm256_loadu_ps(mat->scale + o) : _mm256_set1_ps(1.0f);
+    for (int t = 0; t < R; t++)
+        _mm256_storeu_ps(out + (size_t)t * stride + o, kind == KIND_Q8X8 ? _mm256_mul_ps(acc[t], scale) : acc[t]);
+}
+
+#define MATMUL_X8_TILES(R)                                                                                           \
+    static void matmul_q4x8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {      \
+        matmul_x8(mat, rows, out, stride, o, R, KIND_Q4X8);                                                          \
+    }                                                                                                                \
     static void matmul_q8x8_##R(const matrix *mat, const quantized_row *rows, float *out, int stride, int o) {      \
-        const int blocks = mat->in / QK;                                                                             \
-        const int8_t *w = mat->codes + (size_t)(o / 8) * blocks * 8 * QK;                                            \
-        const __m256i ones = _mm256_set1_epi16(1);                                                                   \
-        __m256 acc[R];                                                                                               \
-        for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();                                                    \
-        for (int b = 0; b < blocks; b++) {                                                                           \
-            const int8_t *block = w + (size_t)b * 8 * QK;                                                            \
-            const char *ahead = (const char *)block + PREFETCH_BYTES;                                                \
-            for (int j = 0; j < 4; j++) _mm_prefetch(ahead + 64 * j, _MM_HINT_T0);                                   \
-            __m256i codes[8], magnitudes[8];                                                                         \
-            for (int c = 0; c < 8; c++) {                                                                            \
-                codes[c] = _mm256_loadu_si256((const __m256i *)(block + 32 * c));                                    \
-                magnitudes[c] = _mm256_sign_epi8(codes[c], codes[c]);                                                \
-            }                                                                                                        \
-            for (int t = 0; t < R; t++) {                                                                            \
-                int32_t a[8];                                                                                        \
-                memcpy(a, rows[t].q + b * QK, sizeof a);                                                             \
-                __m256 x = _mm256_cvtepi32_ps(dot_q8x8(magnitudes, codes, a, ones));                                 \
-                acc[t] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(rows[t].s + b), acc[t]);                             \
-            }                                                                                                        \
-        }                                                                                                            \
-        const __m256 scale = _mm256_loadu_ps(mat->scale + o);                                                        \
-        for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * stride + o, _mm256_mul_ps(acc[t], scale));   \
+        matmul_x8(mat, rows, out, stride, o, R, KIND_Q8X8);                                                          \
     }
 
-MATMUL_Q8X8_TILE(1)
-MATMUL_Q8X8_TILE(2)
-MATMUL_Q8X8_TILE(3)
-MATMUL_Q8X8_TILE(4)
-MATMUL_Q8X8_TILE(5)
-MATMUL_Q8X8_TILE(6)
-MATMUL_Q8X8_TILE(7)
-MATMUL_Q8X8_TILE(8)
+MATMUL_X8_TILES(1)
+MATMUL_X8_TILES(2)
+MATMUL_X8_TILES(3)
+MATMUL_X8_TILES(4)
+MATMUL_X8_TILES(5)
+MATMUL_X8_TILES(6)
+MATMUL_X8_TILES(7)
+MATMUL_X8_TILES(8)
 
 typedef void (*tile_kernel)(const matrix *, const quantized_row *, float *, int, int);
 static const tile_kernel Q4X8_TILES[Q4X8_ROWS + 1] = {NULL,         matmul_q4x8_1, matmul_q4x8_2,
