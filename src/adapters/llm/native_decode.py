@@ -102,6 +102,7 @@ def load_library(path: Path) -> ctypes.CDLL:
     lib.nd_matmul.argtypes = [p, i, i, i, p, p, p, i]
     lib.nd_decode.restype = i
     lib.nd_decode.argtypes = [p, i, p, p, p, p, p, p, p, p, p, p, i, i]
+    lib.nd_to_half.argtypes = [p, p, i]
     return lib
 
 
@@ -185,7 +186,7 @@ class NativeLayer:
 
 @dataclass(frozen=True, slots=True)
 class RowCache:
-    """Where a decoded row's KV lives: float32 ``base`` tensors with a row's layer and head strides."""
+    """Where a decoded row's KV lives: float16 tensors' addresses, with a row's layer and head strides."""
 
     keys: int  # addresses
     values: int

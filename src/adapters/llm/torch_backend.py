@@ -11,7 +11,8 @@ It runs the decoder layers itself:
 * the KV cache is one tensor per layer ``[rows, kv_heads, capacity, head_dim]`` whose rows and capacity
   follow the live sequences: it grows when they need it and shrinks (to nothing when idle) as they leave.
   Decoding rows are packed first, rows still prefilling after them, so one batched attention call covers
-  every decoding row; on CPU attention runs in float32 (bf16 attention has no fast CPU kernel);
+  every decoding row; on CPU attention runs in float32 (bf16 attention has no fast CPU kernel), and the
+  native decode step keeps its rows' keys and values in half;
 * prompt prefixes are reused through ``PrefixCache`` (their KV blocks are copied into the new row);
 * only the positions that need logits (each decoding row, each finished prompt) go through the LM head.
 
@@ -264,6 +265,10 @@ class SlotDecodeBackend:
             self._native = self._native_decoder(native_library, natives, head, tied=tied)
         if self._native is not None:
             switching = self._prompts_through(self._native, switching)
+        # The decoding rows' caches: half for the native step (its attention reads every cached key and
+        # value each step: half the bytes, and llama.cpp's default), the attention's dtype otherwise.
+        # Prompts prefill in the attention's dtype; a row's cache is converted once, when it starts decoding.
+        self._kv_dtype = torch.float16 if self._native is not None else self._attn_dtype
         with torch.inference_mode():
             cos, sin = weights.rope(torch.arange(max_seq_len, device=self._device))
             # RoPE as x * cos + roll(x, half) * sin with the first half of sin negated (rotate_half folded in).
@@ -433,7 +438,9 @@ class SlotDecodeBackend:
         # neither grown nor copied while a long prompt comes in.
         # With room for its first tokens (or all of them): growing a long row's cache copies all of it.
         room = min(sampling.max_tokens, max(_PRIVATE_STEP, len(prompt_ids) // 4))
-        row.keys, row.values = self._private_kv(-(-(len(prompt_ids) + room) // _PRIVATE_STEP) * _PRIVATE_STEP)
+        row.keys, row.values = self._private_kv(
+            -(-(len(prompt_ids) + room) // _PRIVATE_STEP) * _PRIVATE_STEP, self._attn_dtype
+        )
         if blocks:
             with torch.inference_mode():
                 row.length = len(blocks) * self._prefix.block_tokens
@@ -568,14 +575,14 @@ class SlotDecodeBackend:
 
     # -- rows and the cache ---------------------------------------------------------------------------
 
-    def _private_kv(self, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _private_kv(self, tokens: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """A row's own cache, uninitialised: only positions below its length are ever read, and zeroing a
         long prompt's (320 MB at 7,000 tokens) took ~170 ms, a pause of every running stream."""
         shape = (len(self._layers), self._kv_heads, min(tokens, self.max_seq_len), self._head_dim)
         with torch.inference_mode():
             return (
-                torch.empty(shape, dtype=self._attn_dtype, device=self._device),
-                torch.empty(shape, dtype=self._attn_dtype, device=self._device),
+                torch.empty(shape, dtype=dtype, device=self._device),
+                torch.empty(shape, dtype=dtype, device=self._device),
             )
 
     def _grow_private(self, row: _Row, tokens: int) -> None:
@@ -585,7 +592,7 @@ class SlotDecodeBackend:
         held = row.keys.shape[2]
         if tokens <= held:
             return
-        keys, values = self._private_kv(max(tokens, held + held // 2, held + _PRIVATE_STEP))
+        keys, values = self._private_kv(max(tokens, held + held // 2, held + _PRIVATE_STEP), row.keys.dtype)
         with torch.inference_mode():
             keys[:, :, : row.length] = row.keys[:, :, : row.length]
             values[:, :, : row.length] = row.values[:, :, : row.length]
@@ -629,6 +636,10 @@ class SlotDecodeBackend:
         row.decoding = True
         with torch.inference_mode():
             if row.length >= self._solo_tokens:
+                if keys.dtype != self._kv_dtype:  # into its decoding dtype, with the room it had
+                    row.keys, row.values = self._private_kv(keys.shape[2], self._kv_dtype)
+                    row.keys[:, :, : row.length] = keys[:, :, : row.length]
+                    row.values[:, :, : row.length] = values[:, :, : row.length]
                 self._solo.append(row)
                 return
             index = len(self._rows)
@@ -676,8 +687,8 @@ class SlotDecodeBackend:
         shrinking = rows * tokens < held_rows * held_tokens
         shape = (len(self._layers), rows, self._kv_heads, tokens, self._head_dim)
         with torch.inference_mode():
-            keys = torch.zeros(shape, dtype=self._attn_dtype, device=self._device)
-            values = torch.zeros(shape, dtype=self._attn_dtype, device=self._device)
+            keys = torch.zeros(shape, dtype=self._kv_dtype, device=self._device)
+            values = torch.zeros(shape, dtype=self._kv_dtype, device=self._device)
             if self._keys is not None and self._values is not None:
                 live = len(self._rows)
                 span = min(tokens, max((row.length for row in self._rows), default=0))

@@ -138,7 +138,10 @@ def test_the_decode_step_writes_each_rows_cache_and_is_batch_independent(library
     def caches() -> list[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator().manual_seed(7)
         shape = (1, KV_HEADS, 32, HEAD_DIM)
-        return [(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)) for _ in positions]
+        return [
+            (torch.randn(shape, generator=generator).half(), torch.randn(shape, generator=generator).half())
+            for _ in positions
+        ]
 
     def decode(rows: list[int], held: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         from adapters.llm.native_decode import RowCache
@@ -161,6 +164,22 @@ def test_the_decode_step_writes_each_rows_cache_and_is_batch_independent(library
         keys, old = together_caches[r][0], before[r][0]
         changed = (keys != old).any(-1)[0]  # [kv_heads, capacity]
         assert changed[:, position].all() and changed.sum() == KV_HEADS, "only the row's position was written"
+
+
+def test_the_cache_rounds_to_half_exactly_as_torch_does(library: Path) -> None:
+    """Keys and values go into the cache as IEEE half, rounded to nearest even like torch's cast: ties,
+    subnormals, overflow to infinity, signed zeros and NaN, in the vector path and its scalar tail."""
+    lib = load_library(library)
+    special = [0.0, -0.0, 1.0, 65504.0, 65519.99, 65520.0, -70000.0, 1e-8, 2.98e-8, 2.99e-8, 6.1e-5, 6.09e-5]
+    ties = [1 + k * 2**-11 for k in range(1, 8)] + [2**-14 * (1 + 2**-11), 3 * 2**-25, 5 * 2**-25]
+    spread = torch.randn(4000, generator=torch.Generator().manual_seed(3)) * torch.logspace(-9, 5, 4000)
+    values = torch.cat([torch.tensor(special + ties + [float("inf"), -float("inf")]), spread]).float()
+    ours = torch.empty(values.numel(), dtype=torch.float16)
+    lib.nd_to_half(values.data_ptr(), ours.data_ptr(), values.numel())
+    assert torch.equal(ours.view(torch.int16), values.half().view(torch.int16))
+    nan = torch.full((9,), float("nan"))
+    lib.nd_to_half(nan.data_ptr(), ours.data_ptr(), 9)
+    assert ours[:9].isnan().all()
 
 
 def test_the_team_shrinks_to_one_thread_only_when_one_thread_is_measured_clearly_faster() -> None:

@@ -199,21 +199,8 @@ static inline float hsum(__m256 v) {
 }
 #endif
 
-/* sum(a[i] * b[i]) for i < n. */
-static inline float dot_f32(const float *a, const float *b, int n) {
-    int i = 0;
-    float total = 0;
-#ifdef __AVX2__
-    __m256 acc = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    total = hsum(acc);
-#endif
-    for (; i < n; i++) total += a[i] * b[i];
-    return total;
-}
-
-/* One output, portable C (outputs the AVX2 kernels leave, or every output without AVX2). */
-static float half_to_float(uint16_t h) {
+/* IEEE half <-> float; to half rounds to nearest even, as torch and F16C do (the KV cache is half). */
+static inline float half_to_float(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
     uint32_t bits;
     if (exponent == 0x1F)
@@ -231,6 +218,50 @@ static float half_to_float(uint16_t h) {
     return value;
 }
 
+static inline uint16_t float_to_half(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    const uint16_t sign = (bits >> 16) & 0x8000;
+    const uint32_t magnitude = bits & 0x7FFFFFFF;
+    if (magnitude > 0x7F800000) return sign | 0x7E00; /* nan */
+    if (magnitude >= 0x477FF000) return sign | 0x7C00; /* rounds beyond 65504: inf */
+    if (magnitude < 0x38800000) { /* below the smallest normal half: a multiple of 2^-24 */
+        float value;
+        memcpy(&value, &magnitude, sizeof value);
+        return sign | (uint16_t)rintf(value * 0x1p24f);
+    }
+    return sign | (uint16_t)((magnitude + 0xFFF + ((magnitude >> 13) & 1) - 0x38000000) >> 13);
+}
+
+#if defined(__AVX2__) && defined(__F16C__)
+#define HALF_VECTORS 1
+static inline __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+#endif
+
+/* to[i] = half(from[i]) for i < n */
+static void store_half(uint16_t *to, const float *from, int n) {
+    int i = 0;
+#ifdef HALF_VECTORS
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(to + i), _mm256_cvtps_ph(_mm256_loadu_ps(from + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; i++) to[i] = float_to_half(from[i]);
+}
+
+/* sum(a[i] * b[i]) for i < n. */
+static inline float dot_f32(const float *a, const float *b, int n) {
+    int i = 0;
+    float total = 0;
+#ifdef __AVX2__
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    total = hsum(acc);
+#endif
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+/* One output, portable C (outputs the AVX2 kernels leave, or every output without AVX2). */
 static void matmul_one(const matrix *mat, const quantized_row *rows, int count, float *out, int stride, int o) {
     const int blocks = mat->in / QK;
     for (int r = 0; r < count; r++) {
@@ -538,10 +569,23 @@ static inline __m256 hsum8(const __m256 v[8]) {
 }
 #endif
 
+/* scale * sum(q[i] * keys[i]) for i < n, keys in half. */
+static inline float dot_half(const float *q, const uint16_t *keys, int n) {
+    int i = 0;
+    float total = 0;
+#ifdef HALF_VECTORS
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_half8(keys + i), acc);
+    total = hsum(acc);
+#endif
+    for (; i < n; i++) total += q[i] * half_to_float(keys[i]);
+    return total;
+}
+
 /* scores[t] = scale * q . keys[t] for t < n, eight keys at a time (no horizontal sum per key). */
-static void attention_scores(const float *q, const float *keys, int n, int dim, float scale, float *scores) {
+static void attention_scores(const float *q, const uint16_t *keys, int n, int dim, float scale, float *scores) {
     int t = 0;
-#ifdef __AVX2__
+#ifdef HALF_VECTORS
     if (dim % 8 == 0)
         for (; t + 8 <= n; t += 8) {
             __m256 acc[8];
@@ -549,12 +593,12 @@ static void attention_scores(const float *q, const float *keys, int n, int dim, 
             for (int i = 0; i < dim; i += 8) {
                 const __m256 qi = _mm256_loadu_ps(q + i);
                 for (int k = 0; k < 8; k++)
-                    acc[k] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(keys + (size_t)(t + k) * dim + i), acc[k]);
+                    acc[k] = _mm256_fmadd_ps(qi, load_half8(keys + (size_t)(t + k) * dim + i), acc[k]);
             }
             _mm256_storeu_ps(scores + t, _mm256_mul_ps(hsum8(acc), _mm256_set1_ps(scale)));
         }
 #endif
-    for (; t < n; t++) scores[t] = dot_f32(q, keys + (size_t)t * dim, dim) * scale;
+    for (; t < n; t++) scores[t] = dot_half(q, keys + (size_t)t * dim, dim) * scale;
 }
 
 /* scores[t] = exp(scores[t] - max) for t < n; answers their sum. */
@@ -581,11 +625,11 @@ static float softmax_weights(float *scores, int n) {
     return total;
 }
 
-/* out = sum(weights[t] * values[t]) / total, 64 dimensions at a time held in registers. */
-static void weighted_values(const float *weights, const float *values, int n, int dim, float total, float *out) {
+/* out = sum(weights[t] * values[t]) / total (values in half), 64 dimensions at a time held in registers. */
+static void weighted_values(const float *weights, const uint16_t *values, int n, int dim, float total, float *out) {
     const float inverse = 1.0f / total;
     int i = 0;
-#ifdef __AVX2__
+#ifdef HALF_VECTORS
     if (dim % 8 == 0) {
         const __m256 scale = _mm256_set1_ps(inverse);
         for (; i + 64 <= dim; i += 64) {
@@ -593,28 +637,28 @@ static void weighted_values(const float *weights, const float *values, int n, in
             for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
             for (int t = 0; t < n; t++) {
                 const __m256 w = _mm256_broadcast_ss(weights + t);
-                const float *v = values + (size_t)t * dim + i;
-                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * j), acc[j]);
+                const uint16_t *v = values + (size_t)t * dim + i;
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, load_half8(v + 8 * j), acc[j]);
             }
             for (int j = 0; j < 8; j++) _mm256_storeu_ps(out + i + 8 * j, _mm256_mul_ps(acc[j], scale));
         }
         for (; i < dim; i += 8) {
             __m256 acc = _mm256_setzero_ps();
             for (int t = 0; t < n; t++)
-                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + t), _mm256_loadu_ps(values + (size_t)t * dim + i), acc);
+                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + t), load_half8(values + (size_t)t * dim + i), acc);
             _mm256_storeu_ps(out + i, _mm256_mul_ps(acc, scale));
         }
     }
 #endif
     for (; i < dim; i++) {
         float sum = 0;
-        for (int t = 0; t < n; t++) sum += weights[t] * values[(size_t)t * dim + i];
+        for (int t = 0; t < n; t++) sum += weights[t] * half_to_float(values[(size_t)t * dim + i]);
         out[i] = sum * inverse;
     }
 }
 
 /* One query head of one row over its positions 0..position of its KV head. */
-static void attend(const float *q, const float *keys, const float *values, int position, int dim, float scale,
+static void attend(const float *q, const uint16_t *keys, const uint16_t *values, int position, int dim, float scale,
                    float *scores, float *out) {
     const int n = position + 1;
     attention_scores(q, keys, n, dim, scale, scores);
@@ -716,8 +760,8 @@ static void own_norm(const model *mdl, own_state *own, const float *add, const f
 /* The decoded rows of one step.
  * x: [count][hidden] float32 embeddings of their tokens.
  * positions: each row's position (its tokens in the cache before this one).
- * keys/values: each row's cache base address; layer_stride/head_stride: elements between layers / KV heads;
- *   the token at position t of KV head h of layer l is at base + l * layer_stride + h * head_stride + t * head_dim.
+ * keys/values: each row's cache base address (IEEE half); layer_stride/head_stride: elements between layers
+ *   and between KV heads; the token at position t of KV head h of layer l is at base + l * layer_stride + h * head_stride + t * head_dim.
  * cos/sin: [max positions][head_dim] RoPE tables. logits: [count][vocab].
  * scratch: nd_scratch_bytes(model, count, context, threads) bytes, context > every position.
  * Five barriers a layer: after q/k/v, the attention, o, the MLP's gate/up (with its activation) and down. */
@@ -749,9 +793,9 @@ int nd_decode(const model *mdl, int count, const float *x, const int32_t *positi
                 if (l->k_norm) rms_norm(k, l->k_norm, k, dim, mdl->eps);
                 rope(k, c, s, dim);
                 size_t at = (size_t)index * layer_stride[r] + (size_t)kv * head_stride[r];
-                float *cache_keys = (float *)keys[r] + at, *cache_values = (float *)values[r] + at;
-                memcpy(cache_keys + (size_t)positions[r] * dim, k, sizeof(float) * dim);
-                memcpy(cache_values + (size_t)positions[r] * dim, v, sizeof(float) * dim);
+                uint16_t *cache_keys = (uint16_t *)keys[r] + at, *cache_values = (uint16_t *)values[r] + at;
+                store_half(cache_keys + (size_t)positions[r] * dim, k, dim);
+                store_half(cache_values + (size_t)positions[r] * dim, v, dim);
                 float *out = b.attended + (size_t)r * heads * dim;
                 for (int h = kv * group; h < (kv + 1) * group; h++) {
                     float *head = q + h * dim;
@@ -786,6 +830,9 @@ int nd_decode(const model *mdl, int count, const float *x, const int32_t *positi
     }
     return 0;
 }
+
+/* to[i] = half(from[i]) for i < n: the rounding the cache's keys and values take. */
+void nd_to_half(const float *from, uint16_t *to, int n) { store_half(to, from, n); }
 
 size_t nd_matmul_scratch_bytes(int count, int in) {
     return (size_t)count * (in + 2 * sizeof(float) * (in / QK) + sizeof(quantized_row)) + 128;
