@@ -103,6 +103,8 @@ def load_library(path: Path) -> ctypes.CDLL:
     lib.nd_decode.restype = i
     lib.nd_decode.argtypes = [p, i, p, p, p, p, p, p, p, p, p, p, i, i]
     lib.nd_to_half.argtypes = [p, p, i]
+    lib.nd_embed.restype = i
+    lib.nd_embed.argtypes = [p, i, p, p]
     return lib
 
 
@@ -145,23 +147,13 @@ class NativeMatrix:
     ) -> NativeMatrix:
         """Int8 rows ``w = scale * codes``: the codes tensor itself (``NativeDecoder`` moves it to huge pages
         and the backend's torch linears then read that copy), or, ``interleaved`` where the outputs come in
-        eights, laid out by 8 outputs as ``q4``'s codes are (``rows`` reads them back)."""
+        eights, laid out by 8 outputs as ``q4``'s codes are."""
         out, inner = codes.shape
         if interleaved and out % 8 == 0:
             # [groups, blocks, chunk of 4 inputs, output, input]
             data = codes.view(out // 8, 8, inner // GROUP_SIZE, 8, 4).permute(0, 2, 3, 1, 4).contiguous()
             return cls(_KIND_Q8X8, out, inner, data, scale.float().contiguous(), _float(bias))
         return cls(_KIND_Q8, out, inner, codes.contiguous(), scale.float().contiguous(), _float(bias))
-
-    def rows(self, ids: torch.Tensor) -> torch.Tensor:
-        """Rows ``ids`` of an int8 matrix, dequantized (float32): a tied embedding reads the LM head's."""
-        if self.kind == _KIND_Q8X8:
-            groups = self.data.view(self.out // 8, self.inner // GROUP_SIZE, 8, 8, 4)
-            codes = groups[ids // 8, :, :, ids % 8, :].reshape(*ids.shape, self.inner)
-        else:
-            codes = self.data[ids]
-        assert self.scale is not None
-        return codes.float() * self.scale[ids][..., None]
 
 
 def _float(tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -220,29 +212,37 @@ class TeamSize:
 
     A step meets a barrier five times a layer; when another process (or the server's own event loop)
     holds one of the cores, every barrier waits for a descheduled thread and a two-thread step can take
-    several times a one-thread step. Every ``PROBE_EVERY`` calls one step runs with the other size, and
-    the size changes when that step, with the same rows, took under ``MARGIN`` of the one before it. The
-    size never changes a result: each output is computed by the same arithmetic on any thread."""
+    several times a one-thread step. Now and then one step runs with the other size (a probe), and the
+    size changes when that step, with the same rows, took under ``MARGIN`` of the one before it. A probe
+    costs a slow step when it loses, so the steps between probes double after each lost one, from
+    ``PROBE_EVERY`` up to ``PROBE_EVERY_MOST``, and start again from ``PROBE_EVERY`` when the size changes.
+    The size never changes a result: each output is computed by the same arithmetic on any thread."""
 
     PROBE_EVERY = 32
+    PROBE_EVERY_MOST = 512
     MARGIN = 0.8
 
     def __init__(self, threads: int) -> None:
         self.threads = self.most = max(1, threads)
-        self._calls = 0
+        self.every = self.PROBE_EVERY  # steps from one probe to the next
+        self._since_probe = 0
         self._last: tuple[int, float] | None = None  # rows and seconds of the last call at the current size
 
     def next(self, rows: int) -> int:
-        self._calls += 1
-        if self.most > 1 and self._calls % self.PROBE_EVERY == 0:
+        self._since_probe += 1
+        if self.most > 1 and self._since_probe >= self.every:
+            self._since_probe = 0
             return 1 if self.threads == self.most else self.most
         return self.threads
 
     def took(self, rows: int, team: int, seconds: float) -> None:
         if team == self.threads:
             self._last = (rows, seconds)
-        elif self._last is not None and self._last[0] == rows and seconds < self.MARGIN * self._last[1]:
-            self.threads, self._last = team, (rows, seconds)
+        elif self._last is not None and self._last[0] == rows:
+            if seconds < self.MARGIN * self._last[1]:
+                self.threads, self._last, self.every = team, (rows, seconds), self.PROBE_EVERY
+            else:
+                self.every = min(2 * self.every, self.PROBE_EVERY_MOST)
 
 
 class NativeDecoder:
@@ -311,8 +311,12 @@ class NativeDecoder:
         return self._head if layer == HEAD else self.matrices(layer)[which]
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """The LM head's rows ``ids``, dequantized: a tied embedding reads them there."""
-        return self._head.rows(ids)
+        """The LM head's rows ``ids``, dequantized (float32): a tied embedding reads them there."""
+        flat = ids.reshape(-1).to(torch.int64).contiguous()
+        out = torch.empty(flat.numel(), self._head.inner, dtype=torch.float32)
+        if self._lib.nd_embed(self._handle, flat.numel(), flat.data_ptr(), out.data_ptr()):
+            raise IndexError(f"a token id outside the vocabulary of {self._head.out}")
+        return out.view(*ids.shape, self._head.inner)
 
     def _set(self, index: int, which: int, matrix: NativeMatrix) -> None:
         self._lib.nd_set_matrix(

@@ -277,6 +277,9 @@ class SlotDecodeBackend:
             self._cos, self._sin = cos.to(self._attn_dtype), sin.to(self._attn_dtype)
         self._sampler = TokenSampler(self._vocab, max_batch_size, self._device)
         self._logits = torch.zeros(max_batch_size, self._vocab, dtype=torch.float32, device=self._device)
+        # The last native step's logits, row i for slot i of the list: sampled from where they are when the
+        # scheduler asks for exactly those slots (the usual step), spread into ``_logits`` otherwise.
+        self._decoded: tuple[list[int], torch.Tensor] | None = None
         self._by_slot: dict[int, _Row] = {}  # every live sequence
         self._rows: list[_Row] = []  # decoding in the shared cache, in its row order
         self._row_of_slot: dict[int, int] = {}  # their rows in it
@@ -491,8 +494,9 @@ class SlotDecodeBackend:
         for row in self._solo:
             self._grow_private(row, row.length + 1)
         with torch.inference_mode():
+            self._spread_decoded()
             if native:
-                self._decode_natively(decoding, [token_of[row.slot] for row in decoding])
+                self._decode_natively(decoding, token_of)
             if plan.ids:
                 logits = self._forward(plan, [] if native else self._rows, [] if native else self._solo)
                 if logits is not None:
@@ -505,16 +509,20 @@ class SlotDecodeBackend:
         for row in finishing:
             self._finish_prompt(row)
 
-    def _decode_natively(self, decoding: list[_Row], tokens: list[int]) -> None:
-        """Every decoded row through the native decode step; their logits into ``self._logits``."""
+    def _decode_natively(self, decoding: list[_Row], token_of: dict[int, int]) -> None:
+        """Every decoded row through the native decode step, in the order of their slots (the scheduler's
+        order: each row has its own cache, so any order computes the same); their logits kept in
+        ``self._decoded``."""
         assert self._native is not None
+        shared = {id(row): index for index, row in enumerate(self._rows)}
+        ordered = sorted(decoding, key=lambda row: row.slot)
         caches = []
-        for index, row in enumerate(decoding):
-            if row.keys is None:  # the shared cache's row ``index``
+        for row in ordered:
+            if row.keys is None:  # the shared cache's row ``shared[id(row)]``
                 keys, values = self._keys, self._values
                 assert keys is not None and values is not None
                 head_stride = keys.shape[3] * keys.shape[4]
-                offset = index * keys.shape[2] * head_stride * keys.element_size()
+                offset = shared[id(row)] * keys.shape[2] * head_stride * keys.element_size()
                 caches.append(
                     RowCache(keys.data_ptr() + offset, values.data_ptr() + offset, keys[0].numel(), head_stride)
                 )
@@ -523,14 +531,33 @@ class SlotDecodeBackend:
                 caches.append(
                     RowCache(row.keys.data_ptr(), row.values.data_ptr(), row.keys[0].numel(), row.keys[0, 0].numel())
                 )
-        x = self._embed(torch.tensor(tokens, dtype=torch.long, device=self._device))
-        logits = self._native.decode(x, [row.length for row in decoding], caches, self._cos, self._sin)
-        self._logits[torch.tensor([row.slot for row in decoding], dtype=torch.long)] = logits
+        slots = [row.slot for row in ordered]
+        x = self._embed(torch.tensor([token_of[slot] for slot in slots], dtype=torch.long, device=self._device))
+        logits = self._native.decode(x, [row.length for row in ordered], caches, self._cos, self._sin)
+        self._decoded = (slots, logits)
+
+    def _spread_decoded(self) -> None:
+        """The last native step's logits into ``self._logits``, where every slot's latest logits are."""
+        if self._decoded is not None:
+            slots, logits = self._decoded
+            self._logits[torch.tensor(slots, dtype=torch.long, device=self._device)] = logits
+            self._decoded = None
 
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():
-            logits = self._logits[torch.tensor(list(slots), dtype=torch.long, device=self._device)]
+            if self._decoded is not None and self._decoded[0] == list(slots):
+                logits = self._decoded[1]  # the step's own tensor: the sampler may change it
+                self._decoded = None
+            else:
+                self._spread_decoded()
+                logits = self._logits[torch.tensor(list(slots), dtype=torch.long, device=self._device)]
             return self._sampler.sample(slots, logits)
+
+    def logits(self, slot: int) -> torch.Tensor:
+        """The logits ``slot``'s next token would be sampled from (for tests and diagnostics)."""
+        with torch.inference_mode():
+            self._spread_decoded()
+        return self._logits[slot]
 
     def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
         return self._sampler.logprobs(slot)
@@ -857,6 +884,10 @@ class SerialDecodeBackend:
     def sample(self, slots: Sequence[int]) -> list[int]:
         with torch.inference_mode():
             return self._sampler.sample(slots, torch.stack([self._logits[slot] for slot in slots]))
+
+    def logits(self, slot: int) -> torch.Tensor:
+        """The logits ``slot``'s next token would be sampled from (for tests and diagnostics)."""
+        return self._logits[slot]
 
     def sampled_logprobs(self, slot: int) -> SampledLogprobs | None:
         return self._sampler.logprobs(slot)

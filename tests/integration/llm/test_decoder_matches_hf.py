@@ -53,6 +53,15 @@ class RecordingBackend:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.logits: dict[int, list[torch.Tensor]] = {}
+        sample = inner._sampler.sample
+
+        def recording(slots: Sequence[int], logits: torch.Tensor) -> list[int]:
+            """What the backend hands its sampler, row by row, as it hands it."""
+            for row, slot in enumerate(slots):
+                self.logits[slot].append(logits[row].clone().float())
+            return sample(slots, logits)
+
+        inner._sampler.sample = recording
         self.cached: list[int] = []
 
     def start(self, slot: int, prompt_ids: Sequence[int], sampling: SamplingParams) -> int:
@@ -65,8 +74,6 @@ class RecordingBackend:
         self.inner.step(chunks, slots, token_ids)
 
     def sample(self, slots: Sequence[int]) -> list[int]:
-        for slot in slots:  # both backends keep the pending logits in ``_logits[slot]``
-            self.logits[slot].append(self.inner._logits[slot].clone().float())
         return self.inner.sample(slots)
 
     def release(self, slot: int) -> None:

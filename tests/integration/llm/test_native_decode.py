@@ -8,6 +8,7 @@ against Hugging Face in ``test_decoder_matches_hf.py`` and on the real model in 
 
 from __future__ import annotations
 
+import itertools
 import platform
 from pathlib import Path
 
@@ -115,6 +116,9 @@ def test_the_int8_head_equals_quantized_activations_times_its_weights(library: P
     )
     ids = torch.tensor([[0, vocab - 1], [9, 42]])
     torch.testing.assert_close(native.embed(ids).double(), weights[ids])
+    for outside in (-1, vocab):
+        with pytest.raises(IndexError):
+            native.embed(torch.tensor([3, outside]))
 
 
 def test_every_row_computes_the_same_whatever_shares_its_batch(library: Path) -> None:
@@ -201,6 +205,25 @@ def test_the_team_shrinks_to_one_thread_only_when_one_thread_is_measured_clearly
     team.took(5, 1, 0.001)  # a probe with other rows than the step before it proves nothing
     assert team.threads == 2
     assert TeamSize(1).next(4) == 1
+
+
+def test_probes_that_lose_come_ever_more_seldom_and_a_change_of_size_resets_them() -> None:
+    from adapters.llm.native_decode import TeamSize
+
+    team = TeamSize(2)
+    probes = []
+    for step in range(4000):  # a quiet machine: every probe of one thread loses
+        size = team.next(8)
+        if size == 1:
+            probes.append(step)
+        team.took(8, size, 0.020 if size == 1 else 0.011)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(probes)]
+    assert gaps[:4] == [64, 128, 256, 512] and set(gaps[4:]) == {TeamSize.PROBE_EVERY_MOST}
+    assert team.threads == 2
+    while team.next(8) == 2:  # then a busy one: the next probe wins, and probing starts over
+        team.took(8, 2, 0.030)
+    team.took(8, 1, 0.012)
+    assert team.threads == 1 and team.every == TeamSize.PROBE_EVERY
 
 
 def test_without_a_working_compiler_or_cache_the_torch_path_decodes(

@@ -18,7 +18,7 @@ def prefill(backend: SlotDecodeBackend, slot: int, chunks: list[list[int]]) -> t
     """Prefill ``slot`` (started) chunk by chunk; the logits of its last token."""
     for index, chunk in enumerate(chunks):
         backend.step([PrefillChunk(slot, chunk, index == len(chunks) - 1)], [], [])
-    return backend._logits[slot].clone()
+    return backend.logits(slot).clone()
 
 
 @pytest.mark.parametrize("kind", ["llama", "qwen3"])

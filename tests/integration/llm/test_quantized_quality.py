@@ -129,7 +129,7 @@ def perplexity(backend: SlotDecodeBackend, ids: list[int]) -> float:
     backend.step([PrefillChunk(0, ids[:1], True)], [], [])
     total = 0.0
     for position in range(1, len(ids)):
-        logits = backend._logits[0]
+        logits = backend.logits(0)
         total -= torch.log_softmax(logits.float(), -1)[ids[position]].item()
         backend.step([], [0], [ids[position]])
     backend.release(0)

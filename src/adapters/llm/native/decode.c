@@ -831,6 +831,33 @@ int nd_decode(const model *mdl, int count, const float *x, const int32_t *positi
     return 0;
 }
 
+/* out[r] = row ids[r] of the int8 LM head, dequantized: a tied embedding reads its rows there.
+ * Answers -1 for another kind of head, -2 for an id outside the vocabulary. */
+int nd_embed(const model *mdl, int count, const int64_t *ids, float *out) {
+    const matrix *head = &mdl->head;
+    const int in = head->in, blocks = in / QK;
+    if (head->kind != KIND_Q8 && head->kind != KIND_Q8X8) return -1;
+    for (int r = 0; r < count; r++)
+        if (ids[r] < 0 || ids[r] >= head->out) return -2;
+    for (int r = 0; r < count; r++) {
+        const float scale = head->scale[ids[r]];
+        float *row = out + (size_t)r * in;
+        if (head->kind == KIND_Q8) {
+            const int8_t *codes = head->codes + (size_t)ids[r] * in;
+            for (int i = 0; i < in; i++) row[i] = scale * codes[i];
+            continue;
+        }
+        /* [out / 8][blocks][8 chunks of 4 inputs][8 outputs][4 inputs] */
+        const int8_t *group = head->codes + (size_t)(ids[r] / 8) * blocks * QK * 8;
+        const int lane = (int)(ids[r] % 8);
+        for (int b = 0; b < blocks; b++)
+            for (int chunk = 0; chunk < 8; chunk++)
+                for (int k = 0; k < 4; k++)
+                    row[b * QK + chunk * 4 + k] = scale * group[((b * 8 + chunk) * 8 + lane) * 4 + k];
+    }
+    return 0;
+}
+
 /* to[i] = half(from[i]) for i < n: the rounding the cache's keys and values take. */
 void nd_to_half(const float *from, uint16_t *to, int n) { store_half(to, from, n); }
 
