@@ -569,7 +569,7 @@ static inline __m256 hsum8(const __m256 v[8]) {
 }
 #endif
 
-/* scale * sum(q[i] * keys[i]) for i < n, keys in half. */
+/* sum(q[i] * keys[i]) for i < n, keys in half. */
 static inline float dot_half(const float *q, const uint16_t *keys, int n) {
     int i = 0;
     float total = 0;
