@@ -47,7 +47,9 @@ with open(sys.argv[1], "wb") as answer:
 
 def run_in_child(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` in a fresh interpreter that exits when it is done: its result, or its exception
-    raised here. ``function`` and ``args`` must pickle (a function by its importable name)."""
+    raised here. ``function`` and ``args`` must pickle (a function by its importable name). A plain
+    subprocess rather than ``multiprocessing``'s spawn: that leaves a resource-tracker process behind in
+    the server for its whole life."""
     with tempfile.TemporaryDirectory(prefix="child-") as scratch:
         exchange = Path(scratch) / "call.pickle"
         exchange.write_bytes(pickle.dumps((function, args)))

@@ -514,15 +514,14 @@ class SlotDecodeBackend:
         order: each row has its own cache, so any order computes the same); their logits kept in
         ``self._decoded``."""
         assert self._native is not None
-        shared = {id(row): index for index, row in enumerate(self._rows)}
         ordered = sorted(decoding, key=lambda row: row.slot)
         caches = []
         for row in ordered:
-            if row.keys is None:  # the shared cache's row ``shared[id(row)]``
+            if row.keys is None:  # a row of the shared cache
                 keys, values = self._keys, self._values
                 assert keys is not None and values is not None
                 head_stride = keys.shape[3] * keys.shape[4]
-                offset = shared[id(row)] * keys.shape[2] * head_stride * keys.element_size()
+                offset = self._row_of_slot[row.slot] * keys.shape[2] * head_stride * keys.element_size()
                 caches.append(
                     RowCache(keys.data_ptr() + offset, values.data_ptr() + offset, keys[0].numel(), head_stride)
                 )
@@ -619,7 +618,12 @@ class SlotDecodeBackend:
         held = row.keys.shape[2]
         if tokens <= held:
             return
-        keys, values = self._private_kv(max(tokens, held + held // 2, held + _PRIVATE_STEP), row.keys.dtype)
+        self._rehouse(row, max(tokens, held + held // 2, held + _PRIVATE_STEP), row.keys.dtype)
+
+    def _rehouse(self, row: _Row, tokens: int, dtype: torch.dtype) -> None:
+        """The row's own cache into a new one of ``tokens`` positions in ``dtype``."""
+        assert row.keys is not None and row.values is not None
+        keys, values = self._private_kv(tokens, dtype)
         with torch.inference_mode():
             keys[:, :, : row.length] = row.keys[:, :, : row.length]
             values[:, :, : row.length] = row.values[:, :, : row.length]
@@ -664,9 +668,7 @@ class SlotDecodeBackend:
         with torch.inference_mode():
             if row.length >= self._solo_tokens:
                 if keys.dtype != self._kv_dtype:  # into its decoding dtype, with the room it had
-                    row.keys, row.values = self._private_kv(keys.shape[2], self._kv_dtype)
-                    row.keys[:, :, : row.length] = keys[:, :, : row.length]
-                    row.values[:, :, : row.length] = values[:, :, : row.length]
+                    self._rehouse(row, keys.shape[2], self._kv_dtype)
                 self._solo.append(row)
                 return
             index = len(self._rows)
